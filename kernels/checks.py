@@ -1,0 +1,74 @@
+"""Argument checks shared by every backend's public functions.
+
+Kernels are compiled for two dtypes and C-contiguous arrays only. Everything a user can get
+wrong is caught here, in Python, before any kernel runs, with a message that names the
+function, the argument and the shapes (never a numba typing error or a wrong answer).
+"""
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_float_matrix(value, name: str, where: str, ndim: int = 2) -> np.ndarray:
+    """Return `value` as a C-contiguous float32/float64 array with `ndim` dimensions."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(
+            f"{where}: {name} must be a numpy array; received {type(value).__name__}."
+        )
+    if value.dtype.type not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{where}: {name} must be float32 or float64; received dtype {value.dtype} "
+            f"(shape {value.shape})."
+        )
+    if value.ndim != ndim:
+        raise ValueError(
+            f"{where}: {name} must have {ndim} dimension(s); received shape {value.shape}."
+        )
+    return np.ascontiguousarray(value)
+
+
+def same_dtype(where: str, **arrays) -> np.dtype:
+    """Check that all arrays share one dtype and return it."""
+    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{n} {d}" for n, d in dtypes.items())
+        raise TypeError(f"{where}: all arrays must share one dtype; received {listed}.")
+    return next(iter(dtypes.values()))
+
+
+def check_shape(where: str, name: str, array: np.ndarray, expected: tuple, context: str):
+    """Raise ValueError unless array.shape == expected."""
+    if array.shape != expected:
+        raise ValueError(
+            f"{where}: {name} must have shape {expected} ({context}); "
+            f"received {array.shape}."
+        )
+
+
+def dense_inputs(where, x, w, b):
+    """Validate the operands of a dense layer: x (N, K), w (K, M), b (M,) or None."""
+    x = as_float_matrix(x, "x", where)
+    w = as_float_matrix(w, "w", where)
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(
+            f"{where}: x has {x.shape[1]} features but w expects {w.shape[0]} inputs; "
+            f"received x {x.shape}, w {w.shape}."
+        )
+    if b is not None:
+        b = as_float_matrix(b, "b", where, ndim=1)
+        check_shape(where, "b", b, (w.shape[1],), f"one bias per output of w {w.shape}")
+    same_dtype(where, x=x, w=w, b=b)
+    return x, w, b
+
+
+def dense_grad_inputs(where, x, w, y, dy):
+    """Validate the operands of a dense layer's backward pass."""
+    x, w, _ = dense_inputs(where, x, w, None)
+    expected = (x.shape[0], w.shape[1])
+    y = as_float_matrix(y, "y", where)
+    dy = as_float_matrix(dy, "dy", where)
+    check_shape(where, "y", y, expected, f"x {x.shape} @ w {w.shape}")
+    check_shape(where, "dy", dy, expected, f"x {x.shape} @ w {w.shape}")
+    same_dtype(where, x=x, w=w, y=y, dy=dy)
+    return x, w, y, dy

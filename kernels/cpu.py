@@ -1,0 +1,106 @@
+"""The fast CPU backend: parallel, blocked, vectorised dense-layer kernels.
+
+Shapes: N = batch, K = inputs, M = outputs.
+
+Same functions and results as kernels/reference.py (which states the math); the products
+are kernels/gemm.py's packed GEMM, with bias and activation fused into its epilogue:
+
+    dense_forward   Y  = act(X W + b)   one GEMM (a GEMV when N = 1)
+    dense_backward  dZ = dY ⊙ act'(Y),  db = Σ_n dZ      one parallel sweep over dY
+                    dW = Xᵀ dZ                          GEMM, X transposed while packed
+                    dX = dZ Wᵀ                          GEMM, W transposed while packed
+
+Every element is summed by one thread in a fixed order, so results are bitwise identical
+run to run and for any thread count.
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from . import activations, checks, gemm
+
+__all__ = ["dense_forward", "dense_backward"]
+
+_DB_CHUNK = 64  # columns per task in the dZ/db sweep
+
+
+def _matmul(out, a, b, trans_a, trans_b, bias, act):
+    """out = act(op(a) op(b) + bias) through the GEMV or the tiled GEMM."""
+    n_rows, n_cols = out.shape
+    if out.size == 0:
+        return out
+    if n_rows == 1 and not trans_a and not trans_b:
+        gemm.gemv(out, a, b, bias, act)
+    else:
+        rows, cols = gemm.tiling(n_rows, n_cols, numba.get_num_threads())
+        gemm.gemm(out, a, b, trans_a, trans_b, bias, act, rows, cols)
+    return out
+
+
+def dense_forward(x, w, b=None, activation=None):
+    """Y = act(X W + b); must equal reference.dense_forward.
+
+    Args:
+        x: inputs, shape (N, K), float32 or float64 (made C-contiguous if it is not).
+        w: kernel, shape (K, M), same dtype.
+        b: bias, shape (M,), or None.
+        activation: "linear" (or None), "relu", "sigmoid" or "tanh".
+
+    Returns:
+        y, shape (N, M), the dtype of x.
+    """
+    where = "cpu.dense_forward"
+    x, w, b = checks.dense_inputs(where, x, w, b)
+    act = activations.code(activation, where)
+    y = np.empty((x.shape[0], w.shape[1]), x.dtype)
+    bias = np.zeros(w.shape[1], x.dtype) if b is None else b
+    return _matmul(y, x, w, False, False, bias, act)
+
+
+def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
+    """(dX, dW, db) of Y = act(X W + b); must equal reference.dense_backward.
+
+    Args:
+        x, w: the forward's inputs, (N, K) and (K, M).
+        y: the forward's output, (N, M).
+        dy: dL/dY, (N, M).
+        activation: the forward's activation.
+        need_dx: compute dX (skip it for a network's first layer).
+        need_dw: compute dW (skip it for a frozen layer).
+
+    Returns:
+        (dx, dw, db); dx or dw is None when not asked for.
+    """
+    where = "cpu.dense_backward"
+    x, w, y, dy = checks.dense_grad_inputs(where, x, w, y, dy)
+    act = activations.code(activation, where)
+    n_rows, n_in = x.shape
+    n_out = w.shape[1]
+    dz = np.empty_like(dy)
+    db = np.empty(n_out, dy.dtype)
+    _dz_db(dz, db, y, dy, act)
+    dx = dw = None
+    if need_dw:
+        dw = _matmul(np.empty((n_in, n_out), x.dtype), x, dz, True, False,
+                     np.zeros(n_out, x.dtype), activations.LINEAR)
+    if need_dx:
+        dx = _matmul(np.empty((n_rows, n_in), x.dtype), dz, w, False, True,
+                     np.zeros(n_in, x.dtype), activations.LINEAR)
+    return dx, dw, db
+
+
+@njit(cache=True, parallel=True)
+def _dz_db(dz, db, y, dy, act):
+    """dz = dy ⊙ act'(y) and db = Σ_n dz, each task owning a range of columns."""
+    n_rows, n_out = dy.shape
+    for t in prange((n_out + _DB_CHUNK - 1) // _DB_CHUNK):
+        j0 = t * _DB_CHUNK
+        j1 = min(n_out, j0 + _DB_CHUNK)
+        for j in range(j0, j1):
+            db[j] = 0.0
+        for n in range(n_rows):
+            for j in range(j0, j1):
+                g = dy[n, j] * activations.derivative_from_output(y[n, j], act)
+                dz[n, j] = g
+                db[j] += g

@@ -1,0 +1,138 @@
+"""The reference kernels: a dense layer written to be read, the oracle for every backend.
+
+Shapes: N = batch, K = inputs (in), M = outputs (out).
+
+A dense (fully connected) layer maps each input row x_n (K numbers) to M outputs:
+
+    z[n, j] = sum_k x[n, k] * w[k, j] + b[j]          Z = X W + b      (N, M)
+    y[n, j] = act(z[n, j])                              Y = act(Z)       (N, M)
+
+Backward. Given dL/dY (written dy), the chain rule gives, element by element:
+
+    dz[n, j] = dy[n, j] * act'(z[n, j])                 dZ = dY ⊙ act'(Z)
+    dw[k, j] = sum_n x[n, k] * dz[n, j]                 dW = Xᵀ dZ       (K, M)
+    db[j]    = sum_n dz[n, j]                           db = Σ_n dZ      (M,)
+    dx[n, k] = sum_j dz[n, j] * w[k, j]                 dX = dZ Wᵀ       (N, K)
+
+Why: w[k, j] touches the loss only through z[n, j] for every n, with ∂z[n, j]/∂w[k, j] =
+x[n, k], so its gradient sums x[n, k]·dz[n, j] over the batch. b[j] enters every z[n, j]
+with slope 1. x[n, k] enters every output j of its own row with slope w[k, j].
+act'(z) is computed from the saved output y (see kernels/activations.py), so the forward
+need not keep z.
+
+These loops are plain on purpose: no tiling, no threads, no tricks. Each dot product is
+accumulated in float64 so that, as an oracle, this module is more accurate than the fast
+kernels it checks. Every fast kernel in this package names the function here it must equal.
+"""
+
+import numpy as np
+from numba import njit
+
+from . import activations, checks
+
+__all__ = ["dense_forward", "dense_backward"]
+
+
+def dense_forward(x, w, b=None, activation=None):
+    """Y = act(X W + b).
+
+    Args:
+        x: inputs, shape (N, K), float32 or float64.
+        w: kernel, shape (K, M), same dtype as x.
+        b: bias, shape (M,), or None for no bias.
+        activation: "linear" (or None), "relu", "sigmoid" or "tanh".
+
+    Returns:
+        y, shape (N, M), the dtype of x.
+
+    Example:
+        >>> x = np.ones((2, 3), np.float32); w = np.ones((3, 4), np.float32)
+        >>> dense_forward(x, w, None, "relu")[0, 0]
+        3.0
+    """
+    where = "reference.dense_forward"
+    x, w, b = checks.dense_inputs(where, x, w, b)
+    act = activations.code(activation, where)
+    y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    bias = np.zeros(w.shape[1], x.dtype) if b is None else b
+    _dense_forward(y, x, w, bias, act)
+    return y
+
+
+@njit(cache=True)
+def _dense_forward(y, x, w, b, act):
+    n_rows, n_in = x.shape
+    n_out = w.shape[1]
+    for n in range(n_rows):
+        for j in range(n_out):
+            z = 0.0
+            for k in range(n_in):
+                z += x[n, k] * w[k, j]
+            y[n, j] = activations.apply(z + b[j], act)
+
+
+def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
+    """Gradients of a dense layer from its inputs, its output and dL/dY.
+
+    Args:
+        x: the forward's inputs, shape (N, K).
+        w: the forward's kernel, shape (K, M).
+        y: the forward's output act(X W + b), shape (N, M).
+        dy: dL/dY, shape (N, M).
+        activation: the forward's activation.
+        need_dx: compute dX (False for a network's first layer).
+        need_dw: compute dW (False for a frozen layer).
+
+    Returns:
+        (dx, dw, db): shapes (N, K), (K, M), (M,); dx or dw is None when not asked for.
+    """
+    where = "reference.dense_backward"
+    x, w, y, dy = checks.dense_grad_inputs(where, x, w, y, dy)
+    act = activations.code(activation, where)
+    n_rows, n_in = x.shape
+    n_out = w.shape[1]
+    dz = np.empty_like(dy)
+    db = np.empty(n_out, dy.dtype)
+    _dense_backward_dz(dz, db, y, dy, act)
+    dx = np.empty((n_rows, n_in), x.dtype) if need_dx else None
+    dw = np.empty((n_in, n_out), x.dtype) if need_dw else None
+    if need_dw:
+        _dense_backward_dw(dw, x, dz)
+    if need_dx:
+        _dense_backward_dx(dx, w, dz)
+    return dx, dw, db
+
+
+@njit(cache=True)
+def _dense_backward_dz(dz, db, y, dy, act):
+    n_rows, n_out = dy.shape
+    for j in range(n_out):
+        s = 0.0
+        for n in range(n_rows):
+            dz[n, j] = dy[n, j] * activations.derivative_from_output(y[n, j], act)
+            s += dz[n, j]
+        db[j] = s
+
+
+@njit(cache=True)
+def _dense_backward_dw(dw, x, dz):
+    n_rows, n_in = x.shape
+    n_out = dz.shape[1]
+    for k in range(n_in):
+        for j in range(n_out):
+            s = 0.0
+            for n in range(n_rows):
+                s += x[n, k] * dz[n, j]
+            dw[k, j] = s
+
+
+@njit(cache=True)
+def _dense_backward_dx(dx, w, dz):
+    n_rows, n_out = dz.shape
+    n_in = w.shape[0]
+    for n in range(n_rows):
+        for k in range(n_in):
+            s = 0.0
+            for j in range(n_out):
+                s += dz[n, j] * w[k, j]
+            dx[n, k] = s
