@@ -1,0 +1,275 @@
+"""Operations on Tensors that are one graph node each: the dense layer, activations, losses.
+
+`dense` runs the selected kernel backend (see backend.py) forward and backward. The losses
+are fused: each computes its value and its gradient in one node, in the numerically stable
+form, so logits of ±1000 give finite values and gradients.
+
+Losses follow Keras's argument order `(y_true, y_pred)` and reduction: the per-sample loss
+is taken over the last axis, and the result is its mean over the batch.
+"""
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor, _sigmoid, as_tensor
+
+EPSILON = 1e-7  # Keras's backend.epsilon(): probabilities are clipped to [ε, 1 - ε]
+
+
+# ---- the dense layer ----------------------------------------------------------------------
+def dense(x, w, b=None, activation=None) -> Tensor:
+    """y = act(x @ w + b) as one graph node, on the selected kernel backend.
+
+    Args:
+        x: inputs (N, K); cast to w's dtype if it differs.
+        w: kernel (K, M).
+        b: bias (M,) or None.
+        activation: None/"linear", "relu", "sigmoid" or "tanh".
+
+    Returns:
+        A Tensor (N, M). Its backward runs the kernel's dense_backward, skipping dX when x
+        needs no gradient and dW when w is frozen.
+
+    Example:
+        >>> import numpy as np, densecore as dc
+        >>> w = dc.Tensor(np.ones((3, 2), np.float32), requires_grad=True)
+        >>> dc.functional.dense(np.ones((4, 3), np.float32), w, activation="relu").shape
+        (4, 2)
+    """
+    x, w = as_tensor(x), as_tensor(w)
+    b = None if b is None else as_tensor(b)
+    kernels = backend.kernels()
+    xd = x.data if x.dtype == w.dtype else x.data.astype(w.dtype)
+    y = kernels.dense_forward(xd, w.data, None if b is None else b.data, activation)
+
+    def backward(g):
+        dx, dw, db = kernels.dense_backward(
+            xd, w.data, y, g, activation, need_dx=x.requires_grad, need_dw=w.requires_grad)
+        if dx is not None:
+            x._accumulate(dx)
+        if dw is not None:
+            w._accumulate(dw)
+        if b is not None:
+            b._accumulate(db)
+
+    parents = (x, w) if b is None else (x, w, b)
+    return x._child(y, parents, backward)
+
+
+# ---- activations --------------------------------------------------------------------------
+def relu(x) -> Tensor:
+    """max(x, 0)."""
+    return as_tensor(x).relu()
+
+
+def tanh(x) -> Tensor:
+    """Hyperbolic tangent."""
+    return as_tensor(x).tanh()
+
+
+def linear(x) -> Tensor:
+    """The identity."""
+    return as_tensor(x)
+
+
+def sigmoid(x) -> Tensor:
+    """1 / (1 + e^-x). The result remembers x as its logits, so a cross-entropy loss can
+    work from them (as Keras does) instead of from saturated probabilities."""
+    x = as_tensor(x)
+    y = x.sigmoid()
+    y._logits = x
+    return y
+
+
+def softmax(x, axis: int = -1) -> Tensor:
+    """e^x / Σ e^x along `axis`, shifted by the max so it never overflows.
+
+    Backward: dx = y ⊙ (g − Σ g ⊙ y). Remembers x as its logits (see `sigmoid`).
+    """
+    x = as_tensor(x)
+    y = _softmax(x.data, axis)
+
+    def backward(g):
+        x._accumulate(y * (g - (g * y).sum(axis=axis, keepdims=True)))
+
+    out = x._child(y, (x,), backward)
+    out._logits = x
+    return out
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    """x − log Σ e^x along `axis` (log-sum-exp). Backward: dx = g − softmax(x) Σ g."""
+    x = as_tensor(x)
+    out = x.data - _logsumexp(x.data, axis)
+
+    def backward(g):
+        x._accumulate(g - np.exp(out) * g.sum(axis=axis, keepdims=True))
+
+    return x._child(out, (x,), backward)
+
+
+def _softmax(z, axis=-1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _logsumexp(z, axis=-1):
+    top = z.max(axis=axis, keepdims=True)
+    return top + np.log(np.exp(z - top).sum(axis=axis, keepdims=True))
+
+
+ACTIVATIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh,
+               "softmax": softmax}
+
+
+# ---- losses -------------------------------------------------------------------------------
+def _targets(where, y_true, y_pred: Tensor) -> np.ndarray:
+    """y_true as an array of y_pred's dtype and shape (a missing last axis of 1 is added)."""
+    t = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: y_true must be numeric; received dtype {t.dtype}.")
+    if t.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        t = t[..., None]
+    if t.shape != y_pred.shape:
+        raise ValueError(
+            f"{where}: y_true and y_pred must have the same shape; received y_true "
+            f"{t.shape}, y_pred {y_pred.shape}."
+        )
+    return t.astype(y_pred.dtype, copy=False)
+
+
+def _scalar_loss(value, source: Tensor, grad_fn) -> Tensor:
+    """A scalar node whose backward passes g · grad_fn() to `source`."""
+    return source._child(np.asarray(value, source.dtype), (source,),
+                         lambda g: source._accumulate(g * grad_fn()))
+
+
+def _logits_of(y_pred: Tensor, from_logits: bool):
+    """The logits to compute a cross-entropy from, or None to use probabilities."""
+    return y_pred if from_logits else getattr(y_pred, "_logits", None)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
+    """Mean of −[t log p + (1 − t) log(1 − p)].
+
+    From logits z (p = σ(z)) it is computed as max(z, 0) − z t + log(1 + e^−|z|), which
+    never overflows, and its gradient is (σ(z) − t) / count. From probabilities, p is
+    clipped to [ε, 1 − ε] as Keras does.
+
+    Example:
+        >>> import densecore as dc
+        >>> round(dc.functional.binary_crossentropy([[1.0]], [[0.0]], from_logits=True).item(), 4)
+        0.6931
+    """
+    y_pred = as_tensor(y_pred)
+    t = _targets("binary_crossentropy", y_true, y_pred)
+    logits = _logits_of(y_pred, from_logits)
+    if logits is not None:
+        z = logits.data
+        per = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+        return _scalar_loss(per.mean(), logits, lambda: (_sigmoid(z) - t) / z.size)
+    p = np.clip(y_pred.data, EPSILON, 1 - EPSILON)
+    per = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    inside = (y_pred.data > EPSILON) & (y_pred.data < 1 - EPSILON)
+    return _scalar_loss(per.mean(), y_pred,
+                        lambda: inside * (p - t) / (p * (1 - p)) / p.size)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
+    """Mean over the batch of −Σ_c t_c log p_c, with t one-hot (or soft) targets.
+
+    From logits: Σ_c t_c (logsumexp(z) − z_c), gradient (Σ t) softmax(z) − t. From
+    probabilities: p is renormalised to sum to 1 and clipped to [ε, 1 − ε], as Keras does.
+    """
+    y_pred = as_tensor(y_pred)
+    t = _targets("categorical_crossentropy", y_true, y_pred)
+    n = max(t.size // max(t.shape[-1], 1), 1)
+    logits = _logits_of(y_pred, from_logits)
+    if logits is not None:
+        z = logits.data
+        per = (t * (_logsumexp(z) - z)).sum(axis=-1)
+        return _scalar_loss(per.mean(), logits,
+                            lambda: (t.sum(axis=-1, keepdims=True) * _softmax(z) - t) / n)
+    total = y_pred.data.sum(axis=-1, keepdims=True)
+    p = np.clip(y_pred.data / total, EPSILON, 1 - EPSILON)
+    per = -(t * np.log(p)).sum(axis=-1)
+
+    def grad():  # through the renormalisation q = p / Σp: dq/dp = (I − q 1ᵀ) / Σp
+        inside = (y_pred.data / total > EPSILON) & (y_pred.data / total < 1 - EPSILON)
+        dq = -t / p * inside
+        return (dq - (dq * (y_pred.data / total)).sum(axis=-1, keepdims=True)) / total / n
+
+    return _scalar_loss(per.mean(), y_pred, grad)
+
+
+def sparse_labels(where, y_true, n_classes: int, n_rows: int) -> np.ndarray:
+    """Integer class labels (N,) from y_true of shape (N,) or (N, 1), checked in range."""
+    labels = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or labels.shape[0] != n_rows:
+        raise ValueError(
+            f"{where}: y_true must hold one integer label per sample, shape ({n_rows},); "
+            f"received {labels.shape}."
+        )
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError(f"{where}: y_true must hold integer class labels; received non-integer values.")
+    elif labels.dtype.kind not in "biu":
+        raise TypeError(f"{where}: y_true must hold integer class labels; received dtype {labels.dtype}.")
+    labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"{where}: labels must lie in [0, {n_classes}) for {n_classes} outputs; received "
+            f"values from {labels.min()} to {labels.max()}."
+        )
+    return labels
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
+    """Mean over the batch of −log p[label], with integer labels.
+
+    From logits: logsumexp(z) − z[label], gradient softmax(z) − onehot(label), divided by N.
+    """
+    y_pred = as_tensor(y_pred)
+    if y_pred.ndim != 2:
+        raise ValueError(f"sparse_categorical_crossentropy: y_pred must be (batch, classes); received {y_pred.shape}.")
+    n, classes = y_pred.shape
+    labels = sparse_labels("sparse_categorical_crossentropy", y_true, classes, n)
+    rows = np.arange(n)
+    logits = _logits_of(y_pred, from_logits)
+    if logits is not None:
+        z = logits.data
+        lse = _logsumexp(z)[:, 0]
+
+        def grad():
+            g = _softmax(z)
+            g[rows, labels] -= 1
+            return g / max(n, 1)
+
+        return _scalar_loss((lse - z[rows, labels]).mean(), logits, grad)
+    p = np.clip(y_pred.data[rows, labels], EPSILON, 1 - EPSILON)
+
+    def grad():
+        g = np.zeros_like(y_pred.data)
+        inside = (y_pred.data[rows, labels] > EPSILON) & (y_pred.data[rows, labels] < 1 - EPSILON)
+        g[rows, labels] = -inside / p / max(n, 1)
+        return g
+
+    return _scalar_loss((-np.log(p)).mean(), y_pred, grad)
+
+
+def mean_squared_error(y_true, y_pred) -> Tensor:
+    """Mean of (t − p)²; gradient 2 (p − t) / count."""
+    y_pred = as_tensor(y_pred)
+    t = _targets("mean_squared_error", y_true, y_pred)
+    d = y_pred.data - t
+    return _scalar_loss((d * d).mean(), y_pred, lambda: 2 * d / max(d.size, 1))
+
+
+def mean_absolute_error(y_true, y_pred) -> Tensor:
+    """Mean of |t − p|; gradient sign(p − t) / count."""
+    y_pred = as_tensor(y_pred)
+    t = _targets("mean_absolute_error", y_true, y_pred)
+    d = y_pred.data - t
+    return _scalar_loss(np.abs(d).mean(), y_pred, lambda: np.sign(d) / max(d.size, 1))

@@ -1,0 +1,109 @@
+"""functional: dense on every backend, activations and fused losses — values and gradients."""
+
+import numpy as np
+import pytest
+
+import densecore as dc
+from densecore import functional as F
+
+
+def tensor(shape, seed=0, low=None, high=None):
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal(shape) if low is None else rng.uniform(low, high, shape)
+    return dc.Tensor(data, requires_grad=True)
+
+
+@pytest.fixture(params=["reference", "cpu"])
+def backend(request):
+    dc.set_backend(request.param)
+    yield request.param
+    dc.set_backend("cpu")
+
+
+@pytest.mark.parametrize("activation", [None, "linear", "relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_gradcheck(backend, activation, bias):
+    x, w = tensor((5, 3), 0), tensor((3, 4), 1)
+    b = tensor((4,), 2) if bias else None
+    inputs = [x, w] + ([b] if bias else [])
+    assert dc.gradcheck(lambda x, w, *b: F.dense(x, w, b[0] if b else None, activation), inputs)
+
+
+def test_dense_skips_gradients_nobody_needs(backend):
+    x = dc.Tensor(np.ones((2, 3)))
+    w = dc.Tensor(np.ones((3, 2)), requires_grad=True)
+    F.dense(x, w).sum().backward()
+    assert x.grad is None and w.grad.shape == (3, 2)
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax, F.relu, F.sigmoid, F.tanh])
+def test_activation_gradcheck(fn):
+    assert dc.gradcheck(fn, [tensor((4, 5))])
+
+
+labels = np.array([0, 2, 1, 2])
+onehot = np.eye(3)[labels]
+binary = np.array([[1.0, 0.0, 1.0], [0, 0, 1], [1, 1, 0], [0, 1, 0]])
+
+LOSSES = {
+    "bce_logits": lambda z: F.binary_crossentropy(binary, z, from_logits=True),
+    "bce_through_sigmoid": lambda z: F.binary_crossentropy(binary, F.sigmoid(z)),
+    "cce_logits": lambda z: F.categorical_crossentropy(onehot, z, from_logits=True),
+    "cce_through_softmax": lambda z: F.categorical_crossentropy(onehot, F.softmax(z)),
+    "scce_logits": lambda z: F.sparse_categorical_crossentropy(labels, z, from_logits=True),
+    "scce_through_softmax": lambda z: F.sparse_categorical_crossentropy(labels, F.softmax(z)),
+    "mse": lambda z: F.mean_squared_error(binary, z),
+    "mae": lambda z: F.mean_absolute_error(binary, z),
+}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_loss_gradcheck(name):
+    assert dc.gradcheck(LOSSES[name], [tensor((4, 3))])
+
+
+@pytest.mark.parametrize("name", ["bce", "cce"])
+def test_loss_from_probabilities_gradcheck(name):
+    p = tensor((4, 3), low=0.05, high=0.95)
+    fn = {"bce": lambda p: F.binary_crossentropy(binary, p),
+          "cce": lambda p: F.categorical_crossentropy(onehot, p)}[name]
+    assert dc.gradcheck(fn, [p])
+
+
+def test_loss_values_match_the_textbook_formulas():
+    z = np.array([[2.0, -1.0, 0.5]])
+    p = 1 / (1 + np.exp(-z))
+    t = np.array([[1.0, 0.0, 1.0]])
+    expected = -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()
+    assert np.isclose(F.binary_crossentropy(t, z, from_logits=True).item(), expected)
+    soft = np.exp(z) / np.exp(z).sum()
+    assert np.isclose(F.sparse_categorical_crossentropy([2], z, from_logits=True).item(), -np.log(soft[0, 2]))
+    assert np.isclose(F.categorical_crossentropy(np.eye(3)[[2]], soft).item(), -np.log(soft[0, 2]))
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e4])
+def test_losses_stay_finite_for_huge_logits(scale):
+    z = dc.Tensor(np.array([[scale, -scale, 0.0], [-scale, scale, 1.0]]), requires_grad=True)
+    losses = [F.binary_crossentropy(binary[:2], z, from_logits=True),
+              F.categorical_crossentropy(onehot[:2], z, from_logits=True),
+              F.sparse_categorical_crossentropy(labels[:2], z, from_logits=True),
+              F.binary_crossentropy(binary[:2], F.sigmoid(z)),
+              F.sparse_categorical_crossentropy(labels[:2], F.softmax(z))]
+    for loss in losses:
+        z.grad = None
+        loss.backward()
+        assert np.isfinite(loss.item()) and np.all(np.isfinite(z.grad))
+
+
+def test_binary_targets_of_shape_n_match_outputs_of_shape_n_1():
+    z = np.zeros((3, 1))
+    assert np.isclose(F.binary_crossentropy([1, 0, 1], z, from_logits=True).item(), np.log(2))
+
+
+def test_loss_shape_errors_name_the_loss_and_shapes():
+    with pytest.raises(ValueError, match=r"mean_squared_error.*\(4, 2\).*\(4, 3\)"):
+        F.mean_squared_error(np.zeros((4, 2)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        F.sparse_categorical_crossentropy([0, 3], np.zeros((2, 3)), from_logits=True)
+    with pytest.raises(ValueError, match="integer class labels"):
+        F.sparse_categorical_crossentropy([0.5, 1], np.zeros((2, 3)), from_logits=True)
