@@ -1,14 +1,25 @@
-"""densecore: a from-scratch NumPy/Numba neural-network engine built around the dense layer.
+"""densecore: a from-scratch NumPy/Numba neural-network engine built around the dense layer,
+with a Keras-like API.
 
     >>> import densecore as dc
     >>> model = dc.Sequential([dc.layers.Dense(10, activation="relu"),
     ...                        dc.layers.Dense(1, activation="sigmoid")])
+    >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 """
 
-from . import functional
+from . import (callbacks, functional, initializers, layers, losses, metrics, optimizers,
+               regularizers)
 from .backend import get_backend, set_backend
 from .gradcheck import GradcheckError, gradcheck
+from .layers import Input
+from .models import Model, Sequential
 from .random import set_seed
+from .saving import load_model
 from .tensor import Tensor, no_grad
 
 __version__ = "0.1.0"
+
+__all__ = ["Model", "Sequential", "Input", "Tensor", "layers", "losses", "metrics",
+           "optimizers", "callbacks", "initializers", "regularizers", "functional",
+           "load_model", "set_seed", "set_backend", "get_backend", "gradcheck",
+           "GradcheckError", "no_grad"]

@@ -19,8 +19,9 @@ import numpy as np
 from numba import njit, prange
 
 from . import activations, checks, gemm
+from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
-__all__ = ["dense_forward", "dense_backward"]
+__all__ = ["dense_forward", "dense_backward", "sgd_update", "adam_update", "rmsprop_update"]
 
 _DB_CHUNK = 64  # columns per task in the dZ/db sweep
 

@@ -29,8 +29,9 @@ import numpy as np
 from numba import njit
 
 from . import activations, checks
+from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
-__all__ = ["dense_forward", "dense_backward"]
+__all__ = ["dense_forward", "dense_backward", "sgd_update", "adam_update", "rmsprop_update"]
 
 
 def dense_forward(x, w, b=None, activation=None):

@@ -1,0 +1,349 @@
+"""Layers: `build(input_shape)` creates the weights once the input width is known,
+`call(inputs)` is the math (Keras's split).
+
+    Dense(units)       y = act(x W + b)             W (in, units), b (units,)
+    Dropout(rate)      y = x ⊙ m / (1 − rate)      m ~ Bernoulli(1 − rate), training only
+    Activation(name)   y = act(x)
+"""
+
+import contextlib
+import itertools
+from collections import defaultdict
+
+import numpy as np
+
+from kernels import flops as kernel_flops
+
+from . import functional as F
+from . import initializers, regularizers
+from . import random as dc_random
+from .tensor import Tensor, as_tensor
+
+_names = defaultdict(itertools.count)
+_training = [False]  # the learning phase of the model call in progress
+
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
+_FUSED = {"linear", "relu", "tanh"}  # fused into the dense kernel's epilogue
+
+
+@contextlib.contextmanager
+def learning_phase(training: bool):
+    """Within this block layers called without `training=` behave as in training or not."""
+    saved = _training[0]
+    _training[0] = bool(training)
+    try:
+        yield
+    finally:
+        _training[0] = saved
+
+
+def _unique_name(base: str) -> str:
+    n = next(_names[base])
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def check_activation(activation, where: str) -> str:
+    """The activation's canonical name, or a ValueError listing the valid names."""
+    name = "linear" if activation is None else activation
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{where}: unknown activation {activation!r}; expected one of "
+                         f"{list(ACTIVATIONS)} or None.")
+    return name
+
+
+class Layer:
+    """Base class of every layer and of Model.
+
+    Args:
+        name: the layer's name (default: from the class, made unique: dense, dense_1, ...).
+        trainable: whether the optimizer updates its weights.
+        input_shape: (features,) to build the layer before it sees data, as in Keras.
+        input_dim: the same as input_shape=(input_dim,).
+    """
+
+    def __init__(self, name=None, trainable=True, input_shape=None, input_dim=None, dtype=None):
+        object.__setattr__(self, "_layers", [])
+        self.name = name or _unique_name(_snake(type(self).__name__))
+        self._weights = []
+        self._regularized = []
+        self._trainable = bool(trainable)
+        self.built = False
+        self.input_shape = None
+        if input_dim is not None:
+            input_shape = (input_dim,)
+        self._declared_input = None if input_shape is None else (None, *tuple(input_shape))
+
+    def __setattr__(self, key, value):
+        if isinstance(value, Layer) and value not in self._layers:
+            self._layers.append(value)  # attributes that are layers are tracked, in order
+        object.__setattr__(self, key, value)
+
+    # ---- weights -----------------------------------------------------------------------
+    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
+        """Create, record and return a weight Tensor."""
+        data = initializers.get(initializer)(shape, np.float32)
+        weight = Tensor(data, requires_grad=trainable and self._trainable)
+        weight.name = f"{self.name}/{name}"
+        weight._trainable = trainable
+        self._weights.append(weight)
+        if regularizer is not None:
+            self._regularized.append((weight, regularizer))
+        return weight
+
+    @property
+    def weights(self) -> list:
+        """All weight Tensors, this layer's first, then its sublayers' in order."""
+        return self._weights + [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list:
+        return [w for w in self.weights if w.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [w for w in self.weights if not w.requires_grad]
+
+    @property
+    def trainable(self) -> bool:
+        """False freezes the layer (and its sublayers): no gradient, no update."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool):
+        self._trainable = bool(value)
+        for w in self._weights:
+            w.requires_grad = self._trainable and w._trainable
+        for layer in self._layers:
+            layer.trainable = value
+
+    def get_weights(self) -> list:
+        """Copies of the weights as numpy arrays, in Keras's order (kernel, then bias)."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Replace the weights from a list of arrays of the same shapes, in get_weights order."""
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(f"set_weights on '{self.name}': expected {len(own)} arrays "
+                             f"({[tuple(w.shape) for w in own]}); received {len(weights)}.")
+        arrays = []
+        for w, new in zip(own, weights):
+            new = np.asarray(new)
+            if new.shape != w.shape:
+                raise ValueError(f"set_weights on '{self.name}': weight {w.name} has shape "
+                                 f"{w.shape}; received an array of shape {new.shape}.")
+            if new.dtype.kind not in "biuf" or not np.all(np.isfinite(new)):
+                raise ValueError(f"set_weights on '{self.name}': weight {w.name} must be "
+                                 f"finite numbers.")
+            arrays.append(new)
+        for w, new in zip(own, arrays):  # all checked before anything changes
+            w.data = new.astype(w.dtype)
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    def regularization_losses(self) -> list:
+        """The penalty Tensors of this layer and its sublayers, for the current weights."""
+        own = [reg(w) for w, reg in self._regularized]
+        return own + [p for layer in self._layers for p in layer.regularization_losses()]
+
+    # ---- calling -----------------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create the weights for inputs of `input_shape` (batch first)."""
+        self.input_shape = tuple(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError
+
+    def __call__(self, inputs, training=None):
+        x = as_tensor(inputs)
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+            self.built = True
+        return self.call(x, training=_training[0] if training is None else training)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def flops_per_sample(self) -> int:
+        """Forward FLOPs for one sample (0 for layers without arithmetic worth counting)."""
+        return 0
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable}
+        if self._declared_input is not None:
+            config["input_shape"] = list(self._declared_input[1:])
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class Dense(Layer):
+    """A fully connected layer: y = act(x W + b).
+
+    Args:
+        units: the number of outputs, a positive integer.
+        activation: "linear" (default, also None), "relu", "sigmoid", "tanh" or "softmax".
+            relu, tanh and linear are fused into the matmul kernel; sigmoid and softmax
+            follow it as a node that keeps the logits, so a cross-entropy loss is computed
+            from them stably (as Keras does).
+        use_bias: whether to add b (default True).
+        kernel_initializer: default "glorot_uniform".
+        bias_initializer: default "zeros".
+        kernel_regularizer, bias_regularizer: None (default), a name or a Regularizer.
+        **kwargs: name, trainable, input_shape, input_dim.
+
+    Example:
+        >>> import numpy as np, densecore as dc
+        >>> layer = dc.layers.Dense(4, activation="relu")
+        >>> layer(np.ones((2, 3), np.float32)).shape
+        (2, 4)
+        >>> [w.shape for w in layer.get_weights()]
+        [(3, 4), (4,)]
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"Dense: units must be a positive integer; received units={units!r}.")
+        self.units = int(units)
+        self.activation = check_activation(activation, f"Dense '{self.name}'")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._kernel = self._bias = None
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(f"Dense '{self.name}': expects inputs of shape (batch, features); "
+                             f"received {tuple(input_shape)}.")
+        super().build(input_shape)
+        n_in = int(input_shape[-1])
+        self._kernel = self.add_weight("kernel", (n_in, self.units), self.kernel_initializer,
+                                       self.kernel_regularizer)
+        if self.use_bias:
+            self._bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                         self.bias_regularizer)
+
+    kernel = property(lambda self: self._kernel, doc="The kernel W (in, units), a Tensor.")
+    bias = property(lambda self: self._bias, doc="The bias b (units,), a Tensor, or None.")
+
+    @kernel.setter
+    def kernel(self, value):
+        """Assigning an array of the same shape replaces W (as the article's code does)."""
+        self.set_weights([value] + ([self._bias.data] if self.use_bias else []))
+
+    def call(self, inputs, training=None):
+        if inputs.ndim != 2 or inputs.shape[1] != self._kernel.shape[0]:
+            raise ValueError(
+                f"Input of layer '{self.name}' is incompatible: expected shape (batch, "
+                f"{self._kernel.shape[0]}); received {inputs.shape}.")
+        if self.activation in _FUSED:
+            return F.dense(inputs, self._kernel, self._bias, self.activation)
+        return F.ACTIVATIONS[self.activation](F.dense(inputs, self._kernel, self._bias))
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def flops_per_sample(self) -> int:
+        return kernel_flops.dense_flops(1, self._kernel.shape[0], self.units) if self.built else 0
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("kernel_initializer", "bias_initializer"):
+            config[key] = initializers.deserialize(config[key])
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            config[key] = regularizers.deserialize(config[key])
+        return cls(**config)
+
+
+class Dropout(Layer):
+    """Zero a fraction `rate` of the inputs during training, scaling the rest by 1/(1 − rate)
+    so the expected sum is unchanged; the identity at inference.
+
+    Args:
+        rate: the fraction to drop, in [0, 1).
+        seed: an integer for a mask stream of its own (default: densecore's seeded stream).
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be a number in [0, 1); received rate={rate!r}.")
+        self.rate = float(rate)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        rng = self._rng or dc_random.generator()
+        keep = (rng.random(inputs.shape) >= self.rate) / (1.0 - self.rate)
+        return inputs * keep.astype(inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class Activation(Layer):
+    """Apply an activation: "linear", "relu", "sigmoid", "tanh" or "softmax"."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = check_activation(activation, f"Activation '{self.name}'")
+
+    def call(self, inputs, training=None):
+        return F.ACTIVATIONS[self.activation](inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation}
+
+
+class InputLayer(Layer):
+    """Declares the input width of a Sequential model: `InputLayer(shape=(30,))`."""
+
+    def __init__(self, shape=None, input_shape=None, **kwargs):
+        shape = shape if shape is not None else input_shape
+        if shape is None:
+            raise ValueError("InputLayer: give shape=(features,).")
+        super().__init__(input_shape=tuple(shape), **kwargs)
+
+    def call(self, inputs, training=None):
+        return inputs
+
+    def get_config(self):
+        config = super().get_config()
+        config["shape"] = config.pop("input_shape")
+        return config
+
+
+def Input(shape, name=None):
+    """Keras's `Input(shape=...)` for the first entry of a Sequential model."""
+    return InputLayer(shape=shape, name=name)
+
+
+ALL = {cls.__name__: cls for cls in (Dense, Dropout, Activation, InputLayer)}

@@ -1,0 +1,246 @@
+"""Model (subclass it and write `call`) and Sequential (a stack of layers).
+
+    class SimpleNet(dc.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense1 = dc.layers.Dense(10, activation="relu")   # tracked, in order
+            self.dense2 = dc.layers.Dense(1, activation="sigmoid")
+
+        def call(self, inputs):
+            return self.dense2(self.dense1(inputs))
+"""
+
+import inspect
+
+import numpy as np
+
+from .layers import Input, InputLayer, Layer, learning_phase
+from .tensor import Tensor, as_tensor, no_grad
+from .training import Trainer
+
+_registry = {}  # class name -> Model subclass, so load_model can rebuild subclassed models
+
+
+class Model(Trainer, Layer):
+    """A network: layers assigned as attributes are tracked; `call(inputs)` is the forward.
+
+    Subclass it, create layers in `__init__`, and compute the output in `call`. The model
+    builds on its first call (or on `build((None, features))`).
+
+    Example:
+        >>> import numpy as np, densecore as dc
+        >>> class Net(dc.Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = dc.layers.Dense(8, activation="relu")
+        ...         self.out = dc.layers.Dense(1)
+        ...     def call(self, inputs):
+        ...         return self.out(self.hidden(inputs))
+        >>> Net().predict(np.ones((2, 3))).shape
+        (2, 1)
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _registry[cls.__name__] = cls
+        cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
+
+    def __init__(self, *args, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise TypeError("Model(inputs, outputs) (Keras's functional API) is not supported; "
+                            "subclass densecore.Model or use densecore.Sequential.")
+        super().__init__(**kwargs)
+        self.compiled = False
+        self.stop_training = False
+        self.optimizer = None
+
+    def __setattr__(self, key, value):
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+            for layer in value:  # a list of layers is tracked too, as in Keras
+                if layer not in self._layers:
+                    self._layers.append(layer)
+        super().__setattr__(key, value)
+
+    @property
+    def layers(self) -> list:
+        """The tracked layers, in the order they were assigned or added."""
+        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
+    def __call__(self, inputs, training=None):
+        x = as_tensor(inputs)
+        if training is None:
+            return self._forward(x)
+        with learning_phase(training):
+            return self._forward(x)
+
+    def _forward(self, x):
+        if not self.built:
+            self.input_shape = (None, *x.shape[1:])
+            self.built = True
+        if type(self)._call_takes_training:
+            from .layers import _training
+            return self.call(x, training=_training[0])
+        return self.call(x)
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError("Subclasses of densecore.Model implement call(inputs).")
+
+    def build(self, input_shape):
+        """Create every weight for inputs of `input_shape` = (None, features)."""
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 2 or input_shape[1] is None or int(input_shape[1]) < 1:
+            raise ValueError(f"{self.name}.build: expected (None, features); received {input_shape}.")
+        with no_grad(), learning_phase(False):
+            self(Tensor(np.zeros((1, int(input_shape[1])), np.float32)))
+
+    @property
+    def output_shape(self):
+        if not self.built:
+            raise ValueError(f"Model '{self.name}' is not built yet: call it on data or build() it.")
+        with no_grad(), learning_phase(False):
+            out = self(Tensor(np.zeros((1, *self.input_shape[1:]), np.float32)))
+        return (None, *out.shape[1:])
+
+    # ---- description -------------------------------------------------------------------
+    def summary(self, print_fn=print) -> None:
+        """Print each layer's output shape, parameters and FLOPs per sample, and totals."""
+        if not self.built:
+            raise ValueError(f"summary: model '{self.name}' is not built; call it on data, "
+                             f"fit it, or build((None, features)) first.")
+        rows, shape = [], self.input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape),
+                         f"{layer.count_params():,}", f"{layer.flops_per_sample():,}"))
+        head = ("Layer (type)", "Output Shape", "Param #", "FLOPs/sample")
+        widths = [max(len(r[i]) for r in rows + [head]) + 2 for i in range(4)]
+
+        def line(cells):
+            return "".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+        rule = "─" * sum(widths)
+        trainable = sum(w.size for w in self.trainable_weights)
+        total = self.count_params()
+        flops = sum(layer.flops_per_sample() for layer in self.layers)
+        out = [f'Model: "{self.name}"', rule, line(head), rule, *map(line, rows), rule,
+               f"Total params: {total:,} ({_bytes(total * 4)})",
+               f"Trainable params: {trainable:,}",
+               f"Non-trainable params: {total - trainable:,}",
+               f"FLOPs per sample (forward): {flops:,}"]
+        print_fn("\n".join(out))
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    # ---- saving (implemented in saving.py) ----------------------------------------------
+    def save(self, filepath) -> None:
+        """Save architecture, weights and optimizer state to one file, atomically."""
+        from . import saving
+
+        saving.save_model(self, filepath)
+
+    def save_weights(self, filepath) -> None:
+        """Save the weights alone, atomically."""
+        from . import saving
+
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        """Load weights saved by save_weights (or save) into this built model."""
+        from . import saving
+
+        saving.load_weights(self, filepath)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+
+
+class Sequential(Model):
+    """A plain stack of layers, each feeding the next.
+
+    Args:
+        layers: a list of layers (an `Input(shape=...)` or a first layer with input_shape=
+            builds the model at once).
+        name: the model's name.
+
+    Example:
+        >>> import densecore as dc
+        >>> model = dc.Sequential([dc.layers.Dense(10, activation="relu", input_shape=(30,)),
+        ...                        dc.layers.Dense(1, activation="sigmoid")])
+        >>> model.count_params()
+        321
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer) -> None:
+        """Append a layer; build it at once if the model's input width is known."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a Layer; received {type(layer).__name__}.")
+        if layer in self._layers:
+            raise ValueError(f"Sequential.add: layer '{layer.name}' is already in this model.")
+        declared = layer._declared_input
+        if self._layers and declared is not None and isinstance(layer, InputLayer):
+            raise ValueError("Sequential.add: an Input can only be the first layer.")
+        self._layers.append(layer)
+        if len(self._layers) == 1 and declared is not None:
+            self.input_shape = declared
+        if self.input_shape is not None:
+            self._build_layers()
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self.layers:
+            raise ValueError("Sequential.pop: the model has no layers.")
+        return self._layers.pop()
+
+    def _build_layers(self):
+        shape = self.input_shape
+        for layer in self._layers:
+            if not layer.built:
+                layer.build(shape)
+                layer.built = True
+            shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def build(self, input_shape=None):
+        input_shape = self.input_shape if input_shape is None else tuple(input_shape)
+        if input_shape is None or len(input_shape) != 2 or input_shape[1] is None:
+            raise ValueError(f"{self.name}.build: expected (None, features); received {input_shape}.")
+        self.input_shape = (None, int(input_shape[1]))
+        self._build_layers()
+
+    def _forward(self, x):
+        if not self.built or not all(layer.built for layer in self._layers):
+            self.build((None, x.shape[1]) if x.ndim == 2 else x.shape)
+        return self.call(x)
+
+    def call(self, inputs, training=None):
+        for layer in self._layers:
+            inputs = layer(inputs)
+        return inputs
+
+    @property
+    def output_shape(self):
+        shape = self.input_shape
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def get_config(self):
+        config = {"name": self.name, "layers": [{"class_name": type(layer).__name__,
+                                                 "config": layer.get_config()}
+                                                for layer in self._layers]}
+        return config
+
+
+Model._call_takes_training = True
+Sequential._call_takes_training = True
+__all__ = ["Model", "Sequential", "Input"]

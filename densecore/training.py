@@ -1,0 +1,294 @@
+"""compile / fit / evaluate / predict: the training loop, shared by Model and Sequential.
+
+One training step, the hot path:
+
+    y_pred = model(x_batch)                 forward: one fused kernel per Dense
+    loss   = loss_fn(y_batch, y_pred) (+ regularisation penalties)
+    loss.backward()                         backward: one kernel call per Dense
+    optimizer.apply(trainable weights)      one fused update kernel per weight
+
+Metrics are counted from y_pred's numpy data, outside the graph.
+"""
+
+import math
+import sys
+import warnings
+
+import numpy as np
+
+from . import callbacks as callbacks_module
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from . import random as dc_random
+from .layers import learning_phase
+from .progress import Progbar, format_logs
+from .tensor import Tensor, no_grad
+
+
+def _as_inputs(where, x, name="x") -> np.ndarray:
+    if x is None:
+        raise ValueError(f"{where}: {name} is required.")
+    if isinstance(x, Tensor):
+        x = x.data
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{where}: {name} must be an array of numbers; {exc}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: {name} must hold numbers; received dtype {array.dtype}.")
+    if array.ndim == 1 and name == "x":
+        raise ValueError(f"{where}: x must be (samples, features); received shape {array.shape}. "
+                         f"Use x.reshape(-1, 1) for a single feature.")
+    if array.shape[0:1] == (0,):
+        raise ValueError(f"{where}: {name} is empty (shape {array.shape}).")
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}).")
+    return array
+
+
+def _check_batch_size(where, batch_size):
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"{where}: batch_size must be a positive integer; received {batch_size!r}.")
+    return int(batch_size)
+
+
+class Trainer:
+    """The training half of Model (see training.py's docstring for the step)."""
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        """Set the optimizer, loss and metrics for fit and evaluate.
+
+        Args:
+            optimizer: a name ("sgd", "adam", "adamw", "rmsprop") or an Optimizer; default
+                "rmsprop", as Keras.
+            loss: a name ("binary_crossentropy", "sparse_categorical_crossentropy", "mse",
+                ...), a Loss, or a callable `(y_true, y_pred) -> scalar Tensor`.
+            metrics: a list of names ("accuracy", "mae", ...) or Metric objects.
+
+        Example:
+            >>> import densecore as dc
+            >>> model = dc.Sequential([dc.layers.Dense(1, activation="sigmoid")])
+            >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        """
+        unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution"}
+        if unsupported:
+            raise TypeError(f"compile: unexpected arguments {sorted(unsupported)}.")
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='mse'.")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = loss if callable(loss) and not isinstance(loss, str) else losses_module.get(loss)
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]
+        self.compiled_metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        self._compile_config = {"metrics": [m if isinstance(m, str) else type(m).__name__
+                                            for m in (metrics or [])]}
+        self.compiled = True
+
+    def _require_compiled(self, where):
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(f"{where}: the model must be compiled first: call "
+                               f"model.compile(optimizer=..., loss=...).")
+
+    # ---- data checks -------------------------------------------------------------------
+    def _prepare(self, where, x, y=None):
+        """Validate x (and y) and return them as the arrays the steps use."""
+        x = _as_inputs(where, x).astype(np.float32, copy=False)
+        self._ensure_built(where, x)
+        if y is None:
+            return x, None
+        y = _as_inputs(where, y, "y")
+        if len(y) != len(x):
+            raise ValueError(f"{where}: x and y must have the same number of samples; received "
+                             f"x {x.shape} and y {y.shape}.")
+        if not isinstance(self.loss, losses_module.SparseCategoricalCrossentropy):
+            y = y.astype(np.float32, copy=False)
+        with no_grad():  # the loss's own checks (shape, label range) on the whole y, once
+            units = self.output_shape[-1]
+            try:
+                self.loss(y, Tensor(np.zeros((len(y), units), np.float32)))
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"{where}: y does not fit the model's output (batch, {units}): {exc}") from None
+        return x, y
+
+    def _ensure_built(self, where, x):
+        if not self.built:
+            self.build((None, x.shape[1]))
+        expected = self.input_shape[1:]
+        if tuple(x.shape[1:]) != tuple(expected):
+            raise ValueError(f"{where}: the model was built for inputs of shape (batch, "
+                             f"{', '.join(map(str, expected))}); received x of shape {x.shape}.")
+
+    # ---- steps -------------------------------------------------------------------------
+    def _total_loss(self, y_true, y_pred):
+        loss = self.loss(y_true, y_pred)
+        for penalty in self.regularization_losses():
+            loss = loss + penalty
+        return loss
+
+    def train_on_batch(self, x, y):
+        """One optimizer step on one batch; returns the loss (before the step)."""
+        self._require_compiled("train_on_batch")
+        x, y = self._prepare("train_on_batch", x, y)
+        return self._train_step(x, y, self.trainable_weights)
+
+    def _train_step(self, x, y, params):
+        with learning_phase(True):
+            y_pred = self(Tensor(x))
+        loss = self._total_loss(y, y_pred)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            return value  # no update: the last good weights stay
+        loss.backward()
+        self.optimizer.apply(params)
+        for metric in self.compiled_metrics:
+            metric.update_state(y, y_pred.data)
+        return value
+
+    # ---- fit ---------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+        """Train for `epochs` passes over (x, y), as keras.Model.fit.
+
+        Args:
+            x: inputs (samples, features).  y: targets.
+            batch_size: samples per step (default 32).
+            epochs: the index of the last epoch (training starts at initial_epoch).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: a list of Callback.
+            validation_split: the last fraction of x and y, taken before shuffling, held out.
+            validation_data: (x_val, y_val), evaluated after each epoch.
+            shuffle: reshuffle the samples each epoch (with densecore's seeded stream).
+            initial_epoch: the epoch to start from (to resume training).
+
+        Returns:
+            A History; `history.history` maps "loss", each metric and their "val_" forms
+            to per-epoch lists. The epoch loss is the mean of the batch losses weighted by
+            batch size. A NaN or infinite loss stops training with a warning naming the
+            epoch and step, keeping the last good weights.
+        """
+        where = "fit"
+        self._require_compiled(where)
+        batch_size = _check_batch_size(where, batch_size)
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"fit: validation_split must be in [0, 1); received {validation_split!r}.")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a non-negative integer; received {epochs!r}.")
+        x, y = self._prepare(where, x, y)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be a tuple (x_val, y_val).")
+            x_val, y_val = self._prepare("fit (validation_data)", *validation_data)
+        elif validation_split:
+            split = int(math.floor(len(x) * (1.0 - validation_split)))
+            if split == 0 or split == len(x):
+                raise ValueError(f"fit: validation_split={validation_split} leaves no samples for "
+                                 f"{'training' if split == 0 else 'validation'} out of {len(x)}.")
+            x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+        else:
+            x_val = y_val = None
+
+        history = callbacks_module.History()
+        steps = -(-len(x) // batch_size)
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose}
+        cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self, params)
+        trainable = self.trainable_weights
+        loss_tracker = metrics_module.Mean("loss")
+        self.stop_training = False
+        cbs.call("on_train_begin", None)
+        for epoch in range(initial_epoch, epochs):
+            cbs.call("on_epoch_begin", epoch, None)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            bar = Progbar(steps, verbose) if verbose else None
+            loss_tracker.reset_state()
+            for metric in self.compiled_metrics:
+                metric.reset_state()
+            order = dc_random.generator().permutation(len(x)) if shuffle else None
+            for step in range(steps):
+                batch = slice(step * batch_size, (step + 1) * batch_size)
+                index = batch if order is None else order[batch]
+                xb, yb = x[index], y[index]
+                cbs.batch_begin(step)
+                value = self._train_step(xb, yb, trainable)
+                if not math.isfinite(value):
+                    warnings.warn(f"fit: the loss became {value} at epoch {epoch + 1}, step "
+                                  f"{step + 1}; training stopped with the weights of the last "
+                                  f"good step.", RuntimeWarning, stacklevel=2)
+                    self.stop_training = True
+                    break
+                loss_tracker.update_state(value, len(xb))
+                if bar is not None or cbs._batch_hooks:
+                    logs = self._logs(loss_tracker)
+                    cbs.batch_end(step, logs)
+                    if bar is not None:
+                        bar.update(step + 1, logs)
+            logs = self._logs(loss_tracker)
+            if x_val is not None and not self.stop_training:
+                val = self._evaluate_arrays(x_val, y_val, batch_size)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            if bar is not None:
+                bar.update(steps, logs, final=True)
+            cbs.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        cbs.call("on_train_end", None)
+        return history
+
+    def _logs(self, loss_tracker) -> dict:
+        logs = {"loss": loss_tracker.result()}
+        for metric in self.compiled_metrics:
+            logs[metric.name] = metric.result()
+        return logs
+
+    # ---- evaluate and predict ----------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, return_dict=False):
+        """The loss (and metrics) on (x, y), without training.
+
+        Returns:
+            The loss as a float; `[loss, *metrics]` when metrics were compiled; or a dict
+            with return_dict=True.
+        """
+        self._require_compiled("evaluate")
+        batch_size = _check_batch_size("evaluate", batch_size)
+        x, y = self._prepare("evaluate", x, y)
+        logs = self._evaluate_arrays(x, y, batch_size)
+        if verbose:
+            print(format_logs(logs))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate_arrays(self, x, y, batch_size) -> dict:
+        tracker = metrics_module.Mean("loss")
+        for metric in self.compiled_metrics:
+            metric.reset_state()
+        with no_grad(), learning_phase(False):
+            for start in range(0, len(x), batch_size):
+                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                y_pred = self(Tensor(xb))
+                tracker.update_state(float(self._total_loss(yb, y_pred).data), len(xb))
+                for metric in self.compiled_metrics:
+                    metric.update_state(yb, y_pred.data)
+        logs = self._logs(tracker)
+        for metric in self.compiled_metrics:  # leave the training metrics' state to fit
+            metric.reset_state()
+        return logs
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """The model's outputs for x, as a numpy array, computed in batches with no graph."""
+        batch_size = _check_batch_size("predict", batch_size)
+        x, _ = self._prepare("predict", x)
+        outputs = []
+        with no_grad(), learning_phase(False):
+            for start in range(0, len(x), batch_size):
+                outputs.append(self(Tensor(x[start:start + batch_size])).data)
+        return np.concatenate(outputs, axis=0)
+
+    def predict_on_batch(self, x):
+        """predict for one batch."""
+        return self.predict(x, batch_size=max(len(np.asarray(x)), 1))
