@@ -7,7 +7,7 @@ with a Keras-like API.
     >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 """
 
-from . import (callbacks, functional, initializers, layers, losses, metrics, optimizers,
+from . import (callbacks, datasets, functional, initializers, layers, losses, metrics, optimizers,
                regularizers)
 from .backend import get_backend, set_backend
 from .gradcheck import GradcheckError, gradcheck
@@ -20,6 +20,6 @@ from .tensor import Tensor, no_grad
 __version__ = "0.1.0"
 
 __all__ = ["Model", "Sequential", "Input", "Tensor", "layers", "losses", "metrics",
-           "optimizers", "callbacks", "initializers", "regularizers", "functional",
+           "optimizers", "callbacks", "initializers", "regularizers", "functional", "datasets",
            "load_model", "set_seed", "set_backend", "get_backend", "gradcheck",
            "GradcheckError", "no_grad"]

@@ -218,7 +218,7 @@ class Dense(Layer):
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"Dense: units must be a positive integer; received units={units!r}.")
+            raise ValueError(f"Dense: units must be a positive integer. Received: units={units!r}")
         self.units = int(units)
         self.activation = check_activation(activation, f"Dense '{self.name}'")
         self.use_bias = bool(use_bias)

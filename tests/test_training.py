@@ -1,0 +1,222 @@
+"""compile / fit / evaluate / predict: Keras's behaviour, bad input, reproducibility."""
+
+import numpy as np
+import pytest
+
+import densecore as dc
+from densecore.layers import Dense
+
+
+def data(n=64, features=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, features)).astype(np.float32)
+    return x, (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64)
+
+
+def binary_model(features=5):
+    model = dc.Sequential([Dense(8, activation="relu"), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_history_keys_and_epoch_loss_is_batch_size_weighted_mean():
+    x, y = data(50)
+    dc.set_seed(0)
+    model = binary_model()
+    model.build((None, 5))
+    start = model.get_weights()
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False,
+                        validation_data=(x[:10], y[:10]))
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert history.epoch == [0, 1]
+    # replay epoch 1 by hand with train_on_batch from the same start
+    replay = binary_model()
+    replay.build((None, 5))
+    replay.set_weights(start)
+    losses = [replay.train_on_batch(x[i:i + 16], y[i:i + 16]) for i in range(0, 50, 16)]
+    sizes = [16, 16, 16, 2]
+    assert np.isclose(history.history["loss"][0], np.dot(losses, sizes) / 50, rtol=1e-6)
+
+
+def test_validation_split_takes_the_last_samples_before_shuffling():
+    x, y = data(40)
+    model = binary_model()
+    seen = []
+
+    class Spy(dc.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(logs["val_loss"])
+
+    model.fit(x, y, epochs=1, validation_split=0.25, verbose=0, callbacks=[Spy()])
+    assert np.isclose(seen[0], model.evaluate(x[30:], y[30:])[0], rtol=1e-6)
+
+
+def test_evaluate_return_forms_and_predict():
+    x, y = data()
+    model = binary_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    loss, acc = model.evaluate(x, y)
+    assert model.evaluate(x, y, return_dict=True) == {"loss": loss, "accuracy": acc}
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    assert isinstance(model.evaluate(x, y), float)
+    p = model.predict(x, batch_size=7)
+    assert p.shape == (64, 1) and isinstance(p, np.ndarray) and ((p > 0) & (p < 1)).all()
+
+
+def test_accuracy_resolves_from_the_loss():
+    x, y = data()
+    for loss, units, act, expected in [
+        ("binary_crossentropy", 1, "sigmoid", dc.metrics.BinaryAccuracy),
+        ("sparse_categorical_crossentropy", 2, "softmax", dc.metrics.SparseCategoricalAccuracy),
+        ("categorical_crossentropy", 2, "softmax", dc.metrics.CategoricalAccuracy),
+    ]:
+        model = dc.Sequential([Dense(units, activation=act)])
+        model.compile("sgd", loss, metrics=["acc"])
+        assert isinstance(model.compiled_metrics[0], expected)
+        target = np.eye(2)[y] if loss.startswith("categorical") else y
+        assert "acc" in model.fit(x, target, epochs=1, verbose=0).history
+
+
+def test_metrics_count_samples_not_batches():
+    m = dc.metrics.BinaryAccuracy()
+    m.update_state([1, 1, 1], np.array([[0.9], [0.9], [0.1]]))
+    m.update_state([0], np.array([[0.2]]))
+    assert m.result() == 0.75
+    p = dc.metrics.Precision()
+    p.update_state([1, 0, 1, 0], np.array([0.9, 0.8, 0.1, 0.2]))
+    r = dc.metrics.Recall()
+    r.update_state([1, 0, 1, 0], np.array([0.9, 0.8, 0.1, 0.2]))
+    assert p.result() == 0.5 and r.result() == 0.5
+
+
+def test_same_seed_gives_bitwise_identical_training():
+    x, y = data(100)
+
+    def train():
+        dc.set_seed(123)
+        model = dc.Sequential([Dense(16, activation="relu"), dc.layers.Dropout(0.3),
+                               Dense(1, activation="sigmoid")])
+        model.compile("adam", "binary_crossentropy")
+        history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+        return model.get_weights(), history.history["loss"]
+
+    (w1, l1), (w2, l2) = train(), train()
+    assert l1 == l2
+    for a, b in zip(w1, w2):
+        assert np.array_equal(a, b)
+
+
+def test_callbacks_early_stopping_restores_best_and_lr_scheduler():
+    x, y = data()
+    model = binary_model()
+    stopper = dc.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0,
+                                         restore_best_weights=True)
+    history = model.fit(x, y, epochs=10, verbose=0, callbacks=[stopper])
+    assert len(history.epoch) == 2 and stopper.stopped_epoch == 1
+    sched = dc.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[sched])
+    assert np.isclose(model.optimizer.current_learning_rate(), 0.1 / 3)
+    assert history.history["learning_rate"][0] == pytest.approx(0.1)
+
+
+def test_model_checkpoint_saves_best_only(tmp_path):
+    x, y = data()
+    model = binary_model()
+    path = tmp_path / "best-{epoch:02d}.dc"
+    model.fit(x, y, epochs=3, verbose=0, validation_split=0.2,
+              callbacks=[dc.callbacks.ModelCheckpoint(path, monitor="val_loss", save_best_only=True)])
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert saved and saved[0] == "best-01.dc"
+    assert dc.load_model(tmp_path / saved[-1]).predict(x).shape == (64, 1)
+
+
+def test_custom_callback_sees_batches_and_can_stop():
+    x, y = data()
+    model = binary_model()
+
+    class StopAfterThree(dc.callbacks.Callback):
+        batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            StopAfterThree.batches += 1
+            assert "loss" in logs
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = epoch == 2
+
+    history = model.fit(x, y, epochs=10, batch_size=16, verbose=0, callbacks=[StopAfterThree()])
+    assert len(history.epoch) == 3 and StopAfterThree.batches == 12
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_weights():
+    x, y = data()
+    model = dc.Sequential([Dense(1, input_shape=(5,))])
+    model.compile(dc.optimizers.SGD(1e30), "mse")
+    with pytest.warns(RuntimeWarning, match=r"epoch 1, step \d+"):
+        model.fit(x, y.astype(np.float32) * 1e20, epochs=3, batch_size=8, verbose=0)
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_verbose_progress_output(capsys):
+    x, y = data()
+    binary_model().fit(x, y, epochs=2, verbose=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "2/2 " in out and "loss:" in out and "accuracy:" in out
+
+
+def test_regression_with_mae_metric():
+    x, _ = data()
+    y = x @ np.arange(5, dtype=np.float32)
+    model = dc.Sequential([Dense(1)])
+    model.compile(dc.optimizers.SGD(0.05), "mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=30, verbose=0)
+    assert history.history["loss"][-1] < 0.01 * history.history["loss"][0]
+
+
+x_ok, y_ok = data()
+BAD_FIT = {
+    "length mismatch": (dict(x=x_ok, y=y_ok[:10]), ValueError, ["same number of samples", "(64, 5)", "(10,)"]),
+    "feature count": (dict(x=x_ok[:, :3], y=y_ok), ValueError, ["(batch, 5)", "(64, 3)"]),
+    "nan in x": (dict(x=np.where(x_ok > 2, np.nan, x_ok), y=y_ok), ValueError, ["x contains NaN"]),
+    "inf in y": (dict(x=x_ok, y=np.where(y_ok > 0, np.inf, 0)), ValueError, ["y contains NaN or inf"]),
+    "empty": (dict(x=x_ok[:0], y=y_ok[:0]), ValueError, ["empty"]),
+    "batch size": (dict(x=x_ok, y=y_ok, batch_size=0), ValueError, ["batch_size", "0"]),
+    "strings": (dict(x=x_ok.astype(str), y=y_ok), TypeError, ["numbers", "dtype"]),
+    "1-d x": (dict(x=x_ok[:, 0], y=y_ok), ValueError, ["(samples, features)"]),
+    "y shape": (dict(x=x_ok, y=np.zeros((64, 3))), ValueError, ["y does not fit", "(64, 3)"]),
+    "split": (dict(x=x_ok, y=y_ok, validation_split=1.5), ValueError, ["validation_split"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FIT)
+def test_fit_rejects_bad_input_before_any_step(case):
+    kwargs, error, words = BAD_FIT[case]
+    model = binary_model()
+    model.build((None, 5))
+    before = model.get_weights()
+    with pytest.raises(error) as info:
+        model.fit(verbose=0, **kwargs)
+    for word in words:
+        assert word in str(info.value)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == 0
+
+
+def test_sparse_labels_out_of_range():
+    model = dc.Sequential([Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\).*to 5"):
+        model.fit(x_ok, np.arange(64) % 6, verbose=0)
+
+
+def test_fit_and_evaluate_before_compile_and_unknown_names():
+    model = dc.Sequential([Dense(1)])
+    with pytest.raises(RuntimeError, match="compile"):
+        model.fit(x_ok, y_ok)
+    with pytest.raises(RuntimeError, match="compile"):
+        model.evaluate(x_ok, y_ok)
+    with pytest.raises(ValueError, match="binary_crossentropy"):
+        model.compile("adam", "hinge")
+    with pytest.raises(ValueError, match="accuracy"):
+        model.compile("adam", "mse", metrics=["auc"])
