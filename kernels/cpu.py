@@ -23,7 +23,7 @@ from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (sha
 
 __all__ = ["dense_forward", "dense_backward", "sgd_update", "adam_update", "rmsprop_update"]
 
-_DB_CHUNK = 64  # columns per task in the dZ/db sweep
+_ROWS_PER_BLOCK = 16  # rows per task in the dZ/db sweep
 
 
 def _matmul(out, a, b, trans_a, trans_b, bias, act):
@@ -80,7 +80,7 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
     n_out = w.shape[1]
     dz = np.empty_like(dy)
     db = np.empty(n_out, dy.dtype)
-    _dz_db(dz, db, y, dy, act)
+    _dz_db(dz, db, np.empty((-(-n_rows // _ROWS_PER_BLOCK) or 1, n_out), dy.dtype), y, dy, act)
     dx = dw = None
     if need_dw:
         dw = _matmul(np.empty((n_in, n_out), x.dtype), x, dz, True, False,
@@ -92,16 +92,33 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
 
 
 @njit(cache=True, parallel=True)
-def _dz_db(dz, db, y, dy, act):
-    """dz = dy ⊙ act'(y) and db = Σ_n dz, each task owning a range of columns."""
+def _dz_db(dz, db, partial, y, dy, act):
+    """dz = dy ⊙ act'(y) and db = Σ_n dz.
+
+    Rows are cut into partial.shape[0] blocks (a number that depends on N only), each task
+    sweeps its rows contiguously and sums its own partial db; the partials are then added in
+    block order, so db does not depend on the thread count.
+    """
     n_rows, n_out = dy.shape
-    for t in prange((n_out + _DB_CHUNK - 1) // _DB_CHUNK):
-        j0 = t * _DB_CHUNK
-        j1 = min(n_out, j0 + _DB_CHUNK)
-        for j in range(j0, j1):
-            db[j] = 0.0
-        for n in range(n_rows):
-            for j in range(j0, j1):
-                g = dy[n, j] * activations.derivative_from_output(y[n, j], act)
-                dz[n, j] = g
-                db[j] += g
+    n_blocks = partial.shape[0]
+    per = (n_rows + n_blocks - 1) // n_blocks
+    for t in prange(n_blocks):
+        for j in range(n_out):
+            partial[t, j] = 0.0
+        for n in range(t * per, min(n_rows, (t + 1) * per)):
+            if act == activations.RELU:  # chosen outside the j loops: plain vector sweeps
+                for j in range(n_out):
+                    dz[n, j] = dy[n, j] if y[n, j] > 0.0 else dy[n, j] * 0.0
+            elif act == activations.LINEAR:
+                for j in range(n_out):
+                    dz[n, j] = dy[n, j]
+            else:
+                for j in range(n_out):
+                    dz[n, j] = dy[n, j] * activations.derivative_from_output(y[n, j], act)
+            for j in range(n_out):
+                partial[t, j] += dz[n, j]
+    for j in range(n_out):
+        db[j] = 0.0
+    for t in range(n_blocks):
+        for j in range(n_out):
+            db[j] += partial[t, j]

@@ -69,71 +69,98 @@ def _stack_tile(typingctx, like):
 
 
 def tiling(n_rows: int, n_cols: int, n_threads: int):
-    """Tile sizes (rows, cols) giving each thread at least two tiles where possible."""
-    rows = min(TILE_ROWS, max(1, -(-n_rows // MR)) * MR)
-    cols = min(TILE_COLS, max(1, -(-n_cols // NR)) * NR)
+    """Tile sizes (rows, cols): multiples of MR and NR, as even as the panels allow, and
+    at least two tiles per thread where the matrix is big enough (load balance)."""
 
-    def count(r, c):
-        return -(-n_rows // r) * -(-n_cols // c)
+    def split(panels, most, count):
+        count = max(count, -(-panels // most))
+        return -(-panels // min(count, panels))  # panels per tile, tiles as equal as possible
 
-    while count(rows, cols) < 2 * n_threads and cols > NR:
-        cols = max(NR, (cols // 2 + NR - 1) // NR * NR)
-    while count(rows, cols) < 2 * n_threads and rows > MR:
-        rows = max(MR, (rows // 2 + MR - 1) // MR * MR)
-    return rows, cols
+    row_panels, col_panels = max(1, -(-n_rows // MR)), max(1, -(-n_cols // NR))
+    col_tiles = max(1, -(-col_panels // (TILE_COLS // NR)))
+    row_tiles = max(1, -(-row_panels // (TILE_ROWS // MR)))
+    want = 2 * n_threads
+    if row_tiles * col_tiles < want:  # split columns first: A is the smaller operand to repack
+        col_tiles = min(col_panels, -(-want // row_tiles))
+    if row_tiles * col_tiles < want:
+        row_tiles = min(row_panels, -(-want // col_tiles))
+    return (split(row_panels, TILE_ROWS // MR, row_tiles) * MR,
+            split(col_panels, TILE_COLS // NR, col_tiles) * NR)
+
+
+# Packing copies go through a small stack array: LLVM cannot prove that two numpy arrays do
+# not overlap, so it will not vectorise a copy from one to the other, but it knows a fresh
+# stack array overlaps nothing. Rows are indexed through views with plain range variables,
+# which also spares numba's negative-index check.
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _pack_a(ap, a, trans_a, r0, r1, k0, kc):
     """ap[p, kk, i] = op(A)[r0 + p*MR + i, k0 + kk], zero past row r1."""
+    tmp = carray(_stack_tile(ap), (MR,))
     for p in range(ap.shape[0]):
         rs = r0 + p * MR
         height = min(MR, r1 - rs)
-        if height == MR:  # constant trip counts: LLVM turns these into vector moves
+        panel = ap[p]
+        if height == MR and trans_a:  # row k of a holds MR consecutive r: a vector copy
+            for kk in range(kc):
+                src = a[k0 + kk, rs:rs + MR]
+                for i in range(MR):
+                    tmp[i] = src[i]
+                dst = panel[kk]
+                for i in range(MR):
+                    dst[i] = tmp[i]
+        elif height == MR:  # MR rows of a, interleaved: a small transpose per k
+            rows = a[rs:rs + MR, k0:k0 + kc]
             for kk in range(kc):
                 for i in range(MR):
-                    ap[p, kk, i] = a[k0 + kk, rs + i] if trans_a else a[rs + i, k0 + kk]
-            continue
-        if trans_a:  # op(A)[r, k] = a[k, r]
-            for kk in range(kc):
-                for i in range(height):
-                    ap[p, kk, i] = a[k0 + kk, rs + i]
+                    tmp[i] = rows[i, kk]
+                dst = panel[kk]
+                for i in range(MR):
+                    dst[i] = tmp[i]
         else:
-            for i in range(height):
-                for kk in range(kc):
-                    ap[p, kk, i] = a[rs + i, k0 + kk]
-        for kk in range(kc):
-            for i in range(height, MR):
-                ap[p, kk, i] = 0.0
+            for kk in range(kc):
+                for i in range(MR):
+                    panel[kk, i] = 0.0
+                for i in range(height):
+                    panel[kk, i] = a[k0 + kk, rs + i] if trans_a else a[rs + i, k0 + kk]
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _pack_b(bp, b, trans_b, c0, c1, k0, kc):
     """bp[p, kk, j] = op(B)[k0 + kk, c0 + p*NR + j], zero past column c1."""
+    tmp = carray(_stack_tile(bp), (NR,))
     for p in range(bp.shape[0]):
         cs = c0 + p * NR
         width = min(NR, c1 - cs)
-        if width == NR and not trans_b:  # constant trip count: a vector copy
+        panel = bp[p]
+        if width == NR and not trans_b:  # row k of b holds NR consecutive columns
+            for kk in range(kc):
+                src = b[k0 + kk, cs:cs + NR]
+                for j in range(NR):
+                    tmp[j] = src[j]
+                dst = panel[kk]
+                for j in range(NR):
+                    dst[j] = tmp[j]
+        elif width == NR:  # op(B)[k, c] = b[c, k]: NR rows of b, a small transpose per k
+            rows = b[cs:cs + NR, k0:k0 + kc]
             for kk in range(kc):
                 for j in range(NR):
-                    bp[p, kk, j] = b[k0 + kk, cs + j]
-            continue
-        if trans_b:  # op(B)[k, c] = b[c, k]: rows of b are contiguous in k
-            for j in range(width):
-                for kk in range(kc):
-                    bp[p, kk, j] = b[cs + j, k0 + kk]
+                    tmp[j] = rows[j, kk]
+                dst = panel[kk]
+                for j in range(NR):
+                    dst[j] = tmp[j]
         else:
             for kk in range(kc):
+                for j in range(NR):
+                    panel[kk, j] = 0.0
                 for j in range(width):
-                    bp[p, kk, j] = b[k0 + kk, cs + j]
-        for kk in range(kc):
-            for j in range(width, NR):
-                bp[p, kk, j] = 0.0
+                    panel[kk, j] = b[cs + j, k0 + kk] if trans_b else b[k0 + kk, cs + j]
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _micro_kernel(out, ap, bp, rp, cp, kc):
-    """out (MR, NR) = A panel rp (MR × kc) · B panel cp (kc × NR): the hot loop.
+def _micro_kernel(out, row0, col0, accumulate, ap, bp, rp, cp, kc):
+    """out[row0:+MR, col0:+NR] (+)= A panel rp (MR × kc) · B panel cp (kc × NR): the hot loop.
 
     Kept a function of its own so that LLVM sees the accumulator only with constant
     bounds and keeps it in registers; the call costs nothing next to 2·MR·NR·kc FLOPs.
@@ -147,14 +174,19 @@ def _micro_kernel(out, ap, bp, rp, cp, kc):
             av = ap[rp, kk, i]
             for j in range(NR):
                 acc[i, j] += av * bp[cp, kk, j]
-    for i in range(MR):
-        for j in range(NR):
-            out[i, j] = acc[i, j]
+    if accumulate:
+        for i in range(MR):
+            for j in range(NR):
+                out[row0 + i, col0 + j] += acc[i, j]
+    else:
+        for i in range(MR):
+            for j in range(NR):
+                out[row0 + i, col0 + j] = acc[i, j]
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even):
-    """Compute C[r0:r1, c0:c1] over all K blocks."""
+    """Compute C[r0:r1, c0:c1] over all K blocks, then add bias and apply act to it."""
     n_rp = (r1 - r0 + MR - 1) // MR
     n_cp = (c1 - c0 + NR - 1) // NR
     ap = np.empty((n_rp, kc_even, MR), c.dtype)
@@ -167,44 +199,43 @@ def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even):
         _pack_a(ap, a, trans_a, r0, r1, k0, kc)
         _pack_b(bp, b, trans_b, c0, c1, k0, kc)
         for cp in range(n_cp):
+            col0 = c0 + cp * NR
             for rp in range(n_rp):
-                _micro_kernel(edge, ap, bp, rp, cp, kc)
                 row0 = r0 + rp * MR
-                col0 = c0 + cp * NR
-                _store(c, edge, bias, act, row0, col0, min(MR, r1 - row0),
-                       min(NR, c1 - col0), kb == 0, kb == n_kb - 1)
-    if n_kb == 0:  # K == 0: C = act(bias)
+                if row0 + MR <= r1 and col0 + NR <= c1:
+                    _micro_kernel(c, row0, col0, kb > 0, ap, bp, rp, cp, kc)
+                else:  # an edge tile: through a scratch tile, then only its valid part
+                    _micro_kernel(edge, 0, 0, False, ap, bp, rp, cp, kc)
+                    for i in range(min(MR, r1 - row0)):
+                        for j in range(min(NR, c1 - col0)):
+                            if kb > 0:
+                                c[row0 + i, col0 + j] += edge[i, j]
+                            else:
+                                c[row0 + i, col0 + j] = edge[i, j]
+    if n_kb == 0:  # K == 0: the product is empty
         for r in range(r0, r1):
             for j in range(c0, c1):
-                c[r, j] = activations.apply(bias[j], act)
+                c[r, j] = 0.0
+    _epilogue(c, bias, act, r0, r1, c0, c1)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _store(c, tile, bias, act, row0, col0, rows, cols, first, last):
-    """c[row0:+rows, col0:+cols] (+)= tile; on the last K block also + bias and act.
+def _epilogue(c, bias, act, r0, r1, c0, c1):
+    """C = act(C + bias) over the tile, while it is still in cache.
 
-    The branches sit outside the row loops so that each loop is a plain vector sweep:
-    this runs once per MR×NR tile per K block, often enough to matter.
+    The activation is chosen outside the row loops so each loop is a plain vector sweep.
     """
-    for i in range(rows):
-        r = row0 + i
-        if first:
-            for j in range(cols):
-                c[r, col0 + j] = tile[i, j]
+    for r in range(r0, r1):
+        if act == activations.LINEAR:
+            for j in range(c0, c1):
+                c[r, j] += bias[j]
+        elif act == activations.RELU:
+            for j in range(c0, c1):
+                z = c[r, j] + bias[j]
+                c[r, j] = 0.0 if z <= 0.0 else z
         else:
-            for j in range(cols):
-                c[r, col0 + j] += tile[i, j]
-        if last:
-            if act == activations.LINEAR:
-                for j in range(cols):
-                    c[r, col0 + j] += bias[col0 + j]
-            elif act == activations.RELU:
-                for j in range(cols):
-                    z = c[r, col0 + j] + bias[col0 + j]
-                    c[r, col0 + j] = 0.0 if z <= 0.0 else z
-            else:
-                for j in range(cols):
-                    c[r, col0 + j] = activations.apply(c[r, col0 + j] + bias[col0 + j], act)
+            for j in range(c0, c1):
+                c[r, j] = activations.apply(c[r, j] + bias[j], act)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)

@@ -1,0 +1,1 @@
+"""Benchmarks for densecore's kernels and training: `python -m benchmarks --help`."""

@@ -1,0 +1,100 @@
+"""Run the chosen suites, print the table, write the JSON."""
+
+import json
+import time
+
+import kernels
+
+from . import dense, method
+
+
+def _backends(args):
+    names = kernels.available()
+    if args.backends:
+        names = [b for b in args.backends.split(",") if b in names]
+    return names
+
+
+def _threads(args):
+    try:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
+
+
+def run_dense(args, peaks, rows):
+    shapes = method.parse_shapes(args.shapes) if args.shapes else (
+        dense.QUICK_SHAPES if args.quick else dense.DEFAULT_SHAPES)
+    rounds = args.rounds or (2 if args.quick else 5)
+    for shape in shapes:
+        candidates = dense.cases(shape, _backends(args), quick=args.quick)
+        method.measure(candidates, rounds=rounds, block=0.02 if args.quick else 0.1,
+                       gap=0.0 if args.quick else 0.2)
+        by_name = {c.name: c for c in candidates}
+        for c in candidates:
+            op, library = c.name.split("/")
+            flops, traffic = dense.counts(shape, op)
+            row = {"suite": "dense", "case": "x".join(map(str, shape)), "op": op,
+                   "backend": library, "flops": flops, "bytes": traffic,
+                   "first_call_s": c.first_call, "status": c.status, "samples_s": c.samples}
+            if c.samples:
+                stats = method.summary(c.samples)
+                row.update({f"{k}_s": v for k, v in stats.items()})
+                row["gflops"] = flops / stats["median"] / 1e9
+                row["gbytes_per_s"] = traffic / stats["median"] / 1e9
+                row["fraction_of_peak"] = row["gflops"] / peaks["gflops"]
+                base = by_name.get(f"{op}/numpy")
+                if base is not None and base.samples:
+                    row["vs_numpy"] = method.summary(base.samples)["median"] / stats["median"]
+            rows.append(row)
+            _print_row(row)
+
+
+def _print_row(row):
+    if "median_s" not in row:
+        print(f"{row['case']:>16} {row['op']:>9} {row['backend']:>10}   {row['status']}")
+        return
+    spread = f"{row['min_s'] * 1e3:.3g}–{row['max_s'] * 1e3:.3g}"
+    print(f"{row['case']:>16} {row['op']:>9} {row['backend']:>10} {row['median_s'] * 1e3:>10.3f} "
+          f"{spread:>17} {row['gflops']:>8.1f} {row['fraction_of_peak']:>6.0%} "
+          f"{row.get('vs_numpy', float('nan')):>8.2f} {row['first_call_s'] * 1e3:>9.1f}")
+
+
+HEADER = (f"{'case NxKxM':>16} {'op':>9} {'backend':>10} {'median ms':>10} {'min–max ms':>17} "
+          f"{'GFLOP/s':>8} {'peak':>6} {'×numpy':>8} {'1st ms':>9}")
+
+
+def run(args) -> int:
+    start = time.perf_counter()
+    import_start = time.perf_counter()
+    kernels.get("cpu")  # loads (or compiles) the cpu kernels
+    load_time = time.perf_counter() - import_start
+    _threads(args)
+    facts = method.machine_facts()
+    peaks = method.measure_peaks(quick=args.quick)
+    print(f"# {facts['cpu']} · {facts['cores']} cores · numba threads {facts['numba_threads']} · "
+          f"numpy {facts['numpy']} · numba {facts['numba']} · torch {facts['torch']}")
+    print(f"# measured peaks: sgemm {peaks['gflops']:.1f} GFLOP/s ({peaks['sgemm_size']}³, numpy BLAS), "
+          f"copy {peaks['gbytes_per_s']:.1f} GB/s; cpu kernels loaded in {load_time:.2f} s")
+    rows = []
+    for suite in args.suites:
+        if suite == "dense":
+            print("\n## dense: forward y = relu(x @ w + b); backward dx, dw, db\n" + HEADER)
+            run_dense(args, peaks, rows)
+        elif suite == "train":
+            from . import train
+
+            print("\n## train: fit throughput, MLP 784-256-256-10, relu, Adam, sparse CE\n" + train.HEADER)
+            train.run_train(args, rows)
+        else:
+            raise SystemExit(f"unknown suite {suite!r}; expected dense or train")
+    print(f"\n# total {time.perf_counter() - start:.1f} s")
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump({"machine": facts, "peaks": peaks, "kernel_load_s": load_time, "results": rows},
+                      handle, indent=1)
+        print(f"# wrote {args.out}")
+    return 0
