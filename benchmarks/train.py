@@ -1,0 +1,143 @@
+"""Suite `train`: samples/s of a full training step, MLP 784-256-256-10, ReLU, Adam,
+sparse categorical cross-entropy, random data.
+
+    densecore  model.fit(x, y, batch_size=B, shuffle=True) on the cpu backend
+    torch      the same model and step in a plain PyTorch loop (if torch is installed)
+    keras      Keras 3 on its torch backend, model.fit (if keras is installed)
+
+Also reported: the share of densecore's step spent inside the kernels (dense forward and
+backward and the optimizer update), measured by timing each kernel call during one epoch.
+"""
+
+import time
+
+import numpy as np
+
+from . import method
+
+DEFAULT_BATCHES = (32, 128, 512)
+QUICK_BATCHES = (16,)
+HEADER = f"{'batch':>6} {'framework':>10} {'samples/s':>11} {'min–max':>17} {'×torch':>7} {'in kernels':>11}"
+LAYERS = (784, 256, 256, 10)
+
+
+def _data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, LAYERS[0])).astype(np.float32), rng.integers(0, LAYERS[-1], n)
+
+
+def _densecore(batch, x, y):
+    import densecore as dc
+
+    dc.set_seed(0)
+    model = dc.Sequential([dc.layers.Dense(LAYERS[1], activation="relu"),
+                           dc.layers.Dense(LAYERS[2], activation="relu"),
+                           dc.layers.Dense(LAYERS[3], activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model, lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+
+
+def _torch(batch, x, y):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(LAYERS[0], LAYERS[1]), torch.nn.ReLU(),
+                              torch.nn.Linear(LAYERS[1], LAYERS[2]), torch.nn.ReLU(),
+                              torch.nn.Linear(LAYERS[2], LAYERS[3]))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def epoch():
+        order = torch.randperm(len(tx))
+        for start in range(0, len(tx), batch):
+            idx = order[start:start + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(tx[idx]), ty[idx])
+            loss.backward()
+            opt.step()
+
+    return epoch
+
+
+def _keras(batch, x, y):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        import keras
+    except Exception:
+        return None
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((LAYERS[0],)), keras.layers.Dense(LAYERS[1], activation="relu"),
+                              keras.layers.Dense(LAYERS[2], activation="relu"),
+                              keras.layers.Dense(LAYERS[3], activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+
+
+def kernel_share(model, run) -> float:
+    """Fraction of one fit epoch spent inside the backend's kernels."""
+    from densecore import backend
+
+    module = backend.kernels()
+    names = ("dense_forward", "dense_backward", "adam_update")
+    saved = {n: getattr(module, n) for n in names}
+    spent = [0.0]
+
+    def timed(fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+        return wrapper
+
+    for n in names:
+        setattr(module, n, timed(saved[n]))
+    try:
+        start = time.perf_counter()
+        run()
+        total = time.perf_counter() - start
+    finally:
+        for n, fn in saved.items():
+            setattr(module, n, fn)
+    return spent[0] / total
+
+
+def run_train(args, rows):
+    batches = ([int(b) for b in args.batches.split(",")] if args.batches else
+               QUICK_BATCHES if args.quick else DEFAULT_BATCHES)
+    n = 512 if args.quick else 8192
+    x, y = _data(n)
+    rounds = args.rounds or (1 if args.quick else 3)
+    for batch in batches:
+        model, ours = _densecore(batch, x, y)
+        candidates = [method.Candidate("densecore", ours, library="numba")]
+        for name, make in (("torch", _torch), ("keras", _keras)):
+            if args.quick:
+                break
+            run = make(batch, x, y)
+            if run is not None:
+                candidates.append(method.Candidate(name, run, library=name))
+        method.measure(candidates, rounds=rounds, block=0.0, gap=0.0 if args.quick else 0.3)
+        share = kernel_share(model, ours)
+        torch_median = next((method.summary(c.samples)["median"] for c in candidates
+                             if c.name == "torch" and c.samples), None)
+        for c in candidates:
+            stats = method.summary(c.samples)
+            row = {"suite": "train", "case": f"batch{batch}", "op": "fit_epoch", "backend": c.name,
+                   "samples": n, **{f"{k}_s": v for k, v in stats.items()}, "samples_s": c.samples,
+                   "samples_per_s": n / stats["median"], "first_call_s": c.first_call}
+            if torch_median:
+                row["vs_torch"] = torch_median / stats["median"]
+            if c.name == "densecore":
+                row["kernel_share"] = share
+            rows.append(row)
+            spread = f"{n / stats['max']:,.0f}–{n / stats['min']:,.0f}"
+            print(f"{batch:>6} {c.name:>10} {row['samples_per_s']:>11,.0f} {spread:>17} "
+                  f"{row.get('vs_torch', float('nan')):>7.2f} "
+                  f"{(f'{share:.0%}' if c.name == 'densecore' else ''):>11}")
