@@ -19,10 +19,10 @@ How it is fast (GotoBLAS/BLIS structure, see PERF_NOTES.md):
 - C is cut into tiles of about 128 rows × 256 columns; tiles run in parallel, each on one
   thread, and each element of C is summed by one thread in a fixed k order, so results are
   bitwise identical for any thread count.
-- K is cut into blocks of at most KC; for each block the tile's rows of op(A) are packed into
-  MR-row panels and its columns of op(B) into NR-column panels, laid out in the order the
-  micro-kernel reads them (unit stride), zero-padded at the edges so the micro-kernel has no
-  edge cases.
+- K is cut into blocks of at most KC; for each block the tile's columns of op(B) are packed
+  into NR-column panels, laid out in the order the micro-kernel reads them (unit stride) and
+  zero-padded at the edge. op(A) is read in place: the micro-kernel only broadcasts MR
+  scalars of it per k (a zero-padded copy is made for the last, partial row panel).
 - The micro-kernel keeps an MR × NR tile of C in registers: 4 × 24 on AVX2 (12 of the 16 ymm
   registers, 3 vector loads of B and 4 broadcasts of A per k), 8 × 32 on AVX-512 (16 of the
   32 zmm registers). The accumulator is a fixed-size stack array, which LLVM promotes to
@@ -95,38 +95,6 @@ def tiling(n_rows: int, n_cols: int, n_threads: int):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _pack_a(ap, a, trans_a, r0, r1, k0, kc):
-    """ap[p, kk, i] = op(A)[r0 + p*MR + i, k0 + kk], zero past row r1."""
-    tmp = carray(_stack_tile(ap), (MR,))
-    for p in range(ap.shape[0]):
-        rs = r0 + p * MR
-        height = min(MR, r1 - rs)
-        panel = ap[p]
-        if height == MR and trans_a:  # row k of a holds MR consecutive r: a vector copy
-            for kk in range(kc):
-                src = a[k0 + kk, rs:rs + MR]
-                for i in range(MR):
-                    tmp[i] = src[i]
-                dst = panel[kk]
-                for i in range(MR):
-                    dst[i] = tmp[i]
-        elif height == MR:  # MR rows of a, interleaved: a small transpose per k
-            rows = a[rs:rs + MR, k0:k0 + kc]
-            for kk in range(kc):
-                for i in range(MR):
-                    tmp[i] = rows[i, kk]
-                dst = panel[kk]
-                for i in range(MR):
-                    dst[i] = tmp[i]
-        else:
-            for kk in range(kc):
-                for i in range(MR):
-                    panel[kk, i] = 0.0
-                for i in range(height):
-                    panel[kk, i] = a[k0 + kk, rs + i] if trans_a else a[rs + i, k0 + kk]
-
-
-@njit(cache=True, fastmath=FASTMATH)
 def _pack_b(bp, b, trans_b, c0, c1, k0, kc):
     """bp[p, kk, j] = op(B)[k0 + kk, c0 + p*NR + j], zero past column c1."""
     tmp = carray(_stack_tile(bp), (NR,))
@@ -159,10 +127,12 @@ def _pack_b(bp, b, trans_b, c0, c1, k0, kc):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _micro_kernel(out, row0, col0, accumulate, ap, bp, rp, cp, kc):
-    """out[row0:+MR, col0:+NR] (+)= A panel rp (MR × kc) · B panel cp (kc × NR): the hot loop.
+def _micro_kernel(out, row0, col0, accumulate, av, bp, cp, kc):
+    """out[row0:+MR, col0:+NR] (+)= av (kc × MR, any strides)ᵀ · B panel cp (kc × NR).
 
-    Kept a function of its own so that LLVM sees the accumulator only with constant
+    The hot loop. A is not packed: per k the kernel broadcasts MR scalars, which it can read
+    as well from MR rows of A (or MR neighbours in a row of Aᵀ) as from a packed panel,
+    measured. Kept a function of its own so LLVM sees the accumulator only with constant
     bounds and keeps it in registers; the call costs nothing next to 2·MR·NR·kc FLOPs.
     """
     acc = carray(_stack_tile(out), (MR, NR))
@@ -171,9 +141,9 @@ def _micro_kernel(out, row0, col0, accumulate, ap, bp, rp, cp, kc):
             acc[i, j] = 0.0
     for kk in range(kc):
         for i in range(MR):
-            av = ap[rp, kk, i]
+            a = av[kk, i]
             for j in range(NR):
-                acc[i, j] += av * bp[cp, kk, j]
+                acc[i, j] += a * bp[cp, kk, j]
     if accumulate:
         for i in range(MR):
             for j in range(NR):
@@ -189,24 +159,31 @@ def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even):
     """Compute C[r0:r1, c0:c1] over all K blocks, then add bias and apply act to it."""
     n_rp = (r1 - r0 + MR - 1) // MR
     n_cp = (c1 - c0 + NR - 1) // NR
-    ap = np.empty((n_rp, kc_even, MR), c.dtype)
     bp = np.empty((n_cp, kc_even, NR), c.dtype)
+    edge_a = np.zeros((kc_even, MR), c.dtype)  # the last, partial row panel, zero-padded
     edge = np.empty((MR, NR), c.dtype)
     n_kb = (n_k + kc_even - 1) // kc_even
     for kb in range(n_kb):
         k0 = kb * kc_even
         kc = min(kc_even, n_k - k0)
-        _pack_a(ap, a, trans_a, r0, r1, k0, kc)
         _pack_b(bp, b, trans_b, c0, c1, k0, kc)
-        for cp in range(n_cp):
-            col0 = c0 + cp * NR
-            for rp in range(n_rp):
-                row0 = r0 + rp * MR
-                if row0 + MR <= r1 and col0 + NR <= c1:
-                    _micro_kernel(c, row0, col0, kb > 0, ap, bp, rp, cp, kc)
+        for rp in range(n_rp):
+            row0 = r0 + rp * MR
+            height = min(MR, r1 - row0)
+            if height == MR:
+                av = a[k0:k0 + kc, row0:row0 + MR] if trans_a else a[row0:row0 + MR, k0:k0 + kc].T
+            else:
+                for kk in range(kc):
+                    for i in range(height):
+                        edge_a[kk, i] = a[k0 + kk, row0 + i] if trans_a else a[row0 + i, k0 + kk]
+                av = edge_a[0:kc, 0:MR]
+            for cp in range(n_cp):
+                col0 = c0 + cp * NR
+                if height == MR and col0 + NR <= c1:
+                    _micro_kernel(c, row0, col0, kb > 0, av, bp, cp, kc)
                 else:  # an edge tile: through a scratch tile, then only its valid part
-                    _micro_kernel(edge, 0, 0, False, ap, bp, rp, cp, kc)
-                    for i in range(min(MR, r1 - row0)):
+                    _micro_kernel(edge, 0, 0, False, av, bp, cp, kc)
+                    for i in range(height):
                         for j in range(min(NR, c1 - col0)):
                             if kb > 0:
                                 c[row0 + i, col0 + j] += edge[i, j]
@@ -311,6 +288,7 @@ def _compile():
             gemv.compile((m, m, m, v, index))
     gemm.disable_compile()
     gemv.disable_compile()
+
 
 
 _compile()
