@@ -7,8 +7,8 @@ with a Keras-like API.
     >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 """
 
-from . import (callbacks, datasets, functional, initializers, layers, losses, metrics, optimizers,
-               regularizers)
+from . import (callbacks, compress, datasets, functional, initializers, layers, losses, metrics,
+               optimizers, regularizers)
 from .backend import get_backend, set_backend
 from .gradcheck import GradcheckError, gradcheck
 from .layers import Input
@@ -22,4 +22,4 @@ __version__ = "0.1.0"
 __all__ = ["Model", "Sequential", "Input", "Tensor", "layers", "losses", "metrics",
            "optimizers", "callbacks", "initializers", "regularizers", "functional", "datasets",
            "load_model", "set_seed", "set_backend", "get_backend", "gradcheck",
-           "GradcheckError", "no_grad"]
+           "GradcheckError", "no_grad", "compress"]

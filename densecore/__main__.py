@@ -56,11 +56,20 @@ def main(argv=None) -> int:
     train_time = time.perf_counter() - start
     loss, accuracy = model.evaluate(x_test, y_test)
     model.summary()
-    print()
-    print(f"{'model':<28}{'test acc':>10}{'params':>10}{'predict':>12}")
-    print(f"{'SimpleNet (dense)':<28}{accuracy:>10.2%}{model.count_params():>10,}"
-          f"{_predict_time(model, x_test) * 1e6:>10.0f}us")
     print(f"\ntraining: {args.epochs} epochs in {train_time:.2f} s (test loss {loss:.4f})")
+
+    rows = [("SimpleNet (dense)", model)]
+    print("\n# fewer parameters: dense1 (30 × 10) as a rank-5 product U V, from its SVD")
+    low = dc.compress.low_rank(model, rank=5, layers=["dense1"])
+    rows.append(("rank 5 (SVD only)", low))
+    tuned = dc.compress.clone(low)
+    tuned.fit(x_train, y_train, epochs=5, batch_size=32, verbose=0)
+    rows.append(("rank 5 + 5 epochs fine-tune", tuned))
+
+    print(f"\n{'model':<32}{'test acc':>10}{'params':>10}{'predict':>12}")
+    for name, m in rows:
+        acc = m.evaluate(x_test, y_test, return_dict=True)["accuracy"]
+        print(f"{name:<32}{acc:>10.2%}{m.count_params():>10,}{_predict_time(m, x_test) * 1e6:>10.0f}us")
     return 0
 
 

@@ -56,6 +56,35 @@ def dense(x, w, b=None, activation=None) -> Tensor:
     return x._child(y, parents, backward)
 
 
+def lowrank_dense(x, u, v, b=None, activation=None) -> Tensor:
+    """y = act((x @ u) @ v + b) as one graph node: a dense layer whose kernel W = U V has rank R.
+
+    Args:
+        x: (N, K).  u: (K, R).  v: (R, M).  b: (M,) or None.
+        activation: None/"linear", "relu", "sigmoid" or "tanh".
+
+    Returns:
+        A Tensor (N, M); its backward is the kernel's lowrank_backward (see
+        kernels/reference.py for the formulas).
+    """
+    x, u, v = as_tensor(x), as_tensor(u), as_tensor(v)
+    b = None if b is None else as_tensor(b)
+    kernels = backend.kernels()
+    xd = x.data if x.dtype == u.dtype else x.data.astype(u.dtype)
+    y = kernels.lowrank_forward(xd, u.data, v.data, None if b is None else b.data, activation)
+
+    def backward(g):
+        trainable = u.requires_grad or v.requires_grad
+        dx, du, dv, db = kernels.lowrank_backward(
+            xd, u.data, v.data, y, g, activation, need_dx=x.requires_grad, need_dw=trainable)
+        for tensor, grad in ((x, dx), (u, du), (v, dv), (b, db)):
+            if tensor is not None and grad is not None:
+                tensor._accumulate(grad)
+
+    parents = (x, u, v) if b is None else (x, u, v, b)
+    return x._child(y, parents, backward)
+
+
 # ---- activations --------------------------------------------------------------------------
 def relu(x) -> Tensor:
     """max(x, 0)."""

@@ -281,6 +281,91 @@ class Dense(Layer):
         return cls(**config)
 
 
+class LowRankDense(Dense):
+    """A dense layer whose kernel is the product of two thin matrices: y = act(x U V + b).
+
+    With U (in, rank) and V (rank, units), parameters and FLOPs per sample fall from
+    in·units to rank·(in + units): fewer whenever rank < in·units / (in + units).
+
+    Args:
+        units: the number of outputs.
+        rank: the inner dimension R, a positive integer.
+        activation, use_bias, bias_initializer, kernel_regularizer, bias_regularizer, **kwargs:
+            as Dense (the regularizer applies to U and V).
+        kernel_initializer: "glorot_uniform" (default) initialises U and V so that the
+            product keeps glorot's variance: Var(W) = R·Var(U)·Var(V) = 2 / (in + units),
+            so each factor gets variance (2 / ((in + units)·R))^½, uniform.
+
+    Example:
+        >>> import numpy as np, densecore as dc
+        >>> layer = dc.layers.LowRankDense(64, rank=8)
+        >>> layer(np.ones((2, 100), np.float32)).shape
+        (2, 64)
+        >>> [w.shape for w in layer.get_weights()]
+        [(100, 8), (8, 64), (64,)]
+    """
+
+    def __init__(self, units, rank, activation=None, **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
+            raise ValueError(f"LowRankDense: rank must be a positive integer. Received: rank={rank!r}")
+        self.rank = int(rank)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(f"LowRankDense '{self.name}': expects inputs of shape (batch, "
+                             f"features); received {tuple(input_shape)}.")
+        Layer.build(self, input_shape)
+        n_in = int(input_shape[-1])
+        init = self.kernel_initializer
+        if isinstance(init, initializers.GlorotUniform):
+            init = _FactorUniform(n_in + self.units, self.rank, init.seed)
+        self._u = self.add_weight("u", (n_in, self.rank), init, self.kernel_regularizer)
+        self._v = self.add_weight("v", (self.rank, self.units), init, self.kernel_regularizer)
+        self._kernel = self._u  # for the input-width check in call
+        if self.use_bias:
+            self._bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                         self.bias_regularizer)
+
+    u = property(lambda self: self._u, doc="The left factor U (in, rank), a Tensor.")
+    v = property(lambda self: self._v, doc="The right factor V (rank, units), a Tensor.")
+    kernel = property(lambda self: None if self._u is None else Tensor(self._u.data @ self._v.data),
+                      doc="The product U V (in, units), a new constant Tensor.")
+
+    _u = _v = None
+
+    def call(self, inputs, training=None):
+        if inputs.ndim != 2 or inputs.shape[1] != self._u.shape[0]:
+            raise ValueError(
+                f"Input of layer '{self.name}' is incompatible: expected shape (batch, "
+                f"{self._u.shape[0]}); received {inputs.shape}.")
+        if self.activation in _FUSED:
+            return F.lowrank_dense(inputs, self._u, self._v, self._bias, self.activation)
+        return F.ACTIVATIONS[self.activation](F.lowrank_dense(inputs, self._u, self._v, self._bias))
+
+    def flops_per_sample(self) -> int:
+        if not self.built:
+            return 0
+        n_in = self._u.shape[0]
+        return (kernel_flops.dense_flops(1, n_in, self.rank) - self.rank
+                + kernel_flops.dense_flops(1, self.rank, self.units))
+
+    def get_config(self):
+        return {**super().get_config(), "rank": self.rank}
+
+
+class _FactorUniform(initializers.Initializer):
+    """U(−l, l) with variance (2 / (fans · rank))^½ for each factor of a glorot product."""
+
+    def __init__(self, fans, rank, seed=None):
+        super().__init__(seed)
+        self.fans, self.rank = fans, rank
+
+    def sample(self, shape):
+        std = (2.0 / (self.fans * self.rank)) ** 0.25
+        return self._rng().uniform(-np.sqrt(3) * std, np.sqrt(3) * std, shape)
+
+
 class Dropout(Layer):
     """Zero a fraction `rate` of the inputs during training, scaling the rest by 1/(1 − rate)
     so the expected sum is unchanged; the identity at inference.
@@ -346,4 +431,4 @@ def Input(shape, name=None):
     return InputLayer(shape=shape, name=name)
 
 
-ALL = {cls.__name__: cls for cls in (Dense, Dropout, Activation, InputLayer)}
+ALL = {cls.__name__: cls for cls in (Dense, LowRankDense, Dropout, Activation, InputLayer)}

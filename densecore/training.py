@@ -10,6 +10,7 @@ One training step, the hot path:
 Metrics are counted from y_pred's numpy data, outside the graph.
 """
 
+import copy
 import math
 import sys
 import warnings
@@ -84,8 +85,7 @@ class Trainer:
         if isinstance(metrics, (str, metrics_module.Metric)):
             metrics = [metrics]
         self.compiled_metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
-        self._compile_config = {"metrics": [m if isinstance(m, str) else type(m).__name__
-                                            for m in (metrics or [])]}
+        self._compile_config = {"metrics": [m.name for m in self.compiled_metrics]}
         self.compiled = True
 
     def _require_compiled(self, where):
@@ -106,12 +106,20 @@ class Trainer:
                              f"x {x.shape} and y {y.shape}.")
         if not isinstance(self.loss, losses_module.SparseCategoricalCrossentropy):
             y = y.astype(np.float32, copy=False)
-        with no_grad():  # the loss's own checks (shape, label range) on the whole y, once
+        with no_grad():  # the loss's and metrics' own checks on the whole y, once
             units = self.output_shape[-1]
+            fake = np.full((len(y), units), 0.5, np.float32)
             try:
-                self.loss(y, Tensor(np.full((len(y), units), 0.5, np.float32)))
+                self.loss(y, Tensor(fake))
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"{where}: y does not fit the model's output (batch, {units}): {exc}") from None
+            for metric in self.compiled_metrics:
+                probe = copy.copy(metric)
+                try:
+                    probe.update_state(y[:2], fake[:2])
+                except (ValueError, TypeError, IndexError) as exc:
+                    raise ValueError(f"{where}: metric '{metric.name}' does not fit y {y.shape} and "
+                                     f"outputs (batch, {units}): {exc}") from None
         return x, y
 
     def _ensure_built(self, where, x):

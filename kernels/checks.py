@@ -72,3 +72,17 @@ def dense_grad_inputs(where, x, w, y, dy):
     check_shape(where, "dy", dy, expected, f"x {x.shape} @ w {w.shape}")
     same_dtype(where, x=x, w=w, y=y, dy=dy)
     return x, w, y, dy
+
+
+def lowrank_inputs(where, x, u, v, b):
+    """Validate a low-rank layer's operands: x (N, K), u (K, R), v (R, M), b (M,) or None."""
+    x, u, _ = dense_inputs(where, x, u, None)
+    v = as_float_matrix(v, "v", where)
+    if v.shape[0] != u.shape[1]:
+        raise ValueError(f"{where}: u has rank {u.shape[1]} but v has {v.shape[0]} rows; "
+                         f"received u {u.shape}, v {v.shape}.")
+    if b is not None:
+        b = as_float_matrix(b, "b", where, ndim=1)
+        check_shape(where, "b", b, (v.shape[1],), f"one bias per output of v {v.shape}")
+    same_dtype(where, x=x, u=u, v=v, b=b)
+    return x, u, v, b

@@ -21,7 +21,8 @@ from numba import njit, prange
 from . import activations, checks, gemm
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
-__all__ = ["dense_forward", "dense_backward", "sgd_update", "adam_update", "rmsprop_update"]
+__all__ = ["dense_forward", "dense_backward", "lowrank_forward", "lowrank_backward",
+           "sgd_update", "adam_update", "rmsprop_update"]
 
 _ROWS_PER_BLOCK = 16  # rows per task in the dZ/db sweep
 
@@ -122,3 +123,31 @@ def _dz_db(dz, db, partial, y, dy, act):
     for t in range(n_blocks):
         for j in range(n_out):
             db[j] += partial[t, j]
+
+
+def lowrank_forward(x, u, v, b=None, activation=None):
+    """Y = act((X U) V + b); must equal reference.lowrank_forward.
+
+    Two GEMMs; the thin intermediate t = X U (N × R) is small enough to stay in cache
+    between them, and bias and activation are fused into the second GEMM's epilogue.
+    """
+    where = "cpu.lowrank_forward"
+    x, u, v, b = checks.lowrank_inputs(where, x, u, v, b)
+    act = activations.code(activation, where)
+    n_rows, rank, n_out = x.shape[0], u.shape[1], v.shape[1]
+    t = _matmul(np.empty((n_rows, rank), x.dtype), x, u, False, False,
+                np.zeros(rank, x.dtype), activations.LINEAR)
+    bias = np.zeros(n_out, x.dtype) if b is None else b
+    return _matmul(np.empty((n_rows, n_out), x.dtype), t, v, False, False, bias, act)
+
+
+def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):
+    """(dx, du, dv, db) of Y = act((X U) V + b); must equal reference.lowrank_backward."""
+    where = "cpu.lowrank_backward"
+    x, u, v, _ = checks.lowrank_inputs(where, x, u, v, None)
+    checks.check_shape(where, "y", y, (x.shape[0], v.shape[1]), "x @ u @ v")
+    t = _matmul(np.empty((x.shape[0], u.shape[1]), x.dtype), x, u, False, False,
+                np.zeros(u.shape[1], x.dtype), activations.LINEAR)
+    dt, dv, db = dense_backward(t, v, y, dy, activation, need_dx=True, need_dw=need_dw)
+    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx=need_dx, need_dw=need_dw)
+    return dx, du, dv, db

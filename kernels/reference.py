@@ -31,7 +31,8 @@ from numba import njit
 from . import activations, checks
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
-__all__ = ["dense_forward", "dense_backward", "sgd_update", "adam_update", "rmsprop_update"]
+__all__ = ["dense_forward", "dense_backward", "lowrank_forward", "lowrank_backward",
+           "sgd_update", "adam_update", "rmsprop_update"]
 
 
 def dense_forward(x, w, b=None, activation=None):
@@ -137,3 +138,45 @@ def _dense_backward_dx(dx, w, dz):
             for j in range(n_out):
                 s += dz[n, j] * w[k, j]
             dx[n, k] = s
+
+
+# ---- low rank ---------------------------------------------------------------------------
+# Shapes: N = batch, K = inputs, R = rank, M = outputs.
+#
+# A low-rank dense layer replaces W (K, M) by the product of U (K, R) and V (R, M):
+#
+#     t = X U                       (N, R)   the thin intermediate
+#     y = act(t V + b)              (N, M)
+#
+# Parameters and FLOPs per sample fall from K·M to R·(K + M). Backward, by the chain rule
+# through the two products (t is recomputed rather than stored):
+#
+#     dZ = dY ⊙ act'(Y);  db = Σ_n dZ
+#     dV = tᵀ dZ    (R, M)      dt = dZ Vᵀ    (N, R)
+#     dU = Xᵀ dt    (K, R)      dX = dt Uᵀ    (N, K)
+
+
+def lowrank_forward(x, u, v, b=None, activation=None):
+    """Y = act((X U) V + b), the math of a dense layer with W = U V.
+
+    Args:
+        x: (N, K).  u: (K, R).  v: (R, M).  b: (M,) or None.  activation: as dense_forward.
+
+    Returns:
+        y (N, M).
+    """
+    where = "reference.lowrank_forward"
+    x, u, v, b = checks.lowrank_inputs(where, x, u, v, b)
+    t = dense_forward(x, u)
+    return dense_forward(t, v, b, activation)
+
+
+def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):
+    """Gradients (dx, du, dv, db) of Y = act((X U) V + b); dx or du, dv None when not needed."""
+    where = "reference.lowrank_backward"
+    x, u, v, _ = checks.lowrank_inputs(where, x, u, v, None)
+    checks.check_shape(where, "y", y, (x.shape[0], v.shape[1]), "x @ u @ v")
+    t = dense_forward(x, u)
+    dt, dv, db = dense_backward(t, v, y, dy, activation, need_dx=True, need_dw=need_dw)
+    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx=need_dx, need_dw=need_dw)
+    return dx, du, dv, db

@@ -1,0 +1,258 @@
+"""Making a trained model cheaper: low-rank factorisation (SVD) of its dense layers.
+
+Every function here returns a new model and leaves the original untouched; each checks all
+its arguments before it copies anything.
+
+Low rank. A dense kernel W (in × out) has a singular value decomposition
+
+    W = U Σ Vᵀ = Σ_i σ_i u_i v_iᵀ,      σ_1 ≥ σ_2 ≥ … ≥ 0,
+
+a sum of rank-one matrices ordered by importance. Keeping the first r terms gives W_r, and
+by the Eckart–Young theorem no matrix of rank r is closer to W in the Frobenius norm:
+
+    ‖W − W_r‖_F = √(σ_{r+1}² + … + σ_n²),   so   ‖W − W_r‖_F / ‖W‖_F = √(Σ_{i>r} σ_i² / Σ_i σ_i²).
+
+W_r is stored as two thin factors, splitting √Σ between them so neither is badly scaled:
+
+    U_r = U[:, :r] · √Σ_r   (in × r),      V_r = √Σ_r · Vᵀ[:r, :]   (r × out),
+
+and the layer becomes a LowRankDense computing act(x U_r V_r + b). Parameters and FLOPs
+fall from in·out to r·(in + out), which pays only when r < in·out / (in + out). The rank
+can be given directly, or chosen as the smallest r that keeps a fraction `energy` of
+Σ σ_i² (the squared Frobenius norm).
+"""
+
+import copy
+import warnings
+
+import numpy as np
+
+from .layers import Dense, Layer, LowRankDense
+
+
+# ---- model surgery, shared by every transformation here -----------------------------------
+def _walk(container):
+    """(owner, layer) for every layer in the model, depth first, in order."""
+    for layer in container._layers:
+        yield container, layer
+        yield from _walk(layer)
+
+
+def _require_built(model, where):
+    if not getattr(model, "built", False):
+        raise ValueError(f"{where}: model '{model.name}' is not built; call it on data, fit it "
+                         f"or build((None, features)) first.")
+
+
+def _attribute_names(owner, layer):
+    return [name for name, value in vars(owner).items() if value is layer]
+
+
+def find_layers(model, names, where, kind=Dense):
+    """The layers named in `names` (by layer name or attribute name), checked to be `kind`."""
+    found = []
+    known = {}
+    for owner, layer in _walk(model):
+        known[layer.name] = layer
+        for attribute in _attribute_names(owner, layer):
+            known.setdefault(attribute, layer)
+    for name in names:
+        layer = name if isinstance(name, Layer) else known.get(name)
+        if layer is None:
+            raise ValueError(f"{where}: no layer named {name!r}; the model has {sorted(known)}.")
+        if type(layer) is not kind:
+            raise ValueError(f"{where}: layer {name!r} is a {type(layer).__name__}, not a {kind.__name__}.")
+        found.append(layer)
+    return found
+
+
+def clone(model):
+    """A deep copy of `model`, compiled like it (fresh optimizer state) if it was compiled."""
+    new = copy.deepcopy(model)
+    if getattr(model, "compiled", False):
+        optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+        new.compile(optimizer=optimizer, loss=copy.deepcopy(model.loss),
+                    metrics=[copy.deepcopy(m) for m in model.compiled_metrics])
+    return new
+
+
+def replace_layers(model, replacements: dict) -> None:
+    """Swap layers in place in `model` (a clone): {old layer: new layer}."""
+    for owner, layer in list(_walk(model)):
+        new = replacements.get(layer)
+        if new is None:
+            continue
+        owner._layers[owner._layers.index(layer)] = new
+        for attribute in _attribute_names(owner, layer):
+            object.__setattr__(owner, attribute, new)
+
+
+def _counterpart(original, copied):
+    """Map each layer of `original` to the same layer in its deep copy `copied`."""
+    return {a: b for (_, a), (_, b) in zip(_walk(original), _walk(copied))}
+
+
+# ---- low rank ----------------------------------------------------------------------------
+def _rank_for(sigma, rank, energy):
+    if rank is not None:
+        return rank
+    share = np.cumsum(sigma**2) / max(float(np.sum(sigma**2)), 1e-300)
+    return int(np.searchsorted(share, energy - 1e-12) + 1)
+
+
+def low_rank(model, rank=None, energy=None, layers=None, verbose=1):
+    """A copy of `model` whose dense layers are factorised by truncated SVD.
+
+    Args:
+        model: a built model (trained, usually).
+        rank: the rank r for every chosen layer; or
+        energy: in (0, 1]: per layer, the smallest r keeping this fraction of Σσ².
+        layers: names (layer or attribute names) of the Dense layers to factorise. None: every
+            Dense whose factorisation saves parameters (r < in·out/(in + out)); the others are
+            kept dense, with a warning.
+        verbose: 1 prints the report table.
+
+    Returns:
+        The new model (compiled like the original, with a fresh optimizer, if it was). Its
+        `compression_report` lists per layer: rank, parameters and FLOPs per sample before
+        and after, and the relative error ‖W − UV‖_F / ‖W‖_F.
+
+    Example:
+        >>> import densecore as dc
+        >>> model = dc.Sequential([dc.layers.Dense(64, input_shape=(64,)), dc.layers.Dense(10)])
+        >>> small = dc.compress.low_rank(model, rank=8, verbose=0)
+        >>> [type(layer).__name__ for layer in small.layers]
+        ['LowRankDense', 'Dense']
+    """
+    where = "compress.low_rank"
+    _require_built(model, where)
+    if (rank is None) == (energy is None):
+        raise ValueError(f"{where}: give exactly one of rank and energy; received rank={rank!r}, "
+                         f"energy={energy!r}.")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1):
+        raise ValueError(f"{where}: rank must be a positive integer. Received: rank={rank!r}")
+    if energy is not None and (not isinstance(energy, (int, float)) or not 0 < energy <= 1):
+        raise ValueError(f"{where}: energy must be in (0, 1]. Received: energy={energy!r}")
+    named = layers is not None
+    targets = find_layers(model, layers, where) if named else [
+        layer for _, layer in _walk(model) if type(layer) is Dense]
+
+    plan, report = {}, []
+    for layer in targets:
+        w = layer.kernel.data.astype(np.float64)
+        n_in, n_out = w.shape
+        u, sigma, vt = np.linalg.svd(w, full_matrices=False)
+        r = _rank_for(sigma, rank, energy)
+        if r > min(n_in, n_out):
+            if named:
+                raise ValueError(f"{where}: rank {r} exceeds min(in, out) = {min(n_in, n_out)} "
+                                 f"for layer '{layer.name}' ({n_in} × {n_out}).")
+            r = min(n_in, n_out)
+        if r * (n_in + n_out) >= n_in * n_out and not named:
+            warnings.warn(f"{where}: layer '{layer.name}' ({n_in} × {n_out}) kept dense: rank {r} "
+                          f"would not save parameters (needs r < {n_in * n_out / (n_in + n_out):.1f}).",
+                          stacklevel=2)
+            continue
+        root = np.sqrt(sigma[:r])
+        error = float(np.sqrt(np.sum(sigma[r:] ** 2) / max(np.sum(sigma**2), 1e-300)))
+        plan[layer] = (r, (u[:, :r] * root).astype(np.float32), (root[:, None] * vt[:r]).astype(np.float32))
+        bias = 0 if not layer.use_bias else n_out
+        report.append({"layer": layer.name, "shape": (n_in, n_out), "rank": r,
+                       "params_before": n_in * n_out + bias, "params_after": r * (n_in + n_out) + bias,
+                       "flops_before": layer.flops_per_sample(),
+                       "flops_after": 2 * r * (n_in + n_out) + n_out, "relative_error": error})
+
+    new = clone(model)
+    twin = _counterpart(model, new)
+    replacements = {}
+    for layer, (r, u_r, v_r) in plan.items():
+        config = {k: v for k, v in layer.get_config().items() if k != "input_shape"}
+        config = LowRankDense.from_config({**config, "rank": r})
+        config.build(layer.input_shape)
+        config.built = True
+        config.set_weights([u_r, v_r] + ([layer.bias.data] if layer.use_bias else []))
+        config.trainable = layer.trainable
+        replacements[twin[layer]] = config
+    replace_layers(new, replacements)
+    new.compression_report = report
+    if verbose:
+        print(format_report(report))
+    return new
+
+
+def format_report(report) -> str:
+    """The low-rank report as a table."""
+    lines = [f"{'layer':<14}{'in × out':>12}{'rank':>6}{'params':>18}{'FLOPs/sample':>20}{'rel. error':>12}"]
+    for row in report:
+        lines.append(f"{row['layer']:<14}{'%d × %d' % row['shape']:>12}{row['rank']:>6}"
+                     f"{row['params_before']:>9,} → {row['params_after']:<6,}"
+                     f"{row['flops_before']:>10,} → {row['flops_after']:<7,}{row['relative_error']:>12.4f}")
+    return "\n".join(lines)
+
+
+def _score(model, x, y):
+    result = model.evaluate(x, y, return_dict=True)
+    metric = next((k for k in result if k != "loss"), "loss")
+    return metric, result[metric]
+
+
+def sweep(model, x, y, ranks, fine_tune_epochs=3, validation_data=None, layers=None,
+          batch_size=32, plot=None, verbose=1):
+    """Compress `model` at each rank, score it, fine-tune it, score it again.
+
+    Args:
+        model: a built, compiled model.
+        x, y: fine-tuning data.  validation_data: (x, y) to score on (default: x, y).
+        ranks: the ranks to try.  fine_tune_epochs: epochs of fit after compression.
+        layers: as low_rank.  plot: a file name for a PNG of accuracy against parameters
+            (needs matplotlib).
+
+    Returns:
+        A list of dicts: rank, params, flops, score before and after fine-tuning (the first
+        compiled metric, else the loss), with the dense original as rank None.
+    """
+    model._require_compiled("compress.sweep")
+    x_val, y_val = validation_data if validation_data is not None else (x, y)
+    metric, base = _score(model, x_val, y_val)
+    rows = [{"rank": None, "params": model.count_params(),
+             "flops": sum(layer.flops_per_sample() for layer in model.layers),
+             "before": base, "after": base}]
+    for rank in ranks:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            small = low_rank(model, rank=rank, layers=layers, verbose=0)
+        before = _score(small, x_val, y_val)[1]
+        if fine_tune_epochs:
+            small.fit(x, y, epochs=fine_tune_epochs, batch_size=batch_size, verbose=0)
+        rows.append({"rank": rank, "params": small.count_params(),
+                     "flops": sum(layer.flops_per_sample() for layer in small.layers),
+                     "before": before, "after": _score(small, x_val, y_val)[1]})
+    if verbose:
+        print(f"{'rank':>6}{'params':>10}{'FLOPs':>10}{metric + ' before':>20}{'after':>10}")
+        for row in rows:
+            print(f"{'dense' if row['rank'] is None else row['rank']:>6}{row['params']:>10,}"
+                  f"{row['flops']:>10,}{row['before']:>20.4f}{row['after']:>10.4f}")
+    if plot:
+        _plot_sweep(rows, metric, plot)
+    return rows
+
+
+def _plot_sweep(rows, metric, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError("compress.sweep(plot=...) needs matplotlib: pip install densecore[plot]") from exc
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    params = [r["params"] for r in rows]
+    ax.plot(params, [r["before"] for r in rows], "o--", label="after SVD")
+    ax.plot(params, [r["after"] for r in rows], "o-", label="after fine-tuning")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel(metric)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
