@@ -89,8 +89,13 @@ def run(args) -> int:
 
             print("\n## train: fit throughput, MLP 784-256-256-10, relu, Adam, sparse CE\n" + train.HEADER)
             train.run_train(args, rows)
+        elif suite == "lowrank":
+            from . import lowrank
+
+            print("\n## lowrank: forward relu((x U) V + b) against relu(x W + b), W = U V\n" + lowrank.HEADER)
+            lowrank.run_lowrank(args, rows)
         else:
-            raise SystemExit(f"unknown suite {suite!r}; expected dense or train")
+            raise SystemExit(f"unknown suite {suite!r}; expected dense, lowrank or train")
     print(f"\n# total {time.perf_counter() - start:.1f} s")
     if args.out:
         with open(args.out, "w") as handle:

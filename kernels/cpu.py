@@ -128,17 +128,16 @@ def _dz_db(dz, db, partial, y, dy, act):
 def lowrank_forward(x, u, v, b=None, activation=None):
     """Y = act((X U) V + b); must equal reference.lowrank_forward.
 
-    Two GEMMs; the thin intermediate t = X U (N × R) is small enough to stay in cache
-    between them, and bias and activation are fused into the second GEMM's epilogue.
+    One pass over X (kernels/gemm.py's `lowrank`): per block of rows, the thin intermediate
+    t = X U stays in cache and is multiplied by V at once, with bias and activation fused.
     """
     where = "cpu.lowrank_forward"
     x, u, v, b = checks.lowrank_inputs(where, x, u, v, b)
     act = activations.code(activation, where)
-    n_rows, rank, n_out = x.shape[0], u.shape[1], v.shape[1]
-    t = _matmul(np.empty((n_rows, rank), x.dtype), x, u, False, False,
-                np.zeros(rank, x.dtype), activations.LINEAR)
-    bias = np.zeros(n_out, x.dtype) if b is None else b
-    return _matmul(np.empty((n_rows, n_out), x.dtype), t, v, False, False, bias, act)
+    y = np.empty((x.shape[0], v.shape[1]), x.dtype)
+    if y.size:
+        gemm.lowrank(y, x, u, v, np.zeros(v.shape[1], x.dtype) if b is None else b, act)
+    return y
 
 
 def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):

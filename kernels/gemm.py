@@ -258,6 +258,51 @@ def gemv(c, a, b, bias, act):
         c[0, j] = activations.apply(z, act)
 
 
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def lowrank(c, x, u, v, bias, act):
+    """C = act((X U) V + bias) in one pass over X, for a thin U (K × R) and V (R × M).
+
+    Per block of MR rows of X, t = X_block U (MR × R) is computed by micro-kernels over U's
+    panels into a small scratch tile, then C_block = act(t V + bias) by micro-kernels over
+    V's panels: X is read once, t never leaves the cache, and U and V, packed once, are
+    shared by all threads. Must equal the two products of reference.lowrank_forward.
+    """
+    n_rows, n_k = x.shape
+    rank, n_cols = v.shape
+    n_up = (rank + NR - 1) // NR
+    n_vp = (n_cols + NR - 1) // NR
+    up = np.empty((n_up, max(n_k, 1), NR), c.dtype)
+    vp = np.empty((n_vp, max(rank, 1), NR), c.dtype)
+    _pack_b(up, u, False, 0, rank, 0, n_k)
+    _pack_b(vp, v, False, 0, n_cols, 0, rank)
+    for blk in prange((n_rows + MR - 1) // MR):
+        row0 = blk * MR
+        height = min(MR, n_rows - row0)
+        if height == MR:
+            xa = x[row0:row0 + MR, 0:n_k].T  # read in place, as in _tile
+        else:  # the last, partial block: a zero-padded copy
+            pad = np.zeros((max(n_k, 1), MR), c.dtype)
+            for i in range(height):
+                for kk in range(n_k):
+                    pad[kk, i] = x[row0 + i, kk]
+            xa = pad[0:n_k, 0:MR]
+        t = np.empty((MR, n_up * NR), c.dtype)
+        for p in range(n_up):
+            _micro_kernel(t, 0, p * NR, False, xa, up, p, n_k)
+        tv = t.T  # (R_padded, MR): the micro-kernel's view of its A operand
+        edge = np.empty((MR, NR), c.dtype)
+        for cp in range(n_vp):
+            col0 = cp * NR
+            if height == MR and col0 + NR <= n_cols:
+                _micro_kernel(c, row0, col0, False, tv, vp, cp, rank)
+            else:
+                _micro_kernel(edge, 0, 0, False, tv, vp, cp, rank)
+                for i in range(height):
+                    for j in range(min(NR, n_cols - col0)):
+                        c[row0 + i, col0 + j] = edge[i, j]
+        _epilogue(c, bias, act, row0, row0 + height, 0, n_cols)
+
+
 @contextlib.contextmanager
 def _compiled_with_slp():
     """Turn on LLVM's SLP vectoriser for the kernels compiled inside this block only.
@@ -286,8 +331,9 @@ def _compile():
             m, v = dtype[:, ::1], dtype[::1]
             gemm.compile((m, m, m, flag, flag, v, index, index, index))
             gemv.compile((m, m, m, v, index))
-    gemm.disable_compile()
-    gemv.disable_compile()
+            lowrank.compile((m, m, m, m, v, index))
+    for kernel in (gemm, gemv, lowrank):
+        kernel.disable_compile()
 
 
 
