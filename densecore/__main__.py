@@ -66,6 +66,13 @@ def main(argv=None) -> int:
     tuned.fit(x_train, y_train, epochs=5, batch_size=32, verbose=0)
     rows.append(("rank 5 + 5 epochs fine-tune", tuned))
 
+    print("\n# fewer nodes: keep the 5 strongest of dense1's 10 hidden units, then fine-tune")
+    pruned = dc.compress.prune_units(model, keep=5, layers=["dense1"])
+    rows.append(("5 hidden units (pruned only)", pruned))
+    pruned_tuned = dc.compress.clone(pruned)
+    pruned_tuned.fit(x_train, y_train, epochs=5, batch_size=32, verbose=0)
+    rows.append(("5 hidden units + 5 epochs", pruned_tuned))
+
     print(f"\n{'model':<32}{'test acc':>10}{'params':>10}{'predict':>12}")
     for name, m in rows:
         acc = m.evaluate(x_test, y_test, return_dict=True)["accuracy"]

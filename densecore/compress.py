@@ -256,3 +256,254 @@ def _plot_sweep(rows, metric, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# ---- fewer nodes: structured pruning -----------------------------------------------------
+def _dense_chain(model):
+    """{layer: the Dense that consumes its output} found by tracing one forward pass.
+
+    Every Dense call records its input and output Tensors; a Dense B consumes A when B's
+    input is A's output, or derives from it through shape-preserving one-input steps
+    (Dropout, Activation). Layers whose consumer is unclear map to None.
+    """
+    from .tensor import Tensor
+
+    calls = []
+    dense_layers = [layer for _, layer in _walk(model) if type(layer) is Dense]
+    for layer in dense_layers:
+        original = layer.call
+
+        def traced(inputs, training=None, _layer=layer, _call=original):
+            out = _call(inputs, training=training)
+            calls.append((_layer, inputs, out))
+            return out
+
+        object.__setattr__(layer, "call", traced)
+    try:
+        x = Tensor(np.zeros((2, *model.input_shape[1:]), np.float32), requires_grad=True)
+        model(x, training=False)
+    finally:
+        for layer in dense_layers:
+            del layer.__dict__["call"]
+    producer = {id(out): layer for layer, _, out in calls}
+    consumers = {}
+    for layer, inputs, _ in calls:
+        node = inputs
+        while id(node) not in producer:
+            grad_parents = [p for p in node._parents if p.requires_grad]
+            if len(grad_parents) != 1 or grad_parents[0].shape != node.shape:
+                node = None
+                break
+            node = grad_parents[0]
+        if node is not None:
+            source = producer[id(node)]
+            consumers[source] = None if source in consumers else layer  # two consumers: unclear
+    return consumers
+
+
+def _unit_scores(layer, consumer, criterion, data, model, where):
+    if criterion == "l2":  # each unit's incoming and outgoing weights: ‖W[:, j]‖ · ‖W_next[j, :]‖
+        incoming = np.sqrt((layer.kernel.data.astype(np.float64) ** 2).sum(axis=0))
+        outgoing = np.sqrt((consumer.kernel.data.astype(np.float64) ** 2).sum(axis=1))
+        return incoming * outgoing
+    captured = {}
+    original = layer.call
+
+    def capture(inputs, training=None):
+        out = original(inputs, training=training)
+        captured["a"] = out.data
+        return out
+
+    object.__setattr__(layer, "call", capture)
+    try:
+        sums = np.zeros(layer.units)
+        for start in range(0, len(data), 256):
+            model.predict(data[start:start + 256], batch_size=256)
+            sums += np.abs(captured["a"]).sum(axis=0)
+    finally:
+        del layer.__dict__["call"]
+    return sums / len(data)
+
+
+def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data=None, verbose=1):
+    """A smaller copy of `model`: each chosen hidden Dense keeps only its most important units.
+
+    The pruned layer loses the columns of its kernel (and entries of its bias) for the
+    removed units, and the layer that consumes its output loses the matching rows of its
+    kernel, so the kept units compute exactly what they did: before fine-tuning, the new
+    model equals the old one with the removed units' outputs set to zero.
+
+    Criteria:
+        "l2": ‖W[:, j]‖₂ · ‖W_next[j, :]‖₂ — how strongly unit j is fed and how strongly it
+            feeds the next layer. Needs no data, and (as a product) does not change when a
+            ReLU unit's input weights are scaled by c and its output weights by 1/c, which
+            leaves the network's function unchanged.
+        "activation": the mean |a_j| of the unit's output over `data` — units that barely
+            respond to real inputs go first. Needs representative data.
+
+    Args:
+        model: a built model whose dense layers form a chain.
+        amount: the fraction of units to remove, in [0, 1); or
+        keep: the number of units to keep per layer (≥ 1).
+        layers: names of the hidden Dense layers to prune (default: every Dense but the last).
+        criterion: "l2" (default) or "activation".
+        data: inputs for the "activation" criterion.
+
+    Returns:
+        The new model (compiled like the original, with a fresh optimizer, if it was); its
+        `pruning_report` lists units, parameters and FLOPs per sample before and after.
+    """
+    where = "compress.prune_units"
+    _require_built(model, where)
+    if (amount is None) == (keep is None):
+        raise ValueError(f"{where}: give exactly one of amount and keep; received amount={amount!r}, keep={keep!r}.")
+    if amount is not None and (not isinstance(amount, (int, float)) or not 0 <= amount < 1):
+        raise ValueError(f"{where}: amount must be in [0, 1). Received: amount={amount!r}")
+    if keep is not None and (isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1):
+        raise ValueError(f"{where}: keep must be a positive integer. Received: keep={keep!r}")
+    if criterion not in ("l2", "activation"):
+        raise ValueError(f"{where}: criterion must be 'l2' or 'activation'; received {criterion!r}.")
+    if criterion == "activation":
+        if data is None:
+            raise ValueError(f"{where}: criterion='activation' needs data=.")
+        data = np.asarray(data, np.float32)
+        if data.ndim != 2 or data.shape[1:] != tuple(model.input_shape[1:]) or not np.all(np.isfinite(data)):
+            raise ValueError(f"{where}: data must be finite, of shape (samples, "
+                             f"{model.input_shape[1]}); received {data.shape}.")
+    chain = _dense_chain(model)
+    dense_layers = [layer for _, layer in _walk(model) if type(layer) is Dense]
+    if layers is None:
+        targets = [layer for layer in dense_layers if chain.get(layer) is not None]
+    else:
+        targets = find_layers(model, layers, where)
+    plan, report = {}, []
+    for layer in targets:
+        consumer = chain.get(layer)
+        if consumer is None:
+            raise ValueError(f"{where}: layer '{layer.name}' feeds no single Dense layer (it is "
+                             f"the output layer, or its consumer is unclear); it cannot be pruned.")
+        n_keep = keep if keep is not None else max(1, int(round(layer.units * (1 - amount))))
+        if n_keep > layer.units:
+            raise ValueError(f"{where}: keep={n_keep} is more than the {layer.units} units of "
+                             f"layer '{layer.name}'.")
+        scores = _unit_scores(layer, consumer, criterion, data, model, where)
+        kept = np.sort(np.argsort(-scores, kind="stable")[:n_keep])
+        plan[layer] = (consumer, kept)
+    new = clone(model)
+    twin = _counterpart(model, new)
+    rows_to_keep = {}
+    for layer, (consumer, kept) in plan.items():
+        rows_to_keep[consumer] = kept
+    replacements = {}
+    for layer in dense_layers:
+        cols = plan[layer][1] if layer in plan else None
+        rows = rows_to_keep.get(layer)
+        if cols is None and rows is None:
+            continue
+        kernel = layer.kernel.data
+        bias = layer.bias.data if layer.use_bias else None
+        if rows is not None:
+            kernel = kernel[rows]
+        if cols is not None:
+            kernel = kernel[:, cols]
+            bias = None if bias is None else bias[cols]
+        config = {k: v for k, v in layer.get_config().items() if k != "input_shape"}
+        config["units"] = kernel.shape[1]
+        smaller = Dense.from_config(config)
+        smaller.build((None, kernel.shape[0]))
+        smaller.set_weights([kernel] + ([] if bias is None else [bias]))
+        smaller.trainable = layer.trainable
+        replacements[twin[layer]] = smaller
+        report.append({"layer": layer.name, "units": (layer.units, kernel.shape[1]),
+                       "inputs": (layer.kernel.shape[0], kernel.shape[0]),
+                       "params": (layer.count_params(), smaller.count_params()),
+                       "flops": (layer.flops_per_sample(), smaller.flops_per_sample())})
+    replace_layers(new, replacements)
+    if isinstance(new.input_shape, tuple):
+        new.built = True
+    new.pruning_report = report
+    if verbose:
+        print(f"{'layer':<14}{'units':>14}{'inputs':>14}{'params':>20}{'FLOPs/sample':>22}")
+        for row in report:
+            print(f"{row['layer']:<14}{'%d → %d' % row['units']:>14}{'%d → %d' % row['inputs']:>14}"
+                  f"{'%d → %d' % row['params']:>20}{'%d → %d' % row['flops']:>22}")
+    return new
+
+
+# ---- knowledge distillation --------------------------------------------------------------
+def distill(teacher, student, x, y=None, temperature=2.0, alpha=0.1, epochs=5, batch_size=32,
+            optimizer="adam", verbose=1):
+    """Train `student` to match `teacher`'s softened outputs (Hinton et al., 2015).
+
+    With teacher logits z_t and student logits z_s (the inputs of their final softmax), the
+    soft targets are p = softmax(z_t / T) and the loss per sample is
+
+        (1 − α) · T² · CE(p, softmax(z_s / T))  +  α · CE(y, softmax(z_s))
+
+    The temperature T > 1 spreads the teacher's probability over the wrong classes, which
+    carries what it learned about their similarity; T² keeps the gradient scale independent
+    of T. With y None, α is ignored and only the soft targets are used.
+
+    Args:
+        teacher, student: built models ending in a softmax Dense layer, with equal outputs.
+        x: inputs.  y: integer labels (optional).  temperature: T > 0.  alpha: in [0, 1].
+        epochs, batch_size, optimizer: for the student's training.
+
+    Returns:
+        The per-epoch mean loss, a list.
+    """
+    from . import functional as F
+    from . import optimizers as optimizers_module
+    from . import random as dc_random
+    from .layers import learning_phase
+    from .tensor import Tensor, no_grad
+
+    where = "compress.distill"
+    _require_built(teacher, where)
+    if not temperature > 0:
+        raise ValueError(f"{where}: temperature must be > 0. Received: temperature={temperature!r}")
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"{where}: alpha must be in [0, 1]. Received: alpha={alpha!r}")
+    x = np.asarray(x, np.float32)
+    if not student.built:
+        student.build((None, x.shape[1]))
+    with no_grad(), learning_phase(False):
+        out = teacher(Tensor(x[:1]))
+    if getattr(out, "_logits", None) is None or out.shape[1] != student.output_shape[-1]:
+        raise ValueError(f"{where}: teacher and student must end in softmax layers with the same "
+                         f"number of outputs.")
+    soft = np.concatenate([_teacher_soft(teacher, x[i:i + 1024], temperature)
+                           for i in range(0, len(x), 1024)])
+    labels = None if y is None else F.sparse_labels(where, y, soft.shape[1], len(x))
+    opt = optimizers_module.get(optimizer)
+    params = student.trainable_weights
+    history = []
+    for epoch in range(epochs):
+        order = dc_random.generator().permutation(len(x))
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            with learning_phase(True):
+                logits = student(Tensor(x[idx]))._logits
+            loss = F.categorical_crossentropy(soft[idx], logits * (1.0 / temperature),
+                                              from_logits=True) * (temperature**2)
+            if labels is not None:
+                loss = loss * (1 - alpha) + F.sparse_categorical_crossentropy(
+                    labels[idx], logits, from_logits=True) * alpha
+            total += float(loss.data) * len(idx)
+            loss.backward()
+            opt.apply(params)
+        history.append(total / len(x))
+        if verbose:
+            print(f"distill epoch {epoch + 1}/{epochs} - loss: {history[-1]:.4f}")
+    return history
+
+
+def _teacher_soft(teacher, x, temperature):
+    from . import functional as F
+    from .layers import learning_phase
+    from .tensor import Tensor, no_grad
+
+    with no_grad(), learning_phase(False):
+        logits = teacher(Tensor(x))._logits.data
+    return F._softmax(logits / temperature)

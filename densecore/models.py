@@ -192,6 +192,8 @@ class Sequential(Model):
         self._layers.append(layer)
         if len(self._layers) == 1 and declared is not None:
             self.input_shape = declared
+        elif len(self._layers) == 1 and layer.built and layer.input_shape is not None:
+            self.input_shape = layer.input_shape  # a layer reused from another model
         if self.input_shape is not None:
             self._build_layers()
 
