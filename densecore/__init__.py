@@ -13,6 +13,7 @@ from .backend import get_backend, set_backend
 from .gradcheck import GradcheckError, gradcheck
 from .layers import Input
 from .models import Model, Sequential
+from .quantization import quantize, quantize_aware
 from .random import set_seed
 from .saving import load_model
 from .tensor import Tensor, no_grad
@@ -22,4 +23,4 @@ __version__ = "0.1.0"
 __all__ = ["Model", "Sequential", "Input", "Tensor", "layers", "losses", "metrics",
            "optimizers", "callbacks", "initializers", "regularizers", "functional", "datasets",
            "load_model", "set_seed", "set_backend", "get_backend", "gradcheck",
-           "GradcheckError", "no_grad", "compress"]
+           "GradcheckError", "no_grad", "compress", "quantize", "quantize_aware"]

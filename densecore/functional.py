@@ -85,6 +85,23 @@ def lowrank_dense(x, u, v, b=None, activation=None) -> Tensor:
     return x._child(y, parents, backward)
 
 
+def fake_quantize(x, scale, zero_point, q_min, q_max) -> Tensor:
+    """Quantize and dequantize in one node: y = s · (clip(round(x / s) + z, q_min, q_max) − z).
+
+    The forward sees exactly the values an integer kernel would. Rounding has zero gradient
+    almost everywhere, so the backward uses the straight-through estimator: the gradient
+    passes unchanged where x / s + z fell inside [q_min, q_max] and is zero where it was
+    clipped. `scale` and `zero_point` are scalars or one per channel (last axis).
+    """
+    x = as_tensor(x)
+    scale = np.asarray(scale, x.dtype)
+    position = x.data / scale + zero_point
+    q = np.clip(np.rint(position), q_min, q_max)
+    inside = (position >= q_min - 0.5) & (position <= q_max + 0.5)
+    return x._child(((q - zero_point) * scale).astype(x.dtype), (x,),
+                    lambda g: x._accumulate(g * inside))
+
+
 # ---- activations --------------------------------------------------------------------------
 def relu(x) -> Tensor:
     """max(x, 0)."""
@@ -282,7 +299,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
     def grad():
         g = np.zeros_like(y_pred.data)
         inside = (y_pred.data[rows, labels] > EPSILON) & (y_pred.data[rows, labels] < 1 - EPSILON)
-        g[rows, labels] = -inside / p / max(n, 1)
+        g[rows, labels] = np.where(inside, -1.0 / p, 0.0) / max(n, 1)
         return g
 
     return _scalar_loss((-np.log(p)).mean(), y_pred, grad)

@@ -432,3 +432,4 @@ def Input(shape, name=None):
 
 
 ALL = {cls.__name__: cls for cls in (Dense, LowRankDense, Dropout, Activation, InputLayer)}
+

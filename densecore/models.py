@@ -111,9 +111,10 @@ class Model(Trainer, Layer):
         for layer in self.layers:
             shape = layer.compute_output_shape(shape)
             rows.append((f"{layer.name} ({type(layer).__name__})", str(shape),
-                         f"{layer.count_params():,}", f"{layer.flops_per_sample():,}"))
-        head = ("Layer (type)", "Output Shape", "Param #", "FLOPs/sample")
-        widths = [max(len(r[i]) for r in rows + [head]) + 2 for i in range(4)]
+                         f"{layer.count_params():,}", _bytes(_layer_bytes(layer)),
+                         f"{layer.flops_per_sample():,}"))
+        head = ("Layer (type)", "Output Shape", "Param #", "Bytes", "FLOPs/sample")
+        widths = [max(len(r[i]) for r in rows + [head]) + 2 for i in range(5)]
 
         def line(cells):
             return "".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
@@ -123,7 +124,8 @@ class Model(Trainer, Layer):
         total = self.count_params()
         flops = sum(layer.flops_per_sample() for layer in self.layers)
         out = [f'Model: "{self.name}"', rule, line(head), rule, *map(line, rows), rule,
-               f"Total params: {total:,} ({_bytes(total * 4)})",
+               f"Total params: {total:,} ({_bytes(sum(_layer_bytes(la) for la in self.layers))} "
+               f"stored; {_bytes(total * 4)} as float32)",
                f"Trainable params: {trainable:,}",
                f"Non-trainable params: {total - trainable:,}",
                f"FLOPs per sample (forward): {flops:,}"]
@@ -131,6 +133,12 @@ class Model(Trainer, Layer):
 
     def get_config(self) -> dict:
         return {"name": self.name}
+
+    def convert(self):
+        """The integer model of a quantization-aware model (see densecore.quantize_aware)."""
+        from .quantization import convert
+
+        return convert(self)
 
     # ---- saving (implemented in saving.py) ----------------------------------------------
     def save(self, filepath) -> None:
@@ -150,6 +158,10 @@ class Model(Trainer, Layer):
         from . import saving
 
         saving.load_weights(self, filepath)
+
+
+def _layer_bytes(layer) -> int:
+    return int(sum(w.data.nbytes for w in layer.weights))
 
 
 def _bytes(n: int) -> str:

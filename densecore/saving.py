@@ -24,9 +24,11 @@ import numpy as np
 from . import layers as layers_module
 from . import losses as losses_module
 from . import optimizers as optimizers_module
+from . import quantization  # noqa: F401  (registers the quantized layers for loading)
 
 FORMAT, VERSION = "densecore", 1
 MAX_ELEMENTS = 2**31  # per array: larger declarations are refused before allocation
+DTYPES = {"<f4", "<f8", "|i1", "<i4"}  # the only dtypes a weight may declare
 
 
 def _write_atomic(filepath, entries: dict) -> None:
@@ -57,7 +59,8 @@ def _describe(model) -> dict:
     return {"format": FORMAT, "version": VERSION, "class_name": type(model).__name__,
             "config": model.get_config(),
             "input_shape": None if model.input_shape is None else list(model.input_shape),
-            "weights": [{"name": w.name, "shape": list(w.shape)} for w in model.weights]}
+            "weights": [{"name": w.name, "shape": list(w.shape), "dtype": w.dtype.str}
+                        for w in model.weights]}
 
 
 def save_model(model, filepath) -> None:
@@ -112,16 +115,17 @@ class _Archive:
             raise ValueError(f"load: {self.path!r} has format version "
                              f"{self.config.get('version')!r}; this densecore reads {VERSION}.")
 
-    def array(self, name, shape) -> np.ndarray:
-        """Read one array, checking its header against the expected shape first."""
+    def array(self, name, shape, dtype=np.float32) -> np.ndarray:
+        """Read one array, checking its header against the expected shape and dtype first."""
         try:
             with self.zip.open(name) as handle:
                 version = np.lib.format.read_magic(handle)
                 read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                else np.lib.format.read_array_header_2_0)
-                found, _, dtype = read_header(handle)
-                if tuple(found) != tuple(shape) or dtype.kind != "f":
-                    raise ValueError(f"array {name} is {found} {dtype}, expected {tuple(shape)} float")
+                found, _, found_dtype = read_header(handle)
+                if tuple(found) != tuple(shape) or found_dtype != np.dtype(dtype):
+                    raise ValueError(f"array {name} is {found} {found_dtype}, expected "
+                                     f"{tuple(shape)} {np.dtype(dtype)}")
             with self.zip.open(name) as handle:
                 return np.lib.format.read_array(handle, allow_pickle=False)
         except ValueError as exc:
@@ -155,9 +159,11 @@ def _build_model(archive, custom_objects):
     for spec in declared:
         shape = spec.get("shape") if isinstance(spec, dict) else None
         if (not isinstance(shape, list) or not all(isinstance(s, int) and s > 0 for s in shape)
-                or int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS):
+                or int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS
+                or spec.get("dtype", "<f4") not in DTYPES):
             raise ValueError(f"load: weight declaration {spec!r} is refused (shape must be "
-                             f"positive integers, at most {MAX_ELEMENTS} elements).")
+                             f"positive integers, at most {MAX_ELEMENTS} elements, dtype one of "
+                             f"{sorted(DTYPES)}).")
     if class_name == "Sequential":
         layer_specs = config.get("config", {}).get("layers", [])
         for spec in layer_specs:
@@ -178,11 +184,12 @@ def _build_model(archive, custom_objects):
 def _load_weights_into(model, archive) -> None:
     declared = archive.config.get("weights", [])
     own = model.weights
-    if len(declared) != len(own) or any(list(w.shape) != d.get("shape") for w, d in zip(own, declared)):
+    if len(declared) != len(own) or any(list(w.shape) != d.get("shape") or w.dtype.str != d.get("dtype", "<f4")
+                                        for w, d in zip(own, declared)):
         raise ValueError(
             f"load: the file holds weights {[d.get('shape') for d in declared]} but model "
             f"'{model.name}' has {[list(w.shape) for w in own]}.")
-    model.set_weights([archive.array(f"weights/{i}.npy", w.shape) for i, w in enumerate(own)])
+    model.set_weights([archive.array(f"weights/{i}.npy", w.shape, w.dtype) for i, w in enumerate(own)])
 
 
 def load_model(filepath, custom_objects=None, compile=True):

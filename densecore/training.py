@@ -88,6 +88,15 @@ class Trainer:
         self._compile_config = {"metrics": [m.name for m in self.compiled_metrics]}
         self.compiled = True
 
+    def _require_trainable(self, where):
+        from .compress import _walk
+
+        frozen = [layer.name for _, layer in _walk(self) if getattr(layer, "inference_only", False)]
+        if frozen:
+            raise TypeError(f"{where}: model '{self.name}' holds integer layers {frozen}, which are "
+                            f"for inference only; train the float model, or a quantize_aware() "
+                            f"copy, and quantize it again.")
+
     def _require_compiled(self, where):
         if not getattr(self, "compiled", False):
             raise RuntimeError(f"{where}: the model must be compiled first: call "
@@ -140,6 +149,7 @@ class Trainer:
     def train_on_batch(self, x, y):
         """One optimizer step on one batch; returns the loss (before the step)."""
         self._require_compiled("train_on_batch")
+        self._require_trainable("train_on_batch")
         x, y = self._prepare("train_on_batch", x, y)
         return self._train_step(x, y, self.trainable_weights)
 
@@ -180,6 +190,7 @@ class Trainer:
         """
         where = "fit"
         self._require_compiled(where)
+        self._require_trainable(where)
         batch_size = _check_batch_size(where, batch_size)
         if not 0 <= validation_split < 1:
             raise ValueError(f"fit: validation_split must be in [0, 1); received {validation_split!r}.")

@@ -86,3 +86,35 @@ def lowrank_inputs(where, x, u, v, b):
         check_shape(where, "b", b, (v.shape[1],), f"one bias per output of v {v.shape}")
     same_dtype(where, x=x, u=u, v=v, b=b)
     return x, u, v, b
+
+
+def int8_matrix(value, name: str, where: str) -> np.ndarray:
+    """`value` as a C-contiguous 2-D int8 array, or a TypeError/ValueError."""
+    if not isinstance(value, np.ndarray) or value.dtype != np.int8:
+        raise TypeError(f"{where}: {name} must be an int8 numpy array; received "
+                        f"{getattr(value, 'dtype', type(value).__name__)}.")
+    if value.ndim != 2:
+        raise ValueError(f"{where}: {name} must have 2 dimensions; received shape {value.shape}.")
+    return np.ascontiguousarray(value)
+
+
+def qdense_inputs(where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias):
+    """Validate a quantized dense layer's operands (see kernels/quant.py for the math)."""
+    from .quant import MAX_K
+
+    xq = int8_matrix(xq, "xq", where)
+    wq_t = int8_matrix(wq_t, "wq_t", where)
+    n_out, n_in = wq_t.shape
+    if xq.shape[1] != n_in:
+        raise ValueError(f"{where}: xq has {xq.shape[1]} features but wq_t (outputs, inputs) "
+                         f"expects {n_in}; received xq {xq.shape}, wq_t {wq_t.shape}.")
+    if n_in > MAX_K:
+        raise ValueError(f"{where}: {n_in} inputs could overflow int32 accumulators (at most {MAX_K}).")
+    if not (np.isfinite(x_scale) and x_scale > 0):
+        raise ValueError(f"{where}: x_scale must be a positive finite number; received {x_scale!r}.")
+    w_scale = np.ascontiguousarray(w_scale, np.float32).reshape(-1)
+    w_sums = np.ascontiguousarray(w_sums, np.int32).reshape(-1)
+    bias = np.zeros(n_out, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32)
+    for name, arr in (("w_scale", w_scale), ("w_sums", w_sums), ("bias", bias)):
+        check_shape(where, name, arr, (n_out,), f"one per output of wq_t {wq_t.shape}")
+    return xq, wq_t, w_scale, w_sums, bias

@@ -28,10 +28,11 @@ kernels it checks. Every fast kernel in this package names the function here it 
 import numpy as np
 from numba import njit
 
-from . import activations, checks
+from . import activations, checks, quant
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
 __all__ = ["dense_forward", "dense_backward", "lowrank_forward", "lowrank_backward",
+           "quantize", "dequantize", "int8_matmul", "qdense_forward",
            "sgd_update", "adam_update", "rmsprop_update"]
 
 
@@ -180,3 +181,106 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
     dt, dv, db = dense_backward(t, v, y, dy, activation, need_dx=True, need_dw=need_dw)
     dx, du, _ = dense_backward(x, u, t, dt, None, need_dx=need_dx, need_dw=need_dw)
     return dx, du, dv, db
+
+
+# ---- integer quantization ---------------------------------------------------------------
+# Shapes: N = batch, K = inputs, M = outputs. The math is in kernels/quant.py:
+#     q = clip(round(r / s) + z, q_min, q_max)        r ≈ s (q − z)
+#     acc = Σ_k q_x q_w (int32);   y = s_x s_w (acc + β) → act → float, or requantized
+
+
+def quantize(x, scale, zero_point=0, num_bits=8):
+    """q = clip(round_half_even(x / scale) + zero_point, q_min, q_max) as int8.
+
+    Args:
+        x: a float array; its last axis is the channel axis.
+        scale: a positive scalar, or one per channel (per-channel quantization).
+        zero_point: an integer, or one per channel.
+        num_bits: 2..8 (values are held in int8).
+    """
+    x2, shape, scale, zero, q_min, q_max = quant.quantize_inputs("reference.quantize", x, scale,
+                                                                  zero_point, num_bits)
+    q = np.empty(x2.shape, np.int8)
+    _quantize(q, x2, scale, zero, q_min, q_max)
+    return q.reshape(shape)
+
+
+@njit(cache=True)
+def _quantize(q, x, scale, zero, q_min, q_max):
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            v = np.rint(x[n, c] / scale[c]) + zero[c]  # rint: round half to even
+            q[n, c] = min(max(v, q_min), q_max) if v == v else zero[c]
+
+
+def dequantize(q, scale, zero_point=0):
+    """r = scale · (q − zero_point) as float32; scale and zero point per channel or scalar."""
+    if not isinstance(q, np.ndarray) or q.dtype != np.int8:
+        raise TypeError(f"reference.dequantize: q must be an int8 array; received {getattr(q, 'dtype', type(q).__name__)}.")
+    x2, shape, scale, zero, _, _ = quant.quantize_inputs(
+        "reference.dequantize", q.astype(np.float32), scale, zero_point, 8)
+    out = np.empty(x2.shape, np.float32)
+    for c in range(x2.shape[1]):
+        out[:, c] = scale[c] * (x2[:, c] - zero[c])
+    return out.reshape(shape)
+
+
+def int8_matmul(a, b):
+    """C = A B exactly, for int8 A (M, K) and B (K, N), accumulated in int32."""
+    where = "reference.int8_matmul"
+    a, b = checks.int8_matrix(a, "a", where), checks.int8_matrix(b, "b", where)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must "
+                         f"equal b's rows).")
+    if a.shape[1] > quant.MAX_K:
+        raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {quant.MAX_K}).")
+    c = np.empty((a.shape[0], b.shape[1]), np.int32)
+    _int8_matmul(c, a, b)
+    return c
+
+
+@njit(cache=True)
+def _int8_matmul(c, a, b):
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            s = 0
+            for k in range(a.shape[1]):
+                s += np.int32(a[i, k]) * np.int32(b[k, j])
+            c[i, j] = s
+
+
+def qdense_forward(xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activation=None,
+                   out_scale=None, out_zero=0):
+    """A dense layer in integers: y = act(s_x s_j (Σ_k q_x q_w + β_j)), see kernels/quant.py.
+
+    Args:
+        xq: int8 inputs (N, K), quantized with x_scale and x_zero (per tensor).
+        wq_t: int8 weights laid out (M, K) by quant.pack_weights; w_scale (M,) their
+            per-output scales (symmetric), w_sums (M,) their per-output sums.
+        bias: float (M,) or None.  activation: as dense_forward.
+        out_scale, out_zero: when given, the output is requantized to int8 with them.
+
+    Returns:
+        float32 y (N, M), or int8 when out_scale is given.
+    """
+    where = "reference.qdense_forward"
+    xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(where, xq, x_scale, x_zero, wq_t,
+                                                           w_scale, w_sums, bias)
+    act = activations.code(activation, where)
+    multiplier = (np.float64(x_scale) * w_scale).astype(np.float32)
+    folded = (np.rint(bias / multiplier) - np.int64(x_zero) * w_sums).astype(np.int32)
+    y = np.empty((xq.shape[0], wq_t.shape[0]), np.float32)
+    _qdense(y, xq, wq_t, multiplier, folded, act)
+    if out_scale is None:
+        return y
+    return quantize(y, out_scale, out_zero)
+
+
+@njit(cache=True)
+def _qdense(y, xq, wq_t, multiplier, folded, act):
+    for n in range(xq.shape[0]):
+        for j in range(wq_t.shape[0]):
+            acc = 0
+            for k in range(xq.shape[1]):
+                acc += np.int32(xq[n, k]) * np.int32(wq_t[j, k])
+            y[n, j] = activations.apply(multiplier[j] * np.float32(acc + folded[j]), act)

@@ -107,3 +107,8 @@ def test_loss_shape_errors_name_the_loss_and_shapes():
         F.sparse_categorical_crossentropy([0, 3], np.zeros((2, 3)), from_logits=True)
     with pytest.raises(ValueError, match="integer class labels"):
         F.sparse_categorical_crossentropy([0.5, 1], np.zeros((2, 3)), from_logits=True)
+
+
+def test_sparse_crossentropy_from_probabilities_gradcheck():
+    p = tensor((4, 3), low=0.05, high=0.95)
+    assert dc.gradcheck(lambda p: F.sparse_categorical_crossentropy(labels, p), [p])

@@ -1,0 +1,85 @@
+"""Affine integer quantization, the shared math (Jacob et al., 2018).
+
+A real value r is represented by an integer q with a scale s > 0 and a zero point z:
+
+    r = s · (q − z),        q = clip(round(r / s) + z, q_min, q_max)
+
+with round-half-to-even and, for b bits held in int8, q_min = −2^(b−1), q_max = 2^(b−1) − 1.
+
+- symmetric (weights): z = 0 and s = max|r| / q_max, per output channel (a column of W) or
+  per tensor; the range [−q_max, q_max] keeps ±0 symmetric.
+- asymmetric (activations): the observed [min, max] (widened to contain 0, so that 0 is
+  exactly representable) maps onto [q_min, q_max]: s = (max − min) / (q_max − q_min),
+  z = round(q_min − min / s).
+
+A dense layer y = x W + b then runs in integers. With x ≈ s_x (q_x − z_x) and
+W[:, j] ≈ s_j q_w[:, j]:
+
+    y_j = s_x s_j Σ_k (q_x[k] − z_x) q_w[k, j] + b_j
+        = s_x s_j (acc_j + β_j),   acc_j = Σ_k q_x[k] q_w[k, j]   (exact, in int32)
+                                   β_j = round(b_j / (s_x s_j)) − z_x Σ_k q_w[k, j]
+
+so the zero point and the bias fold into one int32 per output, the inner loop is a pure
+int8 × int8 → int32 dot product, and one multiply per output rescales it (the epilogue, which
+also applies the activation and, to feed another integer layer, requantizes:
+q_y = clip(round(y / s_y) + z_y)).
+"""
+
+import numpy as np
+
+MAX_K = 2**31 // (128 * 128)  # int32 accumulators cannot overflow below this K
+
+
+def qrange(num_bits: int, where: str = "quantize"):
+    """(q_min, q_max) for `num_bits` in 2..8 held in int8."""
+    if isinstance(num_bits, bool) or not isinstance(num_bits, (int, np.integer)) or not 2 <= num_bits <= 8:
+        raise ValueError(f"{where}: num_bits must be an integer from 2 to 8. Received: num_bits={num_bits!r}")
+    return -(2 ** (num_bits - 1)), 2 ** (num_bits - 1) - 1
+
+
+def symmetric_scale(values: np.ndarray, num_bits: int, axis=None) -> np.ndarray:
+    """s = max|r| / q_max (per column with axis=0), never zero."""
+    _, q_max = qrange(num_bits)
+    peak = np.abs(values).max(axis=axis) if values.size else np.float32(0)
+    return np.maximum(np.asarray(peak, np.float64) / q_max, 1e-12).astype(np.float32)
+
+
+def affine_params(low: float, high: float, num_bits: int, symmetric: bool = False):
+    """(scale, zero_point) mapping [low, high] (widened to contain 0) onto the int range."""
+    q_min, q_max = qrange(num_bits)
+    low, high = min(float(low), 0.0), max(float(high), 0.0)
+    if symmetric:
+        return np.float32(max(max(-low, high) / q_max, 1e-12)), 0
+    scale = max((high - low) / (q_max - q_min), 1e-12)
+    zero = int(np.clip(np.rint(q_min - low / scale), q_min, q_max))
+    return np.float32(scale), zero
+
+
+def pack_weights(wq: np.ndarray):
+    """Lay int8 weights (K, M) out for the kernels: (M, K), one contiguous row per output,
+    and the per-output sums Σ_k q_w[k, j] used to fold the input's zero point."""
+    wq_t = np.ascontiguousarray(wq.T, dtype=np.int8)
+    return wq_t, wq_t.sum(axis=1, dtype=np.int32)
+
+
+def quantize_inputs(where, x, scale, zero_point, num_bits):
+    """Validate quantize's arguments; return x as 2-D float (rows, channels) and per-channel
+    float32 scales and int32 zero points (a scalar is repeated for every channel)."""
+    from . import checks
+
+    q_min, q_max = qrange(num_bits, where)
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        raise TypeError(f"{where}: x must be a float numpy array; received "
+                        f"{getattr(x, 'dtype', type(x).__name__)}.")
+    shape = x.shape
+    x2 = np.ascontiguousarray(x.reshape(-1, shape[-1]) if x.ndim else x.reshape(1, 1))
+    channels = x2.shape[1]
+    scale = np.broadcast_to(np.asarray(scale, np.float32), (channels,)).copy() if np.ndim(scale) <= 1 else None
+    if scale is None or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        raise ValueError(f"{where}: scale must be positive and finite, a scalar or one per channel "
+                         f"({channels}); received {np.shape(scale)}.")
+    zero = np.broadcast_to(np.asarray(zero_point), (channels,))
+    if zero.dtype.kind not in "iu" or zero.min(initial=q_min) < q_min or zero.max(initial=q_max) > q_max:
+        raise ValueError(f"{where}: zero_point must be integers in [{q_min}, {q_max}].")
+    checks.same_dtype(where, x=x2)
+    return x2, shape, scale, zero.astype(np.int32).copy(), q_min, q_max

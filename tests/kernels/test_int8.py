@@ -1,0 +1,124 @@
+"""Integer kernels: exact against integer numpy, and the quantization formulas."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import kernels
+from kernels import quant
+
+BACKENDS = ["reference", "cpu"]
+sizes = st.sampled_from([1, 2, 3, 7, 16, 17, 33, 64])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@given(n=sizes, k=sizes, m=sizes, seed=st.integers(0, 2**16), layout=st.sampled_from(["c", "t"]))
+def test_int8_matmul_is_exact(backend, n, k, m, seed, layout):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, (n, k)).astype(np.int8)
+    b = rng.integers(-128, 128, (k, m)).astype(np.int8)
+    if layout == "t":
+        b = np.asfortranarray(b)
+    c = kernels.get(backend).int8_matmul(a, b)
+    assert c.dtype == np.int32
+    np.testing.assert_array_equal(c, a.astype(np.int64) @ b.astype(np.int64))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_quantize_rounds_half_to_even_and_clips(backend):
+    k = kernels.get(backend)
+    x = np.array([[0.5, 1.5, 2.5, -0.5, -1.5, 1000.0, -1000.0, np.nan]], np.float32)
+    np.testing.assert_array_equal(k.quantize(x, 1.0, 0), [[0, 2, 2, 0, -2, 127, -128, 0]])
+    np.testing.assert_array_equal(k.quantize(x[:, :3], 1.0, 3, num_bits=4), [[3, 5, 5]])
+    np.testing.assert_array_equal(k.quantize(np.array([[9.0, -9.0]], np.float32), 1.0, 0, num_bits=4), [[7, -8]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@given(bits=st.integers(2, 8), seed=st.integers(0, 2**16), per_channel=st.booleans())
+def test_dequantize_error_is_at_most_half_a_step(backend, bits, seed, per_channel):
+    k = kernels.get(backend)
+    x = np.random.default_rng(seed).standard_normal((9, 5)).astype(np.float32)
+    if per_channel:
+        scale = quant.symmetric_scale(x, bits, axis=0)
+        q = k.quantize(x, scale, 0, bits)
+        assert q.min() >= -(2 ** (bits - 1)) and q.max() <= 2 ** (bits - 1) - 1
+        assert np.all(np.abs(k.dequantize(q, scale, 0) - x) <= scale / 2 + 1e-6)
+    else:
+        scale, zero = quant.affine_params(x.min(), x.max(), bits)
+        q = k.quantize(x, scale, zero, bits)
+        assert np.abs(k.dequantize(q, scale, zero) - x).max() <= scale / 2 + 1e-6
+
+
+def test_affine_params_represent_zero_exactly():
+    for low, high, bits in [(-1.0, 3.0, 8), (0.5, 2.0, 8), (-3.0, -1.0, 4)]:
+        scale, zero = quant.affine_params(low, high, bits)
+        q_min, q_max = quant.qrange(bits)
+        assert q_min <= zero <= q_max
+        assert scale * (zero - zero) == 0  # q = z decodes to 0.0 exactly
+        # rounding z to an integer shifts the covered range by at most half a step
+        assert scale * (q_min - zero) <= min(low, 0) + scale / 2
+        assert scale * (q_max - zero) >= max(high, 0) - scale / 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@given(n=sizes, k=sizes, m=sizes, seed=st.integers(0, 2**16),
+       activation=st.sampled_from([None, "relu", "tanh", "sigmoid"]), bias=st.booleans())
+def test_qdense_equals_the_dequantized_float_math(backend, n, k, m, seed, activation, bias):
+    rng = np.random.default_rng(seed)
+    kb = kernels.get(backend)
+    x = rng.standard_normal((n, k)).astype(np.float32)
+    w = rng.standard_normal((k, m)).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32) if bias else None
+    sx, zx = quant.affine_params(x.min(), x.max(), 8)
+    sw = quant.symmetric_scale(w, 8, axis=0)
+    xq, wq = kb.quantize(x, sx, zx), kb.quantize(w, sw, 0)
+    wq_t, sums = quant.pack_weights(wq)
+    y = kb.qdense_forward(xq, sx, zx, wq_t, sw, sums, b, activation)
+    xd = sx * (xq.astype(np.float64) - zx)
+    wd = sw * wq.astype(np.float64)
+    bq = 0 if b is None else np.rint(b / (np.float64(sx) * sw)) * (np.float64(sx) * sw)  # int32 bias
+    z = xd @ wd + bq
+    want = {None: z, "relu": np.maximum(z, 0), "tanh": np.tanh(z), "sigmoid": 1 / (1 + np.exp(-z))}[activation]
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_backends_agree_exactly_on_requantized_output():
+    rng = np.random.default_rng(0)
+    xq = rng.integers(-128, 128, (7, 13)).astype(np.int8)
+    wq_t = rng.integers(-127, 128, (5, 13)).astype(np.int8)
+    sums = wq_t.sum(axis=1, dtype=np.int32)
+    args = (xq, 0.02, 3, wq_t, np.full(5, 0.01, np.float32), sums, np.ones(5, np.float32), "relu")
+    outs = [kernels.get(b).qdense_forward(*args, out_scale=0.01, out_zero=-5) for b in BACKENDS]
+    assert outs[0].dtype == np.int8
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_integer_input(backend):
+    k = kernels.get(backend)
+    with pytest.raises(TypeError, match="int8"):
+        k.int8_matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.int8))
+    with pytest.raises(ValueError, match="do not chain"):
+        k.int8_matmul(np.ones((2, 3), np.int8), np.ones((2, 2), np.int8))
+    with pytest.raises(ValueError, match="num_bits"):
+        k.quantize(np.ones((2, 2), np.float32), 1.0, 0, num_bits=9)
+    with pytest.raises(ValueError, match="scale"):
+        k.quantize(np.ones((2, 2), np.float32), 0.0, 0)
+    with pytest.raises(ValueError, match="expects 3"):
+        k.qdense_forward(np.ones((2, 4), np.int8), 1.0, 0, np.ones((5, 3), np.int8),
+                         np.ones(5), np.ones(5, np.int32))
+
+
+def test_cpu_dot_product_emits_integer_dot_product_instructions():
+    import re
+
+    from numba import njit
+
+    from kernels import int8
+
+    fresh = njit(parallel=True)(int8.matmul_t.py_func)  # a copy not loaded from the cache
+    a = np.ones((2, 64), np.int8)
+    fresh(np.empty((2, 3), np.int32), a, np.ones((3, 64), np.int8))
+    asm = "\n".join(fresh.inspect_asm().values())
+    assert re.search(r"vpmaddwd|vpdpbusd|vpdpwssd|pmaddwd", asm)
