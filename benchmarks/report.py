@@ -94,13 +94,18 @@ def run(args) -> int:
 
             print("\n## lowrank: forward relu((x U) V + b) against relu(x W + b), W = U V\n" + lowrank.HEADER)
             lowrank.run_lowrank(args, rows)
+        elif suite == "int8":
+            from . import int8
+
+            print("\n## int8: integer inference against float32 (N × 4096 × 4096, relu)\n" + int8.HEADER)
+            int8.run_int8(args, rows)
         elif suite == "compress":
             from . import compress
 
             print("\n## compress: accuracy, size and speed of cheaper dense layers (digits)")
             compress.run_compress(args, rows)
         else:
-            raise SystemExit(f"unknown suite {suite!r}; expected dense, lowrank, compress or train")
+            raise SystemExit(f"unknown suite {suite!r}; expected dense, lowrank, int8, compress or train")
     print(f"\n# total {time.perf_counter() - start:.1f} s")
     if args.out:
         with open(args.out, "w") as handle:

@@ -8,7 +8,7 @@ with a Keras-like API.
 """
 
 from . import (callbacks, compress, datasets, functional, initializers, layers, losses, metrics,
-               optimizers, regularizers)
+               optimizers, quantization, regularizers)
 from .backend import get_backend, set_backend
 from .gradcheck import GradcheckError, gradcheck
 from .layers import Input

@@ -73,10 +73,18 @@ def main(argv=None) -> int:
     pruned_tuned.fit(x_train, y_train, epochs=5, batch_size=32, verbose=0)
     rows.append(("5 hidden units + 5 epochs", pruned_tuned))
 
-    print(f"\n{'model':<32}{'test acc':>10}{'params':>10}{'predict':>12}")
+    print("\n# integer quantization: int8 and 4-bit weights and activations")
+    rows.append(("int8 post-training (static)", dc.quantize(model, calibration_data=x_train)))
+    rows.append(("4-bit post-training (static)", dc.quantize(model, num_bits=4, calibration_data=x_train)))
+    qat = dc.quantize_aware(model, num_bits=4)
+    qat.fit(x_train, y_train, epochs=5, batch_size=32, verbose=0)
+    rows.append(("4-bit quantization-aware", qat.convert()))
+
+    print(f"\n{'model':<32}{'test acc':>10}{'params':>10}{'bytes':>8}{'predict':>12}")
     for name, m in rows:
         acc = m.evaluate(x_test, y_test, return_dict=True)["accuracy"]
-        print(f"{name:<32}{acc:>10.2%}{m.count_params():>10,}{_predict_time(m, x_test) * 1e6:>10.0f}us")
+        print(f"{name:<32}{acc:>10.2%}{m.count_params():>10,}{dc.quantization.model_bytes(m):>8,}"
+              f"{_predict_time(m, x_test) * 1e6:>10.0f}us")
     return 0
 
 

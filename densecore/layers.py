@@ -145,7 +145,7 @@ class Layer:
             w.data = new.astype(w.dtype)
 
     def count_params(self) -> int:
-        return int(sum(w.size for w in self.weights))
+        return int(sum(w.size for w in self._weights) + sum(la.count_params() for la in self._layers))
 
     def regularization_losses(self) -> list:
         """The penalty Tensors of this layer and its sublayers, for the current weights."""
