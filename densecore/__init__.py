@@ -10,6 +10,7 @@ with a Keras-like API.
 from . import (callbacks, compress, datasets, functional, initializers, layers, losses, metrics,
                optimizers, quantization, regularizers)
 from .backend import get_backend, set_backend
+from .gpu import device_info, gpu_available
 from .gradcheck import GradcheckError, gradcheck
 from .layers import Input
 from .models import Model, Sequential
@@ -23,4 +24,5 @@ __version__ = "0.1.0"
 __all__ = ["Model", "Sequential", "Input", "Tensor", "layers", "losses", "metrics",
            "optimizers", "callbacks", "initializers", "regularizers", "functional", "datasets",
            "load_model", "set_seed", "set_backend", "get_backend", "gradcheck",
-           "GradcheckError", "no_grad", "compress", "quantize", "quantize_aware"]
+           "GradcheckError", "no_grad", "compress", "quantize", "quantize_aware",
+           "gpu_available", "device_info"]

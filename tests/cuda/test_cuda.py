@@ -1,0 +1,111 @@
+"""The cuda backend equals the cpu backend (and numpy), and training on it matches cpu."""
+
+import numpy as np
+import pytest
+
+import densecore as dc
+import kernels
+
+cuda_k, cpu_k = kernels.get("cuda"), kernels.get("cpu")
+SHAPES = [(1, 1, 1), (5, 7, 3), (17, 33, 20), (32, 16, 31)]
+
+
+def close(a, b, dtype):
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, float(np.abs(b).max(initial=0))))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_forward_and_backward_equal_cpu(shape, dtype):
+    n, k, m = shape
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    activation = ["relu", "tanh", "sigmoid", None][sum(shape) % 4]
+    y = cuda_k.dense_forward(x, w, b, activation)
+    assert y.dtype == dtype
+    close(y, cpu_k.dense_forward(x, w, b, activation), dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    for got, want in zip(cuda_k.dense_backward(x, w, y, dy, activation),
+                         cpu_k.dense_backward(x, w, y, dy, activation)):
+        close(got, want, dtype)
+
+
+def test_device_arrays_in_device_arrays_out():
+    from numba import cuda
+
+    x = np.ones((3, 4), np.float32)
+    w = np.ones((4, 2), np.float32)
+    y = cuda_k.dense_forward(cuda.to_device(x), cuda.to_device(w))
+    assert not isinstance(y, np.ndarray)
+    np.testing.assert_array_equal(y.copy_to_host(), np.full((3, 2), 4.0))
+
+
+def test_lowrank_equals_cpu():
+    rng = np.random.default_rng(0)
+    x, u, v = (rng.standard_normal(s).astype(np.float32) for s in ((9, 12), (12, 3), (3, 10)))
+    b = rng.standard_normal(10).astype(np.float32)
+    y = cuda_k.lowrank_forward(x, u, v, b, "relu")
+    close(y, cpu_k.lowrank_forward(x, u, v, b, "relu"), np.float32)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    for got, want in zip(cuda_k.lowrank_backward(x, u, v, y, dy, "relu"),
+                         cpu_k.lowrank_backward(x, u, v, y, dy, "relu")):
+        close(got, want, np.float32)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("sgd_update", (0.1, 0.9, True)),
+    ("adam_update", (0.01, 0.9, 0.999, 1e-7, 0.001)),
+    ("rmsprop_update", (0.01, 0.9, 0.5, 1e-7)),
+])
+def test_optimizer_updates_equal_cpu(name, args):
+    rng = np.random.default_rng(1)
+    n_state = {"sgd_update": 1, "adam_update": 2, "rmsprop_update": 2}[name]
+    # second-moment states (Adam's v, RMSprop's velocity) are non-negative by construction
+    arrays = [np.abs(rng.standard_normal(37)).astype(np.float32) if i == 2 + n_state - 1 or
+              (name == "rmsprop_update" and i == 2) else rng.standard_normal(37).astype(np.float32)
+              for i in range(2 + n_state)]
+    copies = [a.copy() for a in arrays]
+    getattr(cuda_k, name)(*arrays, *args)
+    getattr(cpu_k, name)(*copies, *args)
+    for a, b in zip(arrays, copies):
+        close(a, b, np.float32)
+
+
+def test_same_errors_as_cpu_before_any_launch():
+    with pytest.raises(ValueError, match=r"cuda.dense_forward: x has 5 features"):
+        cuda_k.dense_forward(np.ones((2, 5), np.float32), np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match="unknown activation"):
+        cuda_k.dense_forward(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), None, "gelu")
+
+
+def test_two_epochs_on_cuda_match_cpu():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+
+    def train(backend):
+        dc.set_backend(backend)
+        try:
+            dc.set_seed(0)
+            model = dc.Sequential([dc.layers.Dense(5, activation="relu"),
+                                   dc.layers.Dense(2, activation="softmax")])
+            model.compile("adam", "sparse_categorical_crossentropy")
+            return model.fit(x, y, epochs=2, batch_size=12, verbose=0).history["loss"]
+        finally:
+            dc.set_backend("cpu")
+
+    np.testing.assert_allclose(train("cuda"), train("cpu"), rtol=1e-4)
+
+
+def test_gpu_available_is_false_on_the_simulator_and_device_info_says_so():
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        assert dc.gpu_available() is False
+        assert "simulator" in dc.device_info()["name"]
+    else:
+        assert dc.gpu_available() is True
+        assert dc.device_info()["memory_bytes"] > 0
