@@ -25,6 +25,7 @@ def _parse(argv):
     parser.add_argument("--quick", action="store_true", help="tiny shapes and few rounds (CI)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per case (default 5, quick 2)")
     parser.add_argument("--out", help="write every measurement and the machine facts to this JSON file")
+    parser.add_argument("--plot", metavar="DIR", help="write PNG plots (needs matplotlib) to DIR")
     parser.add_argument("--fail-above", type=float, default=None,
                         help="compare: exit 1 when a case's median time grew by more than this ratio")
     return parser.parse_args(argv)

@@ -97,7 +97,7 @@ def run(args) -> int:
         elif suite == "int8":
             from . import int8
 
-            print("\n## int8: integer inference against float32 (N × 4096 × 4096, relu)\n" + int8.HEADER)
+            print("\n## int8: integer inference against float32 (N × 4096 × 4096, relu; 256 with --quick)\n" + int8.HEADER)
             int8.run_int8(args, rows)
         elif suite == "compress":
             from . import compress
@@ -106,6 +106,11 @@ def run(args) -> int:
             compress.run_compress(args, rows)
         else:
             raise SystemExit(f"unknown suite {suite!r}; expected dense, lowrank, int8, compress or train")
+    if args.plot:
+        from .plots import write_plots
+
+        for path in write_plots(rows, peaks, args.plot):
+            print(f"# plot: {path}")
     print(f"\n# total {time.perf_counter() - start:.1f} s")
     if args.out:
         with open(args.out, "w") as handle:
