@@ -10,9 +10,12 @@ One training step, the hot path:
 Metrics are counted from y_pred's numpy data, outside the graph.
 """
 
+import contextlib
 import copy
 import math
+import signal
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -55,6 +58,21 @@ def _check_batch_size(where, batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ValueError(f"{where}: batch_size must be a positive integer; received {batch_size!r}.")
     return int(batch_size)
+
+
+@contextlib.contextmanager
+def _deferred_interrupts():
+    """Within fit, Ctrl-C only asks to stop: the step in progress finishes (no parameter is
+    left half-updated) and KeyboardInterrupt is raised before the next one starts."""
+    requested = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: requested.append(signum))
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Trainer:
@@ -217,6 +235,13 @@ class Trainer:
         trainable = self.trainable_weights
         loss_tracker = metrics_module.Mean("loss")
         self.stop_training = False
+        with _deferred_interrupts() as interrupt:
+            self._fit_loop(x, y, x_val, y_val, batch_size, epochs, verbose, shuffle, initial_epoch,
+                           steps, cbs, trainable, loss_tracker, interrupt)
+        return history
+
+    def _fit_loop(self, x, y, x_val, y_val, batch_size, epochs, verbose, shuffle, initial_epoch,
+                  steps, cbs, trainable, loss_tracker, interrupt):
         cbs.call("on_train_begin", None)
         for epoch in range(initial_epoch, epochs):
             cbs.call("on_epoch_begin", epoch, None)
@@ -230,6 +255,9 @@ class Trainer:
             for step in range(steps):
                 batch = slice(step * batch_size, (step + 1) * batch_size)
                 index = batch if order is None else order[batch]
+                if interrupt:
+                    raise KeyboardInterrupt(f"fit interrupted before epoch {epoch + 1}, step "
+                                            f"{step + 1}; the weights are those of the last step")
                 xb, yb = x[index], y[index]
                 cbs.batch_begin(step)
                 value = self._train_step(xb, yb, trainable)
@@ -255,7 +283,6 @@ class Trainer:
             if self.stop_training:
                 break
         cbs.call("on_train_end", None)
-        return history
 
     def _logs(self, loss_tracker) -> dict:
         logs = {"loss": loss_tracker.result()}

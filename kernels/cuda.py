@@ -24,6 +24,7 @@ import numpy as np
 from numba import cuda, float32, float64
 
 from . import activations, checks
+from .updates import V_MAX
 
 __all__ = ["dense_forward", "dense_backward", "lowrank_forward", "lowrank_backward",
            "sgd_update", "adam_update", "rmsprop_update", "unavailable_reason", "device_info"]
@@ -262,7 +263,7 @@ def _adam(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
         if decay != 0.0:
             w[i] -= decay * w[i]
         m[i] += (g[i] - m[i]) * (1.0 - beta_1)
-        v[i] += (g[i] * g[i] - v[i]) * (1.0 - beta_2)
+        v[i] = min(v[i] + (float64(g[i]) * g[i] - v[i]) * (1.0 - beta_2), V_MAX)
         w[i] -= alpha * m[i] / (math.sqrt(v[i]) + epsilon)
 
 
@@ -270,7 +271,7 @@ def _adam(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
 def _rmsprop(w, g, v, mom, lr, rho, momentum, epsilon):
     i = cuda.grid(1)
     if i < w.size:
-        v[i] = rho * v[i] + (1.0 - rho) * g[i] * g[i]
+        v[i] = min(rho * v[i] + (1.0 - rho) * float64(g[i]) * g[i], V_MAX)
         step = lr * g[i] / math.sqrt(v[i] + epsilon)
         if momentum > 0.0:
             mom[i] = momentum * mom[i] + step

@@ -68,8 +68,8 @@ def quantize_inputs(where, x, scale, zero_point, num_bits):
     from . import checks
 
     q_min, q_max = qrange(num_bits, where)
-    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-        raise TypeError(f"{where}: x must be a float numpy array; received "
+    if not isinstance(x, np.ndarray) or x.dtype.type not in checks.FLOAT_DTYPES:
+        raise TypeError(f"{where}: x must be a float32 or float64 numpy array; received "
                         f"{getattr(x, 'dtype', type(x).__name__)}.")
     shape = x.shape
     x2 = np.ascontiguousarray(x.reshape(-1, shape[-1]) if x.ndim else x.reshape(1, 1))

@@ -18,6 +18,10 @@ from numba import njit
 
 __all__ = ["sgd_update", "adam_update", "rmsprop_update"]
 
+# Second moments are capped here: a gradient of 1e20 squares past float32's range, and the
+# inf would turn into NaN (inf − inf) on the next step and poison the weights.
+V_MAX = 3.4028234663852886e38
+
 
 @njit(cache=True)
 def sgd_update(w, g, m, lr, momentum, nesterov):
@@ -41,7 +45,7 @@ def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
         if decay != 0.0:
             w[i] -= decay * w[i]
         m[i] += (g[i] - m[i]) * (1.0 - beta_1)
-        v[i] += (g[i] * g[i] - v[i]) * (1.0 - beta_2)
+        v[i] = min(v[i] + (np.float64(g[i]) * g[i] - v[i]) * (1.0 - beta_2), V_MAX)
         w[i] -= alpha * m[i] / (np.sqrt(v[i]) + epsilon)
 
 
@@ -49,7 +53,7 @@ def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
 def rmsprop_update(w, g, v, mom, lr, rho, momentum, epsilon):
     """In place: RMSprop (uncentered); mom is unused when momentum == 0."""
     for i in range(w.size):
-        v[i] = rho * v[i] + (1.0 - rho) * g[i] * g[i]
+        v[i] = min(rho * v[i] + (1.0 - rho) * np.float64(g[i]) * g[i], V_MAX)
         step = lr * g[i] / np.sqrt(v[i] + epsilon)
         if momentum > 0.0:
             mom[i] = momentum * mom[i] + step
