@@ -2,22 +2,26 @@
 python -m benchmarks compare a.json b.json [--fail-above 1.10]
 
 Suites: dense (forward and backward of one dense layer), lowrank (a factored layer against
-the dense one), int8 (integer inference against float), compress (accuracy and speed of low rank, pruning, transfer), train (fit
+the dense one), int8 (integer inference against float), compress (accuracy and speed of low
+rank, pruning, transfer), train (fit
 throughput of an MLP).
 Every backend of ours that runs here is timed beside numpy (BLAS) and, when installed, PyTorch.
 See benchmarks/method.py for how the numbers are taken.
 """
 
 import argparse
-import json
 import os
 import sys
 
 
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
-    parser.add_argument("suites", nargs="*", default=["dense", "lowrank", "int8", "train"],
-                        help="dense, lowrank, int8, compress, train, or 'compare A.json B.json'")
+    parser.add_argument(
+        "suites",
+        nargs="*",
+        default=["dense", "lowrank", "int8", "train"],
+        help="dense, lowrank, int8, compress, train, or 'compare A.json B.json'",
+    )
     parser.add_argument("--shapes", help="NxKxM,... (batch x in x out) for the dense suite")
     parser.add_argument("--batches", help="batch sizes for the train suite, e.g. 32,128,512")
     parser.add_argument("--threads", type=int, help="threads for numba, BLAS and torch")
@@ -26,8 +30,12 @@ def _parse(argv):
     parser.add_argument("--rounds", type=int, help="interleaved rounds per case (default 5, quick 2)")
     parser.add_argument("--out", help="write every measurement and the machine facts to this JSON file")
     parser.add_argument("--plot", metavar="DIR", help="write PNG plots (needs matplotlib) to DIR")
-    parser.add_argument("--fail-above", type=float, default=None,
-                        help="compare: exit 1 when a case's median time grew by more than this ratio")
+    parser.add_argument(
+        "--fail-above",
+        type=float,
+        default=None,
+        help="compare: exit 1 when a case's median time grew by more than this ratio",
+    )
     return parser.parse_args(argv)
 
 

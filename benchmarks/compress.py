@@ -1,13 +1,12 @@
 """Suite `compress`: accuracy, size and speed of the cheaper dense layers, on digits.
 
-    lowrank   MLP 64-256-256-10, both hidden layers as rank-16 products, fine-tuned 5 epochs
-    prune     the same MLP pruned to 64-64-64-10 (l2 criterion), fine-tuned 5 epochs;
-              predict time at batch 256 against the FLOP ratio
-    transfer  hidden layers trained on digits 0-4, frozen under a new head for digits 5-9
-              (100 samples): epoch time frozen vs trainable, and accuracy head-only, after
-              unfreezing at a tenth of the learning rate, and from scratch
+lowrank   MLP 64-256-256-10, both hidden layers as rank-16 products, fine-tuned 5 epochs
+prune     the same MLP pruned to 64-64-64-10 (l2 criterion), fine-tuned 5 epochs;
+          predict time at batch 256 against the FLOP ratio
+transfer  hidden layers trained on digits 0-4, frozen under a new head for digits 5-9
+          (100 samples): epoch time frozen vs trainable, and accuracy head-only, after
+          unfreezing at a tenth of the learning rate, and from scratch
 """
-
 
 import numpy as np
 
@@ -15,9 +14,13 @@ from .method import Candidate, measure, summary
 
 
 def _mlp(dc, hidden, outputs=10):
-    return dc.Sequential([dc.layers.Dense(hidden, activation="relu"),
-                          dc.layers.Dense(hidden, activation="relu"),
-                          dc.layers.Dense(outputs, activation="softmax")])
+    return dc.Sequential(
+        [
+            dc.layers.Dense(hidden, activation="relu"),
+            dc.layers.Dense(hidden, activation="relu"),
+            dc.layers.Dense(outputs, activation="softmax"),
+        ]
+    )
 
 
 def _compiled(dc, model, lr=0.001):
@@ -40,19 +43,32 @@ def run_compress(args, rows):
     base = _compiled(dc, _mlp(dc, 256))
     base.fit(x, y, epochs=epochs, verbose=0)
     base_acc = _acc(base, xt, yt)
-    print(f"dense 64-256-256-10: {base.count_params():,} params, test accuracy {base_acc:.2%} "
-          f"after {epochs} epochs")
+    print(
+        f"dense 64-256-256-10: {base.count_params():,} params, test accuracy {base_acc:.2%} "
+        f"after {epochs} epochs"
+    )
 
     hidden = [layer.name for layer in base.layers[:2]]
     low = dc.compress.low_rank(base, rank=16, layers=hidden, verbose=0)
     low_before = _acc(low, xt, yt)
     low.fit(x, y, epochs=fine, verbose=0)
     low_after = _acc(low, xt, yt)
-    print(f"low rank 16: {low.count_params():,} params (256×256 layer {256 * 256 + 256:,} → "
-          f"{16 * 512 + 256:,}), accuracy {low_before:.2%} after SVD, {low_after:.2%} after "
-          f"{fine} epochs: {100 * (low_after - base_acc):+.2f} points")
-    rows.append({"suite": "compress", "case": "lowrank16", "op": "accuracy", "backend": "cpu",
-                 "base": base_acc, "before": low_before, "after": low_after})
+    print(
+        f"low rank 16: {low.count_params():,} params (256×256 layer {256 * 256 + 256:,} → "
+        f"{16 * 512 + 256:,}), accuracy {low_before:.2%} after SVD, {low_after:.2%} after "
+        f"{fine} epochs: {100 * (low_after - base_acc):+.2f} points"
+    )
+    rows.append(
+        {
+            "suite": "compress",
+            "case": "lowrank16",
+            "op": "accuracy",
+            "backend": "cpu",
+            "base": base_acc,
+            "before": low_before,
+            "after": low_after,
+        }
+    )
 
     pruned = dc.compress.prune_units(base, keep=64, verbose=0)
     pruned_before = _acc(pruned, xt, yt)
@@ -60,19 +76,34 @@ def run_compress(args, rows):
     pruned_after = _acc(pruned, xt, yt)
     flops = [sum(layer.flops_per_sample() for layer in m.layers) for m in (base, pruned)]
     batch = np.ascontiguousarray(np.resize(xt, (256, 64)))
-    cands = [Candidate(name, (lambda m=m: m.predict(batch, batch_size=256)), library="numba")
-             for name, m in (("dense", base), ("pruned", pruned))]
+    cands = [
+        Candidate(name, (lambda m=m: m.predict(batch, batch_size=256)), library="numba")
+        for name, m in (("dense", base), ("pruned", pruned))
+    ]
     measure(cands, rounds=args.rounds or (2 if args.quick else 5), block=0.02 if args.quick else 0.2, gap=0.0)
     t_base, t_pruned = (summary(c.samples)["median"] for c in cands)
     flop_ratio = flops[0] / flops[1]
-    print(f"pruned to 64-64-64-10: {pruned.count_params():,} params, accuracy {pruned_before:.2%} "
-          f"pruned, {pruned_after:.2%} after {fine} epochs: {100 * (pruned_after - base_acc):+.2f} "
-          f"points; predict at batch 256: {t_base * 1e6:.0f} → {t_pruned * 1e6:.0f} us, "
-          f"{t_base / t_pruned:.2f}× faster for a FLOP ratio of {flop_ratio:.2f} "
-          f"({t_base / t_pruned / flop_ratio:.0%} of it)")
-    rows.append({"suite": "compress", "case": "prune64", "op": "accuracy+predict", "backend": "cpu",
-                 "base": base_acc, "before": pruned_before, "after": pruned_after,
-                 "predict_dense_s": t_base, "predict_pruned_s": t_pruned, "flop_ratio": flop_ratio})
+    print(
+        f"pruned to 64-64-64-10: {pruned.count_params():,} params, accuracy {pruned_before:.2%} "
+        f"pruned, {pruned_after:.2%} after {fine} epochs: {100 * (pruned_after - base_acc):+.2f} "
+        f"points; predict at batch 256: {t_base * 1e6:.0f} → {t_pruned * 1e6:.0f} us, "
+        f"{t_base / t_pruned:.2f}× faster for a FLOP ratio of {flop_ratio:.2f} "
+        f"({t_base / t_pruned / flop_ratio:.0%} of it)"
+    )
+    rows.append(
+        {
+            "suite": "compress",
+            "case": "prune64",
+            "op": "accuracy+predict",
+            "backend": "cpu",
+            "base": base_acc,
+            "before": pruned_before,
+            "after": pruned_after,
+            "predict_dense_s": t_base,
+            "predict_pruned_s": t_pruned,
+            "flop_ratio": flop_ratio,
+        }
+    )
     _transfer(dc, args, rows, x, y, xt, yt)
 
 
@@ -86,8 +117,10 @@ def _transfer(dc, args, rows, x, y, xt, yt):
     test_x, test_y = xt[yt >= 5], yt[yt >= 5] - 5
 
     def head_on(frozen):
-        model = dc.Sequential([dc.compress.clone(source).layers[i] for i in range(2)]
-                              + [dc.layers.Dense(5, activation="softmax")])
+        model = dc.Sequential(
+            [dc.compress.clone(source).layers[i] for i in range(2)]
+            + [dc.layers.Dense(5, activation="softmax")]
+        )
         for layer in model.layers[:2]:
             layer.trainable = not frozen
         return _compiled(dc, model)
@@ -95,8 +128,12 @@ def _transfer(dc, args, rows, x, y, xt, yt):
     frozen, trainable = head_on(True), head_on(False)
     big_x = np.resize(x[second], (4096, 64))
     big_y = np.resize(y[second] - 5, 4096)
-    cands = [Candidate(name, (lambda m=m: m.fit(big_x, big_y, epochs=1, batch_size=32, verbose=0)),
-                       library="numba") for name, m in (("frozen", frozen), ("trainable", trainable))]
+    cands = [
+        Candidate(
+            name, (lambda m=m: m.fit(big_x, big_y, epochs=1, batch_size=32, verbose=0)), library="numba"
+        )
+        for name, m in (("frozen", frozen), ("trainable", trainable))
+    ]
     measure(cands, rounds=args.rounds or (1 if args.quick else 3), block=0.0, gap=0.0)
     t_frozen, t_train = (summary(c.samples)["median"] for c in cands)
 
@@ -113,12 +150,22 @@ def _transfer(dc, args, rows, x, y, xt, yt):
     scratch.fit(few_x, few_y, epochs=epochs, batch_size=16, verbose=0)
     scratch_acc = _acc(scratch, test_x, test_y)
     trainable_params = sum(w.size for w in frozen.trainable_weights)
-    print(f"transfer 0-4 → 5-9 (100 samples, {epochs} epochs): epoch on 4096 samples "
-          f"{t_train * 1e3:.0f} ms trainable → {t_frozen * 1e3:.0f} ms frozen ({t_train / t_frozen:.2f}× "
-          f"faster; {trainable_params:,} of {frozen.count_params():,} parameters trained); accuracy "
-          f"head only {head_acc:.2%}, then unfrozen at lr/10 {tuned_acc:.2%}, from scratch {scratch_acc:.2%}")
-    rows.append({"suite": "compress", "case": "transfer", "op": "epoch+accuracy", "backend": "cpu",
-                 "epoch_frozen_s": t_frozen, "epoch_trainable_s": t_train, "head_only": head_acc,
-                 "unfrozen": tuned_acc, "scratch": scratch_acc})
-
-
+    print(
+        f"transfer 0-4 → 5-9 (100 samples, {epochs} epochs): epoch on 4096 samples "
+        f"{t_train * 1e3:.0f} ms trainable → {t_frozen * 1e3:.0f} ms frozen ({t_train / t_frozen:.2f}× "
+        f"faster; {trainable_params:,} of {frozen.count_params():,} parameters trained); accuracy "
+        f"head only {head_acc:.2%}, then unfrozen at lr/10 {tuned_acc:.2%}, from scratch {scratch_acc:.2%}"
+    )
+    rows.append(
+        {
+            "suite": "compress",
+            "case": "transfer",
+            "op": "epoch+accuracy",
+            "backend": "cpu",
+            "epoch_frozen_s": t_frozen,
+            "epoch_trainable_s": t_train,
+            "head_only": head_acc,
+            "unfrozen": tuned_acc,
+            "scratch": scratch_acc,
+        }
+    )

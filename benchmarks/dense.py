@@ -1,7 +1,7 @@
 """Suite `dense`: dense forward and backward, every backend against numpy (and torch).
 
-    forward   y = act(x @ w + b)                            2NKM + NM FLOPs
-    backward  dz = dy ⊙ act'(y); dw = xᵀ dz; db = Σ dz; dx = dz wᵀ     4NKM FLOPs
+forward   y = act(x @ w + b)                            2NKM + NM FLOPs
+backward  dz = dy ⊙ act'(y); dw = xᵀ dz; db = Σ dz; dx = dz wᵀ     4NKM FLOPs
 """
 
 import numpy as np
@@ -11,8 +11,7 @@ from kernels.flops import dense_bytes, dense_flops
 
 from .method import Candidate
 
-DEFAULT_SHAPES = [(32, 784, 256), (128, 784, 256), (256, 1024, 1024), (1024, 1024, 1024),
-                  (1, 4096, 4096)]
+DEFAULT_SHAPES = [(32, 784, 256), (128, 784, 256), (256, 1024, 1024), (1024, 1024, 1024), (1, 4096, 4096)]
 QUICK_SHAPES = [(8, 33, 17), (1, 64, 48)]
 ACTIVATION = "relu"
 
@@ -53,16 +52,36 @@ def cases(shape, backends, quick=False):
         if name == "reference" and n * k * m > 2**24 and not quick:
             continue  # the textbook loops would take minutes here
         kb = kernels.get(name)
-        add("forward", name, "numba",
+        add(
+            "forward",
+            name,
+            "numba",
             lambda kb=kb: kb.dense_forward(x, w, b, ACTIVATION),
-            lambda kb=kb: _close(kb.dense_forward(x, w, b, ACTIVATION), want_y, "y"))
-        add("backward", name, "numba",
+            lambda kb=kb: _close(kb.dense_forward(x, w, b, ACTIVATION), want_y, "y"),
+        )
+        add(
+            "backward",
+            name,
+            "numba",
             lambda kb=kb: kb.dense_backward(x, w, y, dy, ACTIVATION),
-            lambda kb=kb: [_close(g, e, "grad") for g, e in zip(kb.dense_backward(x, w, y, dy, ACTIVATION), want_g)])
-    add("forward", "numpy", "blas", lambda: _numpy_forward(x, w, b),
-        lambda: _close(_numpy_forward(x, w, b), want_y, "y"))
-    add("backward", "numpy", "blas", lambda: _numpy_backward(x, w, y, dy),
-        lambda: [_close(g, e, "grad") for g, e in zip(_numpy_backward(x, w, y, dy), want_g)])
+            lambda kb=kb: [
+                _close(g, e, "grad") for g, e in zip(kb.dense_backward(x, w, y, dy, ACTIVATION), want_g)
+            ],
+        )
+    add(
+        "forward",
+        "numpy",
+        "blas",
+        lambda: _numpy_forward(x, w, b),
+        lambda: _close(_numpy_forward(x, w, b), want_y, "y"),
+    )
+    add(
+        "backward",
+        "numpy",
+        "blas",
+        lambda: _numpy_backward(x, w, y, dy),
+        lambda: [_close(g, e, "grad") for g, e in zip(_numpy_backward(x, w, y, dy), want_g)],
+    )
     out.extend(_torch_cases(x, w, b, y, dy, want_y, want_g))
     return out
 
@@ -83,8 +102,12 @@ def _torch_cases(x, w, b, y, dy, want_y, want_g):
 
     return [
         Candidate("forward/torch", forward, lambda: _close(forward().numpy(), want_y, "y"), "torch"),
-        Candidate("backward/torch", backward,
-                  lambda: [_close(g.numpy(), e, "grad") for g, e in zip(backward(), want_g)], "torch"),
+        Candidate(
+            "backward/torch",
+            backward,
+            lambda: [_close(g.numpy(), e, "grad") for g, e in zip(backward(), want_g)],
+            "torch",
+        ),
     ]
 
 

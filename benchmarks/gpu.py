@@ -43,10 +43,16 @@ def main(argv=None) -> int:
         y = cuda_k.dense_forward(x, w, b, "relu")
         errors = [np.abs(y - cpu_k.dense_forward(x, w, b, "relu")).max()]
         dy = rng.standard_normal(y.shape).astype(np.float32)
-        errors += [np.abs(a - e).max() for a, e in zip(cuda_k.dense_backward(x, w, y, dy, "relu"),
-                                                        cpu_k.dense_backward(x, w, y, dy, "relu"))]
-        print(f"check {n}x{k}x{m}: max |cuda − cpu| forward, dx, dw, db = "
-              + ", ".join(f"{e:.2e}" for e in errors))
+        errors += [
+            np.abs(a - e).max()
+            for a, e in zip(
+                cuda_k.dense_backward(x, w, y, dy, "relu"), cpu_k.dense_backward(x, w, y, dy, "relu")
+            )
+        ]
+        print(
+            f"check {n}x{k}x{m}: max |cuda − cpu| forward, dx, dw, db = "
+            + ", ".join(f"{e:.2e}" for e in errors)
+        )
 
     size = 64 if args.quick else 4096  # 3. throughput with the data on the device
     a = cuda.to_device(rng.standard_normal((size, size)).astype(np.float32))
@@ -55,8 +61,10 @@ def main(argv=None) -> int:
     fwd = _time(lambda: (cuda_k.dense_forward(a, bb, bias, "relu"), cuda.synchronize()))
     bwd = _time(lambda: (cuda_k.dense_backward(a, bb, a, a, "relu"), cuda.synchronize()))
     flops = 2 * size**3
-    print(f"dense {size}³ on the device: forward {flops / fwd / 1e9:.0f} GFLOP/s, backward "
-          f"{2 * flops / bwd / 1e9:.0f} GFLOP/s, together {3 * flops / (fwd + bwd) / 1e9:.0f} GFLOP/s")
+    print(
+        f"dense {size}³ on the device: forward {flops / fwd / 1e9:.0f} GFLOP/s, backward "
+        f"{2 * flops / bwd / 1e9:.0f} GFLOP/s, together {3 * flops / (fwd + bwd) / 1e9:.0f} GFLOP/s"
+    )
     try:
         import torch
 
@@ -64,8 +72,10 @@ def main(argv=None) -> int:
             torch.backends.cuda.matmul.allow_tf32 = False
             ta = torch.randn(size, size, device="cuda")
             tm = _time(lambda: (ta @ ta, torch.cuda.synchronize()))
-            print(f"cuBLAS fp32 (torch, TF32 off): {flops / tm / 1e9:.0f} GFLOP/s → ours is "
-                  f"{(3 * flops / (fwd + bwd)) / (flops / tm):.0%} of it")
+            print(
+                f"cuBLAS fp32 (torch, TF32 off): {flops / tm / 1e9:.0f} GFLOP/s → ours is "
+                f"{(3 * flops / (fwd + bwd)) / (flops / tm):.0%} of it"
+            )
     except ImportError:
         print("torch not installed: no vendor baseline")
 
@@ -76,15 +86,22 @@ def main(argv=None) -> int:
     for backend in ("cuda", "cpu"):  # 2. a training step
         dc.set_backend(backend)
         dc.set_seed(0)
-        model = dc.Sequential([dc.layers.Dense(widths[1], activation="relu"),
-                               dc.layers.Dense(widths[2], activation="relu"),
-                               dc.layers.Dense(widths[3], activation="softmax")])
+        model = dc.Sequential(
+            [
+                dc.layers.Dense(widths[1], activation="relu"),
+                dc.layers.Dense(widths[2], activation="relu"),
+                dc.layers.Dense(widths[3], activation="softmax"),
+            ]
+        )
         model.compile("adam", "sparse_categorical_crossentropy")
         model.fit(x[:batch], y[:batch], batch_size=batch, epochs=1, verbose=0)
         start = time.perf_counter()
         history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
         step_times[backend] = (time.perf_counter() - start) / 4
-        print(f"{backend}: training step {step_times[backend] * 1e3:.1f} ms, loss {history.history['loss'][0]:.4f}")
+        print(
+            f"{backend}: training step {step_times[backend] * 1e3:.1f} ms, "
+            f"loss {history.history['loss'][0]:.4f}"
+        )
     dc.set_backend("cpu")
     print(f"cuda step is {step_times['cpu'] / step_times['cuda']:.1f}× faster than cpu")
     return 0

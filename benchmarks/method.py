@@ -58,7 +58,7 @@ def measure(candidates, rounds: int = 5, block: float = 0.1, gap: float = 0.2) -
         except AssertionError as exc:
             c.status = f"INVALID: {exc}"[:200]
     for r in range(rounds):
-        order = live[r % len(live):] + live[:r % len(live)] if live else []
+        order = live[r % len(live) :] + live[: r % len(live)] if live else []
         previous = None
         for c in order:
             if previous is not None and previous != c.library:
@@ -76,8 +76,12 @@ def machine_facts() -> dict:
     import numba
 
     facts = {
-        "cpu": _cpu_model(), "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
-        "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     try:
@@ -85,15 +89,21 @@ def machine_facts() -> dict:
 
         features = llvm.get_host_cpu_features().flatten().split(",")
         facts["llvm_cpu"] = llvm.get_host_cpu_name()
-        facts["simd"] = [f[1:] for f in features if f.startswith("+") and
-                         any(k in f for k in ("avx", "fma", "vnni", "sse4"))]
+        facts["simd"] = [
+            f[1:]
+            for f in features
+            if f.startswith("+") and any(k in f for k in ("avx", "fma", "vnni", "sse4"))
+        ]
     except Exception:  # facts are best effort
         pass
     try:
         from threadpoolctl import threadpool_info
 
-        facts["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-                         for p in threadpool_info() if p.get("user_api") == "blas"]
+        facts["blas"] = [
+            {k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for p in threadpool_info()
+            if p.get("user_api") == "blas"
+        ]
     except ImportError:
         facts["blas"] = "threadpoolctl not installed"
     for name in ("torch", "numba_cuda"):
@@ -125,8 +135,12 @@ def measure_peaks(quick: bool = False) -> dict:
     src, dst = np.ones(size, np.float32), np.empty(size, np.float32)
     copy = min(time_block(lambda: np.copyto(dst, src), 0.3) for _ in range(3))
     time.sleep(0.2)
-    return {"gflops": 2 * n**3 / sgemm / 1e9, "gbytes_per_s": 2 * src.nbytes / copy / 1e9,
-            "sgemm_size": n, "copy_bytes": src.nbytes}
+    return {
+        "gflops": 2 * n**3 / sgemm / 1e9,
+        "gbytes_per_s": 2 * src.nbytes / copy / 1e9,
+        "sgemm_size": n,
+        "copy_bytes": src.nbytes,
+    }
 
 
 def parse_shapes(text: str) -> list:

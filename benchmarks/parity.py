@@ -12,17 +12,22 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import numpy as np  # noqa: E402
 
 import densecore as dc  # noqa: E402
 
 CASES = {
     "breast cancer: Dense(10, relu) → Dense(1, sigmoid), Adam, binary CE": dict(
-        data=dc.datasets.load_breast_cancer, layers=[(10, "relu"), (1, "sigmoid")],
-        optimizer=("Adam", {}), loss="binary_crossentropy"),
+        data=dc.datasets.load_breast_cancer,
+        layers=[(10, "relu"), (1, "sigmoid")],
+        optimizer=("Adam", {}),
+        loss="binary_crossentropy",
+    ),
     "digits: Dense(64, tanh) → Dense(10, softmax), SGD momentum 0.9, sparse CE": dict(
-        data=dc.datasets.load_digits, layers=[(64, "tanh"), (10, "softmax")],
-        optimizer=("SGD", {"momentum": 0.9}), loss="sparse_categorical_crossentropy"),
+        data=dc.datasets.load_digits,
+        layers=[(64, "tanh"), (10, "softmax")],
+        optimizer=("SGD", {"momentum": 0.9}),
+        loss="sparse_categorical_crossentropy",
+    ),
 }
 
 
@@ -32,8 +37,9 @@ def run_case(spec, epochs=5, batch_size=32):
     (x, y), _ = spec["data"]()
     x = dc.datasets.standardize(x)
     keras.utils.set_random_seed(0)
-    k_model = keras.Sequential([keras.Input((x.shape[1],))] +
-                               [keras.layers.Dense(u, activation=a) for u, a in spec["layers"]])
+    k_model = keras.Sequential(
+        [keras.Input((x.shape[1],))] + [keras.layers.Dense(u, activation=a) for u, a in spec["layers"]]
+    )
     start = [w.copy() for w in k_model.get_weights()]
     name, kwargs = spec["optimizer"]
     k_model.compile(getattr(keras.optimizers, name)(**kwargs), spec["loss"], metrics=["accuracy"])
@@ -51,10 +57,13 @@ def main():
     worst = 0.0
     for title, spec in CASES.items():
         k_hist, d_hist = run_case(spec)
-        print(f"\n{title}\n{'epoch':>5} {'keras loss':>12} {'densecore':>12} {'rel diff':>10} "
-              f"{'keras acc':>10} {'dc acc':>8}")
-        for e, (kl, dl, ka, da) in enumerate(zip(k_hist["loss"], d_hist["loss"],
-                                                k_hist["accuracy"], d_hist["accuracy"]), 1):
+        print(
+            f"\n{title}\n{'epoch':>5} {'keras loss':>12} {'densecore':>12} {'rel diff':>10} "
+            f"{'keras acc':>10} {'dc acc':>8}"
+        )
+        for e, (kl, dl, ka, da) in enumerate(
+            zip(k_hist["loss"], d_hist["loss"], k_hist["accuracy"], d_hist["accuracy"]), 1
+        ):
             rel = abs(dl - kl) / abs(kl)
             worst = max(worst, rel)
             print(f"{e:>5} {kl:>12.6f} {dl:>12.6f} {rel:>10.2e} {ka:>10.4f} {da:>8.4f}")

@@ -19,7 +19,9 @@ def write_plots(rows, peaks, directory) -> list:
     fig, ax = plt.subplots(figsize=(6, 4))
     for op in ("forward", "backward"):
         for backend in sorted({r["backend"] for r in dense}):
-            pts = sorted((r["flops"], r["gflops"]) for r in dense if r["op"] == op and r["backend"] == backend)
+            pts = sorted(
+                (r["flops"], r["gflops"]) for r in dense if r["op"] == op and r["backend"] == backend
+            )
             if pts:
                 ax.plot(*zip(*pts), "o-" if op == "forward" else "s--", label=f"{backend} {op}")
     ax.set_xscale("log")

@@ -26,20 +26,32 @@ def _threads(args):
 
 
 def run_dense(args, peaks, rows):
-    shapes = method.parse_shapes(args.shapes) if args.shapes else (
-        dense.QUICK_SHAPES if args.quick else dense.DEFAULT_SHAPES)
+    shapes = (
+        method.parse_shapes(args.shapes)
+        if args.shapes
+        else (dense.QUICK_SHAPES if args.quick else dense.DEFAULT_SHAPES)
+    )
     rounds = args.rounds or (2 if args.quick else 5)
     for shape in shapes:
         candidates = dense.cases(shape, _backends(args), quick=args.quick)
-        method.measure(candidates, rounds=rounds, block=0.02 if args.quick else 0.1,
-                       gap=0.0 if args.quick else 0.2)
+        method.measure(
+            candidates, rounds=rounds, block=0.02 if args.quick else 0.1, gap=0.0 if args.quick else 0.2
+        )
         by_name = {c.name: c for c in candidates}
         for c in candidates:
             op, library = c.name.split("/")
             flops, traffic = dense.counts(shape, op)
-            row = {"suite": "dense", "case": "x".join(map(str, shape)), "op": op,
-                   "backend": library, "flops": flops, "bytes": traffic,
-                   "first_call_s": c.first_call, "status": c.status, "samples_s": c.samples}
+            row = {
+                "suite": "dense",
+                "case": "x".join(map(str, shape)),
+                "op": op,
+                "backend": library,
+                "flops": flops,
+                "bytes": traffic,
+                "first_call_s": c.first_call,
+                "status": c.status,
+                "samples_s": c.samples,
+            }
             if c.samples:
                 stats = method.summary(c.samples)
                 row.update({f"{k}_s": v for k, v in stats.items()})
@@ -58,13 +70,17 @@ def _print_row(row):
         print(f"{row['case']:>16} {row['op']:>9} {row['backend']:>10}   {row['status']}")
         return
     spread = f"{row['min_s'] * 1e3:.3g}–{row['max_s'] * 1e3:.3g}"
-    print(f"{row['case']:>16} {row['op']:>9} {row['backend']:>10} {row['median_s'] * 1e3:>10.3f} "
-          f"{spread:>17} {row['gflops']:>8.1f} {row['fraction_of_peak']:>6.0%} "
-          f"{row.get('vs_numpy', float('nan')):>8.2f} {row['first_call_s'] * 1e3:>9.1f}")
+    print(
+        f"{row['case']:>16} {row['op']:>9} {row['backend']:>10} {row['median_s'] * 1e3:>10.3f} "
+        f"{spread:>17} {row['gflops']:>8.1f} {row['fraction_of_peak']:>6.0%} "
+        f"{row.get('vs_numpy', float('nan')):>8.2f} {row['first_call_s'] * 1e3:>9.1f}"
+    )
 
 
-HEADER = (f"{'case NxKxM':>16} {'op':>9} {'backend':>10} {'median ms':>10} {'min–max ms':>17} "
-          f"{'GFLOP/s':>8} {'peak':>6} {'×numpy':>8} {'1st ms':>9}")
+HEADER = (
+    f"{'case NxKxM':>16} {'op':>9} {'backend':>10} {'median ms':>10} {'min–max ms':>17} "
+    f"{'GFLOP/s':>8} {'peak':>6} {'×numpy':>8} {'1st ms':>9}"
+)
 
 
 def run(args) -> int:
@@ -75,10 +91,14 @@ def run(args) -> int:
     _threads(args)
     facts = method.machine_facts()
     peaks = method.measure_peaks(quick=args.quick)
-    print(f"# {facts['cpu']} · {facts['cores']} cores · numba threads {facts['numba_threads']} · "
-          f"numpy {facts['numpy']} · numba {facts['numba']} · torch {facts['torch']}")
-    print(f"# measured peaks: sgemm {peaks['gflops']:.1f} GFLOP/s ({peaks['sgemm_size']}³, numpy BLAS), "
-          f"copy {peaks['gbytes_per_s']:.1f} GB/s; cpu kernels loaded in {load_time:.2f} s")
+    print(
+        f"# {facts['cpu']} · {facts['cores']} cores · numba threads {facts['numba_threads']} · "
+        f"numpy {facts['numpy']} · numba {facts['numba']} · torch {facts['torch']}"
+    )
+    print(
+        f"# measured peaks: sgemm {peaks['gflops']:.1f} GFLOP/s ({peaks['sgemm_size']}³, numpy BLAS), "
+        f"copy {peaks['gbytes_per_s']:.1f} GB/s; cpu kernels loaded in {load_time:.2f} s"
+    )
     rows = []
     for suite in args.suites:
         if suite == "dense":
@@ -97,7 +117,10 @@ def run(args) -> int:
         elif suite == "int8":
             from . import int8
 
-            print("\n## int8: integer inference against float32 (N × 4096 × 4096, relu; 256 with --quick)\n" + int8.HEADER)
+            print(
+                "\n## int8: integer inference against float32 (N × 4096 × 4096, relu; 256 with --quick)\n"
+                + int8.HEADER
+            )
             int8.run_int8(args, rows)
         elif suite == "compress":
             from . import compress
@@ -114,7 +137,10 @@ def run(args) -> int:
     print(f"\n# total {time.perf_counter() - start:.1f} s")
     if args.out:
         with open(args.out, "w") as handle:
-            json.dump({"machine": facts, "peaks": peaks, "kernel_load_s": load_time, "results": rows},
-                      handle, indent=1)
+            json.dump(
+                {"machine": facts, "peaks": peaks, "kernel_load_s": load_time, "results": rows},
+                handle,
+                indent=1,
+            )
         print(f"# wrote {args.out}")
     return 0

@@ -30,9 +30,13 @@ def _densecore(batch, x, y):
     import densecore as dc
 
     dc.set_seed(0)
-    model = dc.Sequential([dc.layers.Dense(LAYERS[1], activation="relu"),
-                           dc.layers.Dense(LAYERS[2], activation="relu"),
-                           dc.layers.Dense(LAYERS[3], activation="softmax")])
+    model = dc.Sequential(
+        [
+            dc.layers.Dense(LAYERS[1], activation="relu"),
+            dc.layers.Dense(LAYERS[2], activation="relu"),
+            dc.layers.Dense(LAYERS[3], activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return model, lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
 
@@ -43,9 +47,13 @@ def _torch(batch, x, y):
     except ImportError:
         return None
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(LAYERS[0], LAYERS[1]), torch.nn.ReLU(),
-                              torch.nn.Linear(LAYERS[1], LAYERS[2]), torch.nn.ReLU(),
-                              torch.nn.Linear(LAYERS[2], LAYERS[3]))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(LAYERS[0], LAYERS[1]),
+        torch.nn.ReLU(),
+        torch.nn.Linear(LAYERS[1], LAYERS[2]),
+        torch.nn.ReLU(),
+        torch.nn.Linear(LAYERS[2], LAYERS[3]),
+    )
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
@@ -53,7 +61,7 @@ def _torch(batch, x, y):
     def epoch():
         order = torch.randperm(len(tx))
         for start in range(0, len(tx), batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net(tx[idx]), ty[idx])
             loss.backward()
@@ -71,9 +79,14 @@ def _keras(batch, x, y):
     except Exception:
         return None
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((LAYERS[0],)), keras.layers.Dense(LAYERS[1], activation="relu"),
-                              keras.layers.Dense(LAYERS[2], activation="relu"),
-                              keras.layers.Dense(LAYERS[3], activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((LAYERS[0],)),
+            keras.layers.Dense(LAYERS[1], activation="relu"),
+            keras.layers.Dense(LAYERS[2], activation="relu"),
+            keras.layers.Dense(LAYERS[3], activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
 
@@ -94,6 +107,7 @@ def kernel_share(model, run) -> float:
                 return fn(*args, **kwargs)
             finally:
                 spent[0] += time.perf_counter() - start
+
         return wrapper
 
     for n in names:
@@ -109,8 +123,13 @@ def kernel_share(model, run) -> float:
 
 
 def run_train(args, rows):
-    batches = ([int(b) for b in args.batches.split(",")] if args.batches else
-               QUICK_BATCHES if args.quick else DEFAULT_BATCHES)
+    batches = (
+        [int(b) for b in args.batches.split(",")]
+        if args.batches
+        else QUICK_BATCHES
+        if args.quick
+        else DEFAULT_BATCHES
+    )
     n = 512 if args.quick else 8192
     x, y = _data(n)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -125,19 +144,30 @@ def run_train(args, rows):
                 candidates.append(method.Candidate(name, run, library=name))
         method.measure(candidates, rounds=rounds, block=0.0, gap=0.0 if args.quick else 0.3)
         share = kernel_share(model, ours)
-        torch_median = next((method.summary(c.samples)["median"] for c in candidates
-                             if c.name == "torch" and c.samples), None)
+        torch_median = next(
+            (method.summary(c.samples)["median"] for c in candidates if c.name == "torch" and c.samples), None
+        )
         for c in candidates:
             stats = method.summary(c.samples)
-            row = {"suite": "train", "case": f"batch{batch}", "op": "fit_epoch", "backend": c.name,
-                   "samples": n, **{f"{k}_s": v for k, v in stats.items()}, "samples_s": c.samples,
-                   "samples_per_s": n / stats["median"], "first_call_s": c.first_call}
+            row = {
+                "suite": "train",
+                "case": f"batch{batch}",
+                "op": "fit_epoch",
+                "backend": c.name,
+                "samples": n,
+                **{f"{k}_s": v for k, v in stats.items()},
+                "samples_s": c.samples,
+                "samples_per_s": n / stats["median"],
+                "first_call_s": c.first_call,
+            }
             if torch_median:
                 row["vs_torch"] = torch_median / stats["median"]
             if c.name == "densecore":
                 row["kernel_share"] = share
             rows.append(row)
             spread = f"{n / stats['max']:,.0f}–{n / stats['min']:,.0f}"
-            print(f"{batch:>6} {c.name:>10} {row['samples_per_s']:>11,.0f} {spread:>17} "
-                  f"{row.get('vs_torch', float('nan')):>7.2f} "
-                  f"{(f'{share:.0%}' if c.name == 'densecore' else ''):>11}")
+            print(
+                f"{batch:>6} {c.name:>10} {row['samples_per_s']:>11,.0f} {spread:>17} "
+                f"{row.get('vs_torch', float('nan')):>7.2f} "
+                f"{(f'{share:.0%}' if c.name == 'densecore' else ''):>11}"
+            )

@@ -7,8 +7,19 @@ with a Keras-like API.
     >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 """
 
-from . import (callbacks, compress, datasets, functional, initializers, layers, losses, metrics,
-               optimizers, quantization, regularizers)
+from . import (
+    callbacks,
+    compress,
+    datasets,
+    functional,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    quantization,
+    regularizers,
+)
 from .backend import get_backend, set_backend
 from .gpu import device_info, gpu_available
 from .gradcheck import GradcheckError, gradcheck
@@ -21,8 +32,31 @@ from .tensor import Tensor, no_grad
 
 __version__ = "0.1.0"
 
-__all__ = ["Model", "Sequential", "Input", "Tensor", "layers", "losses", "metrics",
-           "optimizers", "callbacks", "initializers", "regularizers", "functional", "datasets",
-           "load_model", "set_seed", "set_backend", "get_backend", "gradcheck",
-           "GradcheckError", "no_grad", "compress", "quantize", "quantize_aware",
-           "gpu_available", "device_info"]
+__all__ = [
+    "quantization",
+    "Model",
+    "Sequential",
+    "Input",
+    "Tensor",
+    "layers",
+    "losses",
+    "metrics",
+    "optimizers",
+    "callbacks",
+    "initializers",
+    "regularizers",
+    "functional",
+    "datasets",
+    "load_model",
+    "set_seed",
+    "set_backend",
+    "get_backend",
+    "gradcheck",
+    "GradcheckError",
+    "no_grad",
+    "compress",
+    "quantize",
+    "quantize_aware",
+    "gpu_available",
+    "device_info",
+]

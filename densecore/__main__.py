@@ -8,8 +8,6 @@ count and wall time.
 import argparse
 import time
 
-import numpy as np
-
 import densecore as dc
 
 
@@ -46,8 +44,10 @@ def main(argv=None) -> int:
     dc.set_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = dc.datasets.load_breast_cancer()
     x_train, x_test = dc.datasets.standardize(x_train, x_test)
-    print(f"densecore {dc.__version__} · backend {dc.get_backend()} · breast cancer: "
-          f"{len(x_train)} train / {len(x_test)} test samples, {x_train.shape[1]} features")
+    print(
+        f"densecore {dc.__version__} · backend {dc.get_backend()} · breast cancer: "
+        f"{len(x_train)} train / {len(x_test)} test samples, {x_train.shape[1]} features"
+    )
 
     model = SimpleNet()
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
@@ -83,8 +83,10 @@ def main(argv=None) -> int:
     print(f"\n{'model':<32}{'test acc':>10}{'params':>10}{'bytes':>8}{'predict':>12}")
     for name, m in rows:
         acc = m.evaluate(x_test, y_test, return_dict=True)["accuracy"]
-        print(f"{name:<32}{acc:>10.2%}{m.count_params():>10,}{dc.quantization.model_bytes(m):>8,}"
-              f"{_predict_time(m, x_test) * 1e6:>10.0f}us")
+        print(
+            f"{name:<32}{acc:>10.2%}{m.count_params():>10,}{dc.quantization.model_bytes(m):>8,}"
+            f"{_predict_time(m, x_test) * 1e6:>10.0f}us"
+        )
     return 0
 
 

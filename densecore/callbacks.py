@@ -102,8 +102,17 @@ class EarlyStopping(Callback):
         baseline: a value the monitor must beat.  start_from_epoch: epochs to wait first.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0.0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__()
         self.monitor, self.patience, self.verbose = monitor, patience, verbose
         self.min_delta = abs(min_delta)
@@ -113,19 +122,26 @@ class EarlyStopping(Callback):
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
-        self.best = self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
+        self.best = (
+            self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
+        )
         self.best_weights = None
 
     def on_epoch_end(self, epoch, logs=None):
         current = (logs or {}).get(self.monitor)
         if current is None:
-            warnings.warn(f"EarlyStopping: metric '{self.monitor}' is not in logs "
-                          f"({sorted(logs or {})}); not stopping.", stacklevel=2)
+            warnings.warn(
+                f"EarlyStopping: metric '{self.monitor}' is not in logs "
+                f"({sorted(logs or {})}); not stopping.",
+                stacklevel=2,
+            )
             return
         if epoch < self.start_from_epoch:
             return
         delta = -self.min_delta if self.mode == "min" else self.min_delta
-        if self._improves(current - delta, self.best) or (self.best_weights is None and self.baseline is None):
+        if self._improves(current - delta, self.best) or (
+            self.best_weights is None and self.baseline is None
+        ):
             self.best, self.best_epoch, self.wait = current, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
@@ -151,8 +167,15 @@ class ModelCheckpoint(Callback):
         save_weights_only: default False.  mode: "auto", "min" or "max".
     """
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto"):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+    ):
         super().__init__()
         self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
@@ -164,8 +187,9 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
-                warnings.warn(f"ModelCheckpoint: metric '{self.monitor}' is not in logs; "
-                              f"saving anyway.", stacklevel=2)
+                warnings.warn(
+                    f"ModelCheckpoint: metric '{self.monitor}' is not in logs; saving anyway.", stacklevel=2
+                )
             elif not self._improves(current, self.best):
                 return
             else:

@@ -40,8 +40,10 @@ def _walk(container):
 
 def _require_built(model, where):
     if not getattr(model, "built", False):
-        raise ValueError(f"{where}: model '{model.name}' is not built; call it on data, fit it "
-                         f"or build((None, features)) first.")
+        raise ValueError(
+            f"{where}: model '{model.name}' is not built; call it on data, fit it "
+            f"or build((None, features)) first."
+        )
 
 
 def _attribute_names(owner, layer):
@@ -71,8 +73,11 @@ def clone(model):
     new = copy.deepcopy(model)
     if getattr(model, "compiled", False):
         optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
-        new.compile(optimizer=optimizer, loss=copy.deepcopy(model.loss),
-                    metrics=[copy.deepcopy(m) for m in model.compiled_metrics])
+        new.compile(
+            optimizer=optimizer,
+            loss=copy.deepcopy(model.loss),
+            metrics=[copy.deepcopy(m) for m in model.compiled_metrics],
+        )
     return new
 
 
@@ -127,15 +132,19 @@ def low_rank(model, rank=None, energy=None, layers=None, verbose=1):
     where = "compress.low_rank"
     _require_built(model, where)
     if (rank is None) == (energy is None):
-        raise ValueError(f"{where}: give exactly one of rank and energy; received rank={rank!r}, "
-                         f"energy={energy!r}.")
+        raise ValueError(
+            f"{where}: give exactly one of rank and energy; received rank={rank!r}, energy={energy!r}."
+        )
     if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1):
         raise ValueError(f"{where}: rank must be a positive integer. Received: rank={rank!r}")
     if energy is not None and (not isinstance(energy, (int, float)) or not 0 < energy <= 1):
         raise ValueError(f"{where}: energy must be in (0, 1]. Received: energy={energy!r}")
     named = layers is not None
-    targets = find_layers(model, layers, where) if named else [
-        layer for _, layer in _walk(model) if type(layer) is Dense]
+    targets = (
+        find_layers(model, layers, where)
+        if named
+        else [layer for _, layer in _walk(model) if type(layer) is Dense]
+    )
 
     plan, report = {}, []
     for layer in targets:
@@ -145,22 +154,34 @@ def low_rank(model, rank=None, energy=None, layers=None, verbose=1):
         r = _rank_for(sigma, rank, energy)
         if r > min(n_in, n_out):
             if named:
-                raise ValueError(f"{where}: rank {r} exceeds min(in, out) = {min(n_in, n_out)} "
-                                 f"for layer '{layer.name}' ({n_in} × {n_out}).")
+                raise ValueError(
+                    f"{where}: rank {r} exceeds min(in, out) = {min(n_in, n_out)} "
+                    f"for layer '{layer.name}' ({n_in} × {n_out})."
+                )
             r = min(n_in, n_out)
         if r * (n_in + n_out) >= n_in * n_out and not named:
-            warnings.warn(f"{where}: layer '{layer.name}' ({n_in} × {n_out}) kept dense: rank {r} "
-                          f"would not save parameters (needs r < {n_in * n_out / (n_in + n_out):.1f}).",
-                          stacklevel=2)
+            warnings.warn(
+                f"{where}: layer '{layer.name}' ({n_in} × {n_out}) kept dense: rank {r} "
+                f"would not save parameters (needs r < {n_in * n_out / (n_in + n_out):.1f}).",
+                stacklevel=2,
+            )
             continue
         root = np.sqrt(sigma[:r])
         error = float(np.sqrt(np.sum(sigma[r:] ** 2) / max(np.sum(sigma**2), 1e-300)))
         plan[layer] = (r, (u[:, :r] * root).astype(np.float32), (root[:, None] * vt[:r]).astype(np.float32))
         bias = 0 if not layer.use_bias else n_out
-        report.append({"layer": layer.name, "shape": (n_in, n_out), "rank": r,
-                       "params_before": n_in * n_out + bias, "params_after": r * (n_in + n_out) + bias,
-                       "flops_before": layer.flops_per_sample(),
-                       "flops_after": 2 * r * (n_in + n_out) + n_out, "relative_error": error})
+        report.append(
+            {
+                "layer": layer.name,
+                "shape": (n_in, n_out),
+                "rank": r,
+                "params_before": n_in * n_out + bias,
+                "params_after": r * (n_in + n_out) + bias,
+                "flops_before": layer.flops_per_sample(),
+                "flops_after": 2 * r * (n_in + n_out) + n_out,
+                "relative_error": error,
+            }
+        )
 
     new = clone(model)
     twin = _counterpart(model, new)
@@ -184,9 +205,11 @@ def format_report(report) -> str:
     """The low-rank report as a table."""
     lines = [f"{'layer':<14}{'in × out':>12}{'rank':>6}{'params':>18}{'FLOPs/sample':>20}{'rel. error':>12}"]
     for row in report:
-        lines.append(f"{row['layer']:<14}{'%d × %d' % row['shape']:>12}{row['rank']:>6}"
-                     f"{row['params_before']:>9,} → {row['params_after']:<6,}"
-                     f"{row['flops_before']:>10,} → {row['flops_after']:<7,}{row['relative_error']:>12.4f}")
+        lines.append(
+            f"{row['layer']:<14}{'%d × %d' % row['shape']:>12}{row['rank']:>6}"
+            f"{row['params_before']:>9,} → {row['params_after']:<6,}"
+            f"{row['flops_before']:>10,} → {row['flops_after']:<7,}{row['relative_error']:>12.4f}"
+        )
     return "\n".join(lines)
 
 
@@ -196,8 +219,18 @@ def _score(model, x, y):
     return metric, result[metric]
 
 
-def sweep(model, x, y, ranks, fine_tune_epochs=3, validation_data=None, layers=None,
-          batch_size=32, plot=None, verbose=1):
+def sweep(
+    model,
+    x,
+    y,
+    ranks,
+    fine_tune_epochs=3,
+    validation_data=None,
+    layers=None,
+    batch_size=32,
+    plot=None,
+    verbose=1,
+):
     """Compress `model` at each rank, score it, fine-tune it, score it again.
 
     Args:
@@ -214,9 +247,15 @@ def sweep(model, x, y, ranks, fine_tune_epochs=3, validation_data=None, layers=N
     model._require_compiled("compress.sweep")
     x_val, y_val = validation_data if validation_data is not None else (x, y)
     metric, base = _score(model, x_val, y_val)
-    rows = [{"rank": None, "params": model.count_params(),
-             "flops": sum(layer.flops_per_sample() for layer in model.layers),
-             "before": base, "after": base}]
+    rows = [
+        {
+            "rank": None,
+            "params": model.count_params(),
+            "flops": sum(layer.flops_per_sample() for layer in model.layers),
+            "before": base,
+            "after": base,
+        }
+    ]
     for rank in ranks:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -224,14 +263,22 @@ def sweep(model, x, y, ranks, fine_tune_epochs=3, validation_data=None, layers=N
         before = _score(small, x_val, y_val)[1]
         if fine_tune_epochs:
             small.fit(x, y, epochs=fine_tune_epochs, batch_size=batch_size, verbose=0)
-        rows.append({"rank": rank, "params": small.count_params(),
-                     "flops": sum(layer.flops_per_sample() for layer in small.layers),
-                     "before": before, "after": _score(small, x_val, y_val)[1]})
+        rows.append(
+            {
+                "rank": rank,
+                "params": small.count_params(),
+                "flops": sum(layer.flops_per_sample() for layer in small.layers),
+                "before": before,
+                "after": _score(small, x_val, y_val)[1],
+            }
+        )
     if verbose:
         print(f"{'rank':>6}{'params':>10}{'FLOPs':>10}{metric + ' before':>20}{'after':>10}")
         for row in rows:
-            print(f"{'dense' if row['rank'] is None else row['rank']:>6}{row['params']:>10,}"
-                  f"{row['flops']:>10,}{row['before']:>20.4f}{row['after']:>10.4f}")
+            print(
+                f"{'dense' if row['rank'] is None else row['rank']:>6}{row['params']:>10,}"
+                f"{row['flops']:>10,}{row['before']:>20.4f}{row['after']:>10.4f}"
+            )
     if plot:
         _plot_sweep(rows, metric, plot)
     return rows
@@ -318,7 +365,7 @@ def _unit_scores(layer, consumer, criterion, data, model, where):
     try:
         sums = np.zeros(layer.units)
         for start in range(0, len(data), 256):
-            model.predict(data[start:start + 256], batch_size=256)
+            model.predict(data[start : start + 256], batch_size=256)
             sums += np.abs(captured["a"]).sum(axis=0)
     finally:
         del layer.__dict__["call"]
@@ -356,7 +403,9 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
     where = "compress.prune_units"
     _require_built(model, where)
     if (amount is None) == (keep is None):
-        raise ValueError(f"{where}: give exactly one of amount and keep; received amount={amount!r}, keep={keep!r}.")
+        raise ValueError(
+            f"{where}: give exactly one of amount and keep; received amount={amount!r}, keep={keep!r}."
+        )
     if amount is not None and (not isinstance(amount, (int, float)) or not 0 <= amount < 1):
         raise ValueError(f"{where}: amount must be in [0, 1). Received: amount={amount!r}")
     if keep is not None and (isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1):
@@ -368,8 +417,10 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
             raise ValueError(f"{where}: criterion='activation' needs data=.")
         data = np.asarray(data, np.float32)
         if data.ndim != 2 or data.shape[1:] != tuple(model.input_shape[1:]) or not np.all(np.isfinite(data)):
-            raise ValueError(f"{where}: data must be finite, of shape (samples, "
-                             f"{model.input_shape[1]}); received {data.shape}.")
+            raise ValueError(
+                f"{where}: data must be finite, of shape (samples, "
+                f"{model.input_shape[1]}); received {data.shape}."
+            )
     chain = _dense_chain(model)
     dense_layers = [layer for _, layer in _walk(model) if type(layer) is Dense]
     if layers is None:
@@ -380,20 +431,21 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
     for layer in targets:
         consumer = chain.get(layer)
         if consumer is None:
-            raise ValueError(f"{where}: layer '{layer.name}' feeds no single Dense layer (it is "
-                             f"the output layer, or its consumer is unclear); it cannot be pruned.")
+            raise ValueError(
+                f"{where}: layer '{layer.name}' feeds no single Dense layer (it is "
+                f"the output layer, or its consumer is unclear); it cannot be pruned."
+            )
         n_keep = keep if keep is not None else max(1, int(round(layer.units * (1 - amount))))
         if n_keep > layer.units:
-            raise ValueError(f"{where}: keep={n_keep} is more than the {layer.units} units of "
-                             f"layer '{layer.name}'.")
+            raise ValueError(
+                f"{where}: keep={n_keep} is more than the {layer.units} units of layer '{layer.name}'."
+            )
         scores = _unit_scores(layer, consumer, criterion, data, model, where)
         kept = np.sort(np.argsort(-scores, kind="stable")[:n_keep])
         plan[layer] = (consumer, kept)
     new = clone(model)
     twin = _counterpart(model, new)
-    rows_to_keep = {}
-    for layer, (consumer, kept) in plan.items():
-        rows_to_keep[consumer] = kept
+    rows_to_keep = {consumer: kept for consumer, kept in plan.values()}
     replacements = {}
     for layer in dense_layers:
         cols = plan[layer][1] if layer in plan else None
@@ -414,10 +466,15 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
         smaller.set_weights([kernel] + ([] if bias is None else [bias]))
         smaller.trainable = layer.trainable
         replacements[twin[layer]] = smaller
-        report.append({"layer": layer.name, "units": (layer.units, kernel.shape[1]),
-                       "inputs": (layer.kernel.shape[0], kernel.shape[0]),
-                       "params": (layer.count_params(), smaller.count_params()),
-                       "flops": (layer.flops_per_sample(), smaller.flops_per_sample())})
+        report.append(
+            {
+                "layer": layer.name,
+                "units": (layer.units, kernel.shape[1]),
+                "inputs": (layer.kernel.shape[0], kernel.shape[0]),
+                "params": (layer.count_params(), smaller.count_params()),
+                "flops": (layer.flops_per_sample(), smaller.flops_per_sample()),
+            }
+        )
     replace_layers(new, replacements)
     if isinstance(new.input_shape, tuple):
         new.built = True
@@ -425,14 +482,26 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
     if verbose:
         print(f"{'layer':<14}{'units':>14}{'inputs':>14}{'params':>20}{'FLOPs/sample':>22}")
         for row in report:
-            print(f"{row['layer']:<14}{'%d → %d' % row['units']:>14}{'%d → %d' % row['inputs']:>14}"
-                  f"{'%d → %d' % row['params']:>20}{'%d → %d' % row['flops']:>22}")
+            print(
+                f"{row['layer']:<14}{'%d → %d' % row['units']:>14}{'%d → %d' % row['inputs']:>14}"
+                f"{'%d → %d' % row['params']:>20}{'%d → %d' % row['flops']:>22}"
+            )
     return new
 
 
 # ---- knowledge distillation --------------------------------------------------------------
-def distill(teacher, student, x, y=None, temperature=2.0, alpha=0.1, epochs=5, batch_size=32,
-            optimizer="adam", verbose=1):
+def distill(
+    teacher,
+    student,
+    x,
+    y=None,
+    temperature=2.0,
+    alpha=0.1,
+    epochs=5,
+    batch_size=32,
+    optimizer="adam",
+    verbose=1,
+):
     """Train `student` to match `teacher`'s softened outputs (Hinton et al., 2015).
 
     With teacher logits z_t and student logits z_s (the inputs of their final softmax), the
@@ -470,10 +539,12 @@ def distill(teacher, student, x, y=None, temperature=2.0, alpha=0.1, epochs=5, b
     with no_grad(), learning_phase(False):
         out = teacher(Tensor(x[:1]))
     if getattr(out, "_logits", None) is None or out.shape[1] != student.output_shape[-1]:
-        raise ValueError(f"{where}: teacher and student must end in softmax layers with the same "
-                         f"number of outputs.")
-    soft = np.concatenate([_teacher_soft(teacher, x[i:i + 1024], temperature)
-                           for i in range(0, len(x), 1024)])
+        raise ValueError(
+            f"{where}: teacher and student must end in softmax layers with the same number of outputs."
+        )
+    soft = np.concatenate(
+        [_teacher_soft(teacher, x[i : i + 1024], temperature) for i in range(0, len(x), 1024)]
+    )
     labels = None if y is None else F.sparse_labels(where, y, soft.shape[1], len(x))
     opt = optimizers_module.get(optimizer)
     params = student.trainable_weights
@@ -482,14 +553,17 @@ def distill(teacher, student, x, y=None, temperature=2.0, alpha=0.1, epochs=5, b
         order = dc_random.generator().permutation(len(x))
         total = 0.0
         for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             with learning_phase(True):
                 logits = student(Tensor(x[idx]))._logits
-            loss = F.categorical_crossentropy(soft[idx], logits * (1.0 / temperature),
-                                              from_logits=True) * (temperature**2)
+            loss = F.categorical_crossentropy(soft[idx], logits * (1.0 / temperature), from_logits=True) * (
+                temperature**2
+            )
             if labels is not None:
-                loss = loss * (1 - alpha) + F.sparse_categorical_crossentropy(
-                    labels[idx], logits, from_logits=True) * alpha
+                loss = (
+                    loss * (1 - alpha)
+                    + F.sparse_categorical_crossentropy(labels[idx], logits, from_logits=True) * alpha
+                )
             total += float(loss.data) * len(idx)
             loss.backward()
             opt.apply(params)

@@ -44,7 +44,8 @@ def dense(x, w, b=None, activation=None) -> Tensor:
 
     def backward(g):
         dx, dw, db = kernels.dense_backward(
-            xd, w.data, y, g, activation, need_dx=x.requires_grad, need_dw=w.requires_grad)
+            xd, w.data, y, g, activation, need_dx=x.requires_grad, need_dw=w.requires_grad
+        )
         if dx is not None:
             x._accumulate(dx)
         if dw is not None:
@@ -76,7 +77,8 @@ def lowrank_dense(x, u, v, b=None, activation=None) -> Tensor:
     def backward(g):
         trainable = u.requires_grad or v.requires_grad
         dx, du, dv, db = kernels.lowrank_backward(
-            xd, u.data, v.data, y, g, activation, need_dx=x.requires_grad, need_dw=trainable)
+            xd, u.data, v.data, y, g, activation, need_dx=x.requires_grad, need_dw=trainable
+        )
         for tensor, grad in ((x, dx), (u, du), (v, dv), (b, db)):
             if tensor is not None and grad is not None:
                 tensor._accumulate(grad)
@@ -98,8 +100,7 @@ def fake_quantize(x, scale, zero_point, q_min, q_max) -> Tensor:
     position = x.data / scale + zero_point
     q = np.clip(np.rint(position), q_min, q_max)
     inside = (position >= q_min - 0.5) & (position <= q_max + 0.5)
-    return x._child(((q - zero_point) * scale).astype(x.dtype), (x,),
-                    lambda g: x._accumulate(g * inside))
+    return x._child(((q - zero_point) * scale).astype(x.dtype), (x,), lambda g: x._accumulate(g * inside))
 
 
 # ---- activations --------------------------------------------------------------------------
@@ -164,8 +165,7 @@ def _logsumexp(z, axis=-1):
     return top + np.log(np.exp(z - top).sum(axis=axis, keepdims=True))
 
 
-ACTIVATIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh,
-               "softmax": softmax}
+ACTIVATIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax}
 
 
 # ---- losses -------------------------------------------------------------------------------
@@ -186,8 +186,9 @@ def _targets(where, y_true, y_pred: Tensor) -> np.ndarray:
 
 def _scalar_loss(value, source: Tensor, grad_fn) -> Tensor:
     """A scalar node whose backward passes g · grad_fn() to `source`."""
-    return source._child(np.asarray(value, source.dtype), (source,),
-                         lambda g: source._accumulate(g * grad_fn()))
+    return source._child(
+        np.asarray(value, source.dtype), (source,), lambda g: source._accumulate(g * grad_fn())
+    )
 
 
 def _logits_of(y_pred: Tensor, from_logits: bool):
@@ -217,8 +218,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
     p = np.clip(y_pred.data, EPSILON, 1 - EPSILON)
     per = -(t * np.log(p) + (1 - t) * np.log(1 - p))
     inside = (y_pred.data > EPSILON) & (y_pred.data < 1 - EPSILON)
-    return _scalar_loss(per.mean(), y_pred,
-                        lambda: inside * (p - t) / (p * (1 - p)) / p.size)
+    return _scalar_loss(per.mean(), y_pred, lambda: inside * (p - t) / (p * (1 - p)) / p.size)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
@@ -234,8 +234,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tenso
     if logits is not None:
         z = logits.data
         per = (t * (_logsumexp(z) - z)).sum(axis=-1)
-        return _scalar_loss(per.mean(), logits,
-                            lambda: (t.sum(axis=-1, keepdims=True) * _softmax(z) - t) / n)
+        return _scalar_loss(per.mean(), logits, lambda: (t.sum(axis=-1, keepdims=True) * _softmax(z) - t) / n)
     total = y_pred.data.sum(axis=-1, keepdims=True)
     p = np.clip(y_pred.data / total, EPSILON, 1 - EPSILON)
     per = -(t * np.log(p)).sum(axis=-1)
@@ -279,7 +278,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
     """
     y_pred = as_tensor(y_pred)
     if y_pred.ndim != 2:
-        raise ValueError(f"sparse_categorical_crossentropy: y_pred must be (batch, classes); received {y_pred.shape}.")
+        raise ValueError(
+            f"sparse_categorical_crossentropy: y_pred must be (batch, classes); received {y_pred.shape}."
+        )
     n, classes = y_pred.shape
     labels = sparse_labels("sparse_categorical_crossentropy", y_true, classes, n)
     rows = np.arange(n)

@@ -36,8 +36,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1
     """
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or t.dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} must be a float64 Tensor; received "
-                            f"{type(t).__name__} {getattr(t, 'dtype', '')}.")
+            raise TypeError(
+                f"gradcheck: input {i} must be a float64 Tensor; received "
+                f"{type(t).__name__} {getattr(t, 'dtype', '')}."
+            )
     weights = np.random.default_rng(0).uniform(0.5, 1.5, np.shape(fn(*inputs).data))
 
     def loss():

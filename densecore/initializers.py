@@ -112,9 +112,15 @@ class Ones(Initializer):
         return np.ones(shape)
 
 
-ALL = {"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-       "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_normal": LecunNormal,
-       "zeros": Zeros, "ones": Ones}
+ALL = {
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "lecun_normal": LecunNormal,
+    "zeros": Zeros,
+    "ones": Ones,
+}
 
 
 def get(identifier) -> Initializer:
@@ -123,8 +129,9 @@ def get(identifier) -> Initializer:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in ALL:
         return ALL[identifier.lower()]()
-    raise ValueError(f"Unknown initializer {identifier!r}; expected one of {sorted(ALL)} "
-                     f"or an Initializer instance.")
+    raise ValueError(
+        f"Unknown initializer {identifier!r}; expected one of {sorted(ALL)} or an Initializer instance."
+    )
 
 
 def serialize(init: Initializer) -> dict:

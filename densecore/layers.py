@@ -50,8 +50,9 @@ def check_activation(activation, where: str) -> str:
     """The activation's canonical name, or a ValueError listing the valid names."""
     name = "linear" if activation is None else activation
     if name not in ACTIVATIONS:
-        raise ValueError(f"{where}: unknown activation {activation!r}; expected one of "
-                         f"{list(ACTIVATIONS)} or None.")
+        raise ValueError(
+            f"{where}: unknown activation {activation!r}; expected one of {list(ACTIVATIONS)} or None."
+        )
     return name
 
 
@@ -129,17 +130,20 @@ class Layer:
         own = self.weights
         weights = list(weights)
         if len(weights) != len(own):
-            raise ValueError(f"set_weights on '{self.name}': expected {len(own)} arrays "
-                             f"({[tuple(w.shape) for w in own]}); received {len(weights)}.")
+            raise ValueError(
+                f"set_weights on '{self.name}': expected {len(own)} arrays "
+                f"({[tuple(w.shape) for w in own]}); received {len(weights)}."
+            )
         arrays = []
         for w, new in zip(own, weights):
             new = np.asarray(new)
             if new.shape != w.shape:
-                raise ValueError(f"set_weights on '{self.name}': weight {w.name} has shape "
-                                 f"{w.shape}; received an array of shape {new.shape}.")
+                raise ValueError(
+                    f"set_weights on '{self.name}': weight {w.name} has shape "
+                    f"{w.shape}; received an array of shape {new.shape}."
+                )
             if new.dtype.kind not in "biuf" or not np.all(np.isfinite(new)):
-                raise ValueError(f"set_weights on '{self.name}': weight {w.name} must be "
-                                 f"finite numbers.")
+                raise ValueError(f"set_weights on '{self.name}': weight {w.name} must be finite numbers.")
             arrays.append(new)
         for w, new in zip(own, arrays):  # all checked before anything changes
             w.data = new.astype(w.dtype)
@@ -213,9 +217,17 @@ class Dense(Layer):
         [(3, 4), (4,)]
     """
 
-    def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer. Received: units={units!r}")
@@ -230,15 +242,17 @@ class Dense(Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
-            raise ValueError(f"Dense '{self.name}': expects inputs of shape (batch, features); "
-                             f"received {tuple(input_shape)}.")
+            raise ValueError(
+                f"Dense '{self.name}': expects inputs of shape (batch, features); "
+                f"received {tuple(input_shape)}."
+            )
         super().build(input_shape)
         n_in = int(input_shape[-1])
-        self._kernel = self.add_weight("kernel", (n_in, self.units), self.kernel_initializer,
-                                       self.kernel_regularizer)
+        self._kernel = self.add_weight(
+            "kernel", (n_in, self.units), self.kernel_initializer, self.kernel_regularizer
+        )
         if self.use_bias:
-            self._bias = self.add_weight("bias", (self.units,), self.bias_initializer,
-                                         self.bias_regularizer)
+            self._bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
 
     kernel = property(lambda self: self._kernel, doc="The kernel W (in, units), a Tensor.")
     bias = property(lambda self: self._bias, doc="The bias b (units,), a Tensor, or None.")
@@ -252,7 +266,8 @@ class Dense(Layer):
         if inputs.ndim != 2 or inputs.shape[1] != self._kernel.shape[0]:
             raise ValueError(
                 f"Input of layer '{self.name}' is incompatible: expected shape (batch, "
-                f"{self._kernel.shape[0]}); received {inputs.shape}.")
+                f"{self._kernel.shape[0]}); received {inputs.shape}."
+            )
         if self.activation in _FUSED:
             return F.dense(inputs, self._kernel, self._bias, self.activation)
         return F.ACTIVATIONS[self.activation](F.dense(inputs, self._kernel, self._bias))
@@ -264,12 +279,16 @@ class Dense(Layer):
         return kernel_flops.dense_flops(1, self._kernel.shape[0], self.units) if self.built else 0
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -313,8 +332,10 @@ class LowRankDense(Dense):
 
     def build(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
-            raise ValueError(f"LowRankDense '{self.name}': expects inputs of shape (batch, "
-                             f"features); received {tuple(input_shape)}.")
+            raise ValueError(
+                f"LowRankDense '{self.name}': expects inputs of shape (batch, "
+                f"features); received {tuple(input_shape)}."
+            )
         Layer.build(self, input_shape)
         n_in = int(input_shape[-1])
         init = self.kernel_initializer
@@ -324,13 +345,14 @@ class LowRankDense(Dense):
         self._v = self.add_weight("v", (self.rank, self.units), init, self.kernel_regularizer)
         self._kernel = self._u  # for the input-width check in call
         if self.use_bias:
-            self._bias = self.add_weight("bias", (self.units,), self.bias_initializer,
-                                         self.bias_regularizer)
+            self._bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
 
     u = property(lambda self: self._u, doc="The left factor U (in, rank), a Tensor.")
     v = property(lambda self: self._v, doc="The right factor V (rank, units), a Tensor.")
-    kernel = property(lambda self: None if self._u is None else Tensor(self._u.data @ self._v.data),
-                      doc="The product U V (in, units), a new constant Tensor.")
+    kernel = property(
+        lambda self: None if self._u is None else Tensor(self._u.data @ self._v.data),
+        doc="The product U V (in, units), a new constant Tensor.",
+    )
 
     _u = _v = None
 
@@ -338,7 +360,8 @@ class LowRankDense(Dense):
         if inputs.ndim != 2 or inputs.shape[1] != self._u.shape[0]:
             raise ValueError(
                 f"Input of layer '{self.name}' is incompatible: expected shape (batch, "
-                f"{self._u.shape[0]}); received {inputs.shape}.")
+                f"{self._u.shape[0]}); received {inputs.shape}."
+            )
         if self.activation in _FUSED:
             return F.lowrank_dense(inputs, self._u, self._v, self._bias, self.activation)
         return F.ACTIVATIONS[self.activation](F.lowrank_dense(inputs, self._u, self._v, self._bias))
@@ -347,8 +370,11 @@ class LowRankDense(Dense):
         if not self.built:
             return 0
         n_in = self._u.shape[0]
-        return (kernel_flops.dense_flops(1, n_in, self.rank) - self.rank
-                + kernel_flops.dense_flops(1, self.rank, self.units))
+        return (
+            kernel_flops.dense_flops(1, n_in, self.rank)
+            - self.rank
+            + kernel_flops.dense_flops(1, self.rank, self.units)
+        )
 
     def get_config(self):
         return {**super().get_config(), "rank": self.rank}
@@ -432,4 +458,3 @@ def Input(shape, name=None):
 
 
 ALL = {cls.__name__: cls for cls in (Dense, LowRankDense, Dropout, Activation, InputLayer)}
-

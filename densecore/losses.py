@@ -66,11 +66,15 @@ class MeanAbsoluteError(Loss):
 
 
 ALL = {
-    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy, "cce": CategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "cce": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mae": MeanAbsoluteError,
 }
 CLASSES = {cls.__name__: cls for cls in set(ALL.values())}
 

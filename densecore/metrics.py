@@ -124,14 +124,21 @@ class Mean(Metric):
 
 
 ALL = {
-    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "precision": Precision, "recall": Recall,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "precision": Precision,
+    "recall": Recall,
 }
-_ACCURACY_FOR = {"binary": BinaryAccuracy, "categorical": CategoricalAccuracy,
-                 "sparse": SparseCategoricalAccuracy}
+_ACCURACY_FOR = {
+    "binary": BinaryAccuracy,
+    "categorical": CategoricalAccuracy,
+    "sparse": SparseCategoricalAccuracy,
+}
 
 
 def get(identifier, loss=None) -> Metric:
@@ -145,5 +152,7 @@ def get(identifier, loss=None) -> Metric:
             return cls(name=identifier)
         if key in ALL:
             return ALL[key](name=identifier)
-    raise ValueError(f"Unknown metric {identifier!r}; expected one of "
-                     f"{sorted(ALL) + ['accuracy', 'acc']} or a Metric instance.")
+    raise ValueError(
+        f"Unknown metric {identifier!r}; expected one of "
+        f"{sorted(ALL) + ['accuracy', 'acc']} or a Metric instance."
+    )

@@ -1,13 +1,13 @@
 """Model (subclass it and write `call`) and Sequential (a stack of layers).
 
-    class SimpleNet(dc.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense1 = dc.layers.Dense(10, activation="relu")   # tracked, in order
-            self.dense2 = dc.layers.Dense(1, activation="sigmoid")
+class SimpleNet(dc.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense1 = dc.layers.Dense(10, activation="relu")   # tracked, in order
+        self.dense2 = dc.layers.Dense(1, activation="sigmoid")
 
-        def call(self, inputs):
-            return self.dense2(self.dense1(inputs))
+    def call(self, inputs):
+        return self.dense2(self.dense1(inputs))
 """
 
 import inspect
@@ -47,8 +47,10 @@ class Model(Trainer, Layer):
 
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise TypeError("Model(inputs, outputs) (Keras's functional API) is not supported; "
-                            "subclass densecore.Model or use densecore.Sequential.")
+            raise TypeError(
+                "Model(inputs, outputs) (Keras's functional API) is not supported; "
+                "subclass densecore.Model or use densecore.Sequential."
+            )
         super().__init__(**kwargs)
         self.compiled = False
         self.stop_training = False
@@ -79,6 +81,7 @@ class Model(Trainer, Layer):
             self.built = True
         if type(self)._call_takes_training:
             from .layers import _training
+
             return self.call(x, training=_training[0])
         return self.call(x)
 
@@ -105,14 +108,22 @@ class Model(Trainer, Layer):
     def summary(self, print_fn=print) -> None:
         """Print each layer's output shape, parameters and FLOPs per sample, and totals."""
         if not self.built:
-            raise ValueError(f"summary: model '{self.name}' is not built; call it on data, "
-                             f"fit it, or build((None, features)) first.")
+            raise ValueError(
+                f"summary: model '{self.name}' is not built; call it on data, "
+                f"fit it, or build((None, features)) first."
+            )
         rows, shape = [], self.input_shape
         for layer in self.layers:
             shape = layer.compute_output_shape(shape)
-            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape),
-                         f"{layer.count_params():,}", _bytes(_layer_bytes(layer)),
-                         f"{layer.flops_per_sample():,}"))
+            rows.append(
+                (
+                    f"{layer.name} ({type(layer).__name__})",
+                    str(shape),
+                    f"{layer.count_params():,}",
+                    _bytes(_layer_bytes(layer)),
+                    f"{layer.flops_per_sample():,}",
+                )
+            )
         head = ("Layer (type)", "Output Shape", "Param #", "Bytes", "FLOPs/sample")
         widths = [max(len(r[i]) for r in rows + [head]) + 2 for i in range(5)]
 
@@ -123,12 +134,19 @@ class Model(Trainer, Layer):
         trainable = sum(w.size for w in self.trainable_weights)
         total = self.count_params()
         flops = sum(layer.flops_per_sample() for layer in self.layers)
-        out = [f'Model: "{self.name}"', rule, line(head), rule, *map(line, rows), rule,
-               f"Total params: {total:,} ({_bytes(sum(_layer_bytes(la) for la in self.layers))} "
-               f"stored; {_bytes(total * 4)} as float32)",
-               f"Trainable params: {trainable:,}",
-               f"Non-trainable params: {total - trainable:,}",
-               f"FLOPs per sample (forward): {flops:,}"]
+        out = [
+            f'Model: "{self.name}"',
+            rule,
+            line(head),
+            rule,
+            *map(line, rows),
+            rule,
+            f"Total params: {total:,} ({_bytes(sum(_layer_bytes(la) for la in self.layers))} "
+            f"stored; {_bytes(total * 4)} as float32)",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
+            f"FLOPs per sample (forward): {flops:,}",
+        ]
         print_fn("\n".join(out))
 
     def get_config(self) -> dict:
@@ -249,9 +267,12 @@ class Sequential(Model):
         return shape
 
     def get_config(self):
-        config = {"name": self.name, "layers": [{"class_name": type(layer).__name__,
-                                                 "config": layer.get_config()}
-                                                for layer in self._layers]}
+        config = {
+            "name": self.name,
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self._layers
+            ],
+        }
         return config
 
 

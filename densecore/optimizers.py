@@ -25,15 +25,26 @@ class Optimizer:
 
     _slots = ()  # names of the per-parameter state arrays
 
-    def __init__(self, learning_rate=0.001, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None):
+    def __init__(self, learning_rate=0.001, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
         if not isinstance(learning_rate, LearningRateSchedule):
-            if not isinstance(learning_rate, (int, float)) or not np.isfinite(learning_rate) or learning_rate < 0:
-                raise ValueError(f"{type(self).__name__}: learning_rate must be a finite number ≥ 0 "
-                                 f"or a schedule; received {learning_rate!r}.")
-        for key, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            if (
+                not isinstance(learning_rate, (int, float))
+                or not np.isfinite(learning_rate)
+                or learning_rate < 0
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}: learning_rate must be a finite number ≥ 0 "
+                    f"or a schedule; received {learning_rate!r}."
+                )
+        for key, value in (
+            ("clipnorm", clipnorm),
+            ("clipvalue", clipvalue),
+            ("global_clipnorm", global_clipnorm),
+        ):
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
-                raise ValueError(f"{type(self).__name__}: {key} must be a positive number; received {value!r}.")
+                raise ValueError(
+                    f"{type(self).__name__}: {key} must be a positive number; received {value!r}."
+                )
         self.learning_rate = learning_rate
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
@@ -85,8 +96,13 @@ class Optimizer:
         lr = self.learning_rate
         if isinstance(lr, LearningRateSchedule):
             lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
-        return {"name": self.name, "learning_rate": lr, "clipnorm": self.clipnorm,
-                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+        return {
+            "name": self.name,
+            "learning_rate": lr,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -104,8 +120,9 @@ class Optimizer:
         arrays = list(arrays)
         expected = [(p.size,) for p in params for _ in self._slots]
         if [a.shape for a in arrays] != expected:
-            raise ValueError(f"{type(self).__name__}: saved optimizer state does not match the "
-                             f"model's parameters.")
+            raise ValueError(
+                f"{type(self).__name__}: saved optimizer state does not match the model's parameters."
+            )
         it = iter(arrays)
         for p in params:
             self._state[id(p)] = {s: np.array(next(it), dtype=p.dtype) for s in self._slots}
@@ -158,12 +175,20 @@ class Adam(Optimizer):
     def _update(self, kernels, w, g, state, lr):
         t = self.iterations + 1
         alpha = lr * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        kernels.adam_update(w, g, state["m"], state["v"], alpha, self.beta_1, self.beta_2,
-                            self.epsilon, self.weight_decay * lr)
+        kernels.adam_update(
+            w,
+            g,
+            state["m"],
+            state["v"],
+            alpha,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.weight_decay * lr,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 class AdamW(Adam):
@@ -198,12 +223,12 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
 
     def _update(self, kernels, w, g, state, lr):
-        kernels.rmsprop_update(w, g, state["velocity"], state["momentum"], lr, self.rho,
-                               self.momentum, self.epsilon)
+        kernels.rmsprop_update(
+            w, g, state["velocity"], state["momentum"], lr, self.rho, self.momentum, self.epsilon
+        )
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon}
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon}
 
 
 ALL = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
@@ -215,5 +240,6 @@ def get(identifier) -> Optimizer:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in ALL:
         return ALL[identifier.lower()]()
-    raise ValueError(f"Unknown optimizer {identifier!r}; expected one of {sorted(ALL)} or an "
-                     f"Optimizer instance.")
+    raise ValueError(
+        f"Unknown optimizer {identifier!r}; expected one of {sorted(ALL)} or an Optimizer instance."
+    )

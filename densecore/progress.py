@@ -1,7 +1,7 @@
 """A Keras-style progress bar, written out rather than a dependency: it is short, and it
 prints at most ~20 times a second however fast the steps are.
 
-verbose=1 on a terminal:  `12/18 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - loss: 0.31 - accuracy: 0.91`
+verbose=1 on a terminal:  `12/18 ━━━━━━━━━━━━━━╸       ETA 12ms - loss: 0.3100 - accuracy: 0.9100`
 verbose=2 or not a terminal: one line per epoch.
 """
 

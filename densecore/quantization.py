@@ -27,7 +27,7 @@ from kernels import quant as kquant
 from . import backend
 from . import functional as F
 from .compress import _counterpart, _require_built, _walk, clone, replace_layers
-from .layers import Dense, Layer, LowRankDense, _FUSED, check_activation
+from .layers import _FUSED, Dense, Layer, LowRankDense, check_activation
 from .tensor import Tensor
 
 
@@ -72,8 +72,10 @@ class QuantizedDense(Layer):
     def call(self, inputs, training=None):
         x = inputs.data
         if x.ndim != 2 or x.shape[1] != self.wq_t.shape[1]:
-            raise ValueError(f"Input of layer '{self.name}' is incompatible: expected shape "
-                             f"(batch, {self.wq_t.shape[1]}); received {x.shape}.")
+            raise ValueError(
+                f"Input of layer '{self.name}' is incompatible: expected shape "
+                f"(batch, {self.wq_t.shape[1]}); received {x.shape}."
+            )
         kernels = backend.kernels()
         x = np.ascontiguousarray(x, np.float32)
         if self.static:
@@ -82,8 +84,16 @@ class QuantizedDense(Layer):
             scale, zero = kquant.affine_params(x.min(initial=0), x.max(initial=0), self.num_bits)
         xq = kernels.quantize(x, scale, zero, self.num_bits)
         fused = self.activation if self.activation in _FUSED else None
-        y = kernels.qdense_forward(xq, scale, zero, self.wq_t.data, self.w_scale.data,
-                                   self.w_sums.data, None if self.bias is None else self.bias.data, fused)
+        y = kernels.qdense_forward(
+            xq,
+            scale,
+            zero,
+            self.wq_t.data,
+            self.w_scale.data,
+            self.w_sums.data,
+            None if self.bias is None else self.bias.data,
+            fused,
+        )
         out = Tensor(y)
         return out if fused or self.activation == "linear" else F.ACTIVATIONS[self.activation](out)
 
@@ -97,8 +107,14 @@ class QuantizedDense(Layer):
         return 2 * self.wq_t.size + self.units if self.built else 0
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
-                "use_bias": self.use_bias, "num_bits": self.num_bits, "static": self.static}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "num_bits": self.num_bits,
+            "static": self.static,
+        }
 
 
 class QATDense(Dense):
@@ -176,7 +192,7 @@ def _calibrate(model, layers, data, percentile):
         object.__setattr__(layer, "call", spy)
     try:
         for start in range(0, len(data), 256):
-            model.predict(data[start:start + 256], batch_size=256)
+            model.predict(data[start : start + 256], batch_size=256)
     finally:
         for layer in layers:
             del layer.__dict__["call"]
@@ -186,8 +202,10 @@ def _calibrate(model, layers, data, percentile):
         if percentile is None:
             ranges[layer] = (float(values.min()), float(values.max()))
         else:
-            ranges[layer] = (float(np.percentile(values, 100 - percentile)),
-                             float(np.percentile(values, percentile)))
+            ranges[layer] = (
+                float(np.percentile(values, 100 - percentile)),
+                float(np.percentile(values, percentile)),
+            )
     return ranges
 
 
@@ -201,14 +219,18 @@ def _integer_layer(layer, num_bits, per_channel, input_range):
     wq = kernels.quantize(np.ascontiguousarray(kernel), np.ascontiguousarray(scale), 0, num_bits)
     wq = np.maximum(wq, -kquant.qrange(num_bits)[1]).astype(np.int8)  # symmetric: [−q_max, q_max]
     wq_t, sums = kquant.pack_weights(wq)
-    config = {k: v for k, v in Dense.get_config(layer).items()
-              if k in ("name", "trainable", "units", "activation", "use_bias")}
+    config = {
+        k: v
+        for k, v in Dense.get_config(layer).items()
+        if k in ("name", "trainable", "units", "activation", "use_bias")
+    }
     new = QuantizedDense(num_bits=num_bits, static=input_range is not None, **config)
     new.build(layer.input_shape)
     new.built = True
     params = [0.0, 0.0] if input_range is None else list(kquant.affine_params(*input_range, num_bits))
-    new.set_weights([wq_t, scale, sums] + ([layer.bias.data] if layer.use_bias else [])
-                    + [np.array(params, np.float32)])
+    new.set_weights(
+        [wq_t, scale, sums] + ([layer.bias.data] if layer.use_bias else []) + [np.array(params, np.float32)]
+    )
     return new
 
 
@@ -242,10 +264,15 @@ def quantize(model, num_bits=8, calibration_data=None, per_channel=True, percent
         raise ValueError(f"{where}: percentile must be in (50, 100]. Received: percentile={percentile!r}")
     if calibration_data is not None:
         calibration_data = np.asarray(calibration_data, np.float32)
-        if (calibration_data.ndim != 2 or calibration_data.shape[1:] != tuple(model.input_shape[1:])
-                or len(calibration_data) == 0):
-            raise ValueError(f"{where}: calibration_data must be (samples, {model.input_shape[1]}); "
-                             f"received {calibration_data.shape}.")
+        if (
+            calibration_data.ndim != 2
+            or calibration_data.shape[1:] != tuple(model.input_shape[1:])
+            or len(calibration_data) == 0
+        ):
+            raise ValueError(
+                f"{where}: calibration_data must be (samples, {model.input_shape[1]}); "
+                f"received {calibration_data.shape}."
+            )
         if not np.all(np.isfinite(calibration_data)):
             raise ValueError(f"{where}: calibration_data contains NaN or inf.")
     targets = _dense_targets(model, where)
@@ -293,8 +320,10 @@ def convert(model):
     """The integer model of a quantization-aware model (its ranges and weights, quantized)."""
     layers = [layer for _, layer in _walk(model) if isinstance(layer, QATDense)]
     if not layers:
-        raise ValueError(f"convert: model '{model.name}' has no quantization-aware layers; "
-                         f"use densecore.quantize() for post-training quantization.")
+        raise ValueError(
+            f"convert: model '{model.name}' has no quantization-aware layers; "
+            f"use densecore.quantize() for post-training quantization."
+        )
     for layer in layers:
         if layer.input_range.data[2] == 0:
             raise ValueError(f"convert: layer '{layer.name}' has seen no data yet; fit the model first.")
@@ -309,5 +338,3 @@ _layers.ALL.update({"QATDense": QATDense, "QuantizedDense": QuantizedDense})
 def model_bytes(model) -> int:
     """Bytes of all weights as stored (int8 weights count one byte each)."""
     return int(sum(w.data.nbytes for w in model.weights))
-
-

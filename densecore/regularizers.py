@@ -1,8 +1,8 @@
 """Weight penalties added to the training loss, with Keras's names and formulas.
 
-    L1(l1)        l1 · Σ|w|
-    L2(l2)        l2 · Σ w²      (note: Keras has no factor ½)
-    L1L2(l1, l2)  both
+L1(l1)        l1 · Σ|w|
+L2(l2)        l2 · Σ w²      (note: Keras has no factor ½)
+L1L2(l1, l2)  both
 """
 
 import numpy as np
@@ -14,7 +14,9 @@ class Regularizer:
     def __init__(self, l1: float = 0.0, l2: float = 0.0):
         for name, value in (("l1", l1), ("l2", l2)):
             if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{type(self).__name__}: {name} must be a finite number ≥ 0; received {value!r}.")
+                raise ValueError(
+                    f"{type(self).__name__}: {name} must be a finite number ≥ 0; received {value!r}."
+                )
         self.l1, self.l2 = float(l1), float(l2)
 
     def __call__(self, w):
@@ -68,8 +70,9 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in ALL:
         return ALL[identifier.lower()]()
-    raise ValueError(f"Unknown regularizer {identifier!r}; expected one of {sorted(ALL)}, "
-                     f"a Regularizer instance or None.")
+    raise ValueError(
+        f"Unknown regularizer {identifier!r}; expected one of {sorted(ALL)}, a Regularizer instance or None."
+    )
 
 
 def serialize(reg):

@@ -56,11 +56,14 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 def _describe(model) -> dict:
-    return {"format": FORMAT, "version": VERSION, "class_name": type(model).__name__,
-            "config": model.get_config(),
-            "input_shape": None if model.input_shape is None else list(model.input_shape),
-            "weights": [{"name": w.name, "shape": list(w.shape), "dtype": w.dtype.str}
-                        for w in model.weights]}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "class_name": type(model).__name__,
+        "config": model.get_config(),
+        "input_shape": None if model.input_shape is None else list(model.input_shape),
+        "weights": [{"name": w.name, "shape": list(w.shape), "dtype": w.dtype.str} for w in model.weights],
+    }
 
 
 def save_model(model, filepath) -> None:
@@ -76,7 +79,8 @@ def save_model(model, filepath) -> None:
             config["compile"] = {
                 "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
                 "loss": {"class_name": type(loss).__name__, "config": loss.get_config()},
-                "metrics": model._compile_config["metrics"]}
+                "metrics": model._compile_config["metrics"],
+            }
             state = optimizer.state_arrays(model.trainable_weights)
             config["optimizer"] = {"iterations": optimizer.iterations, "arrays": len(state)}
             entries.update({f"optimizer/{i}.npy": _npy(a) for i, a in enumerate(state)})
@@ -105,34 +109,50 @@ class _Archive:
             self.config = json.loads(raw)
         except FileNotFoundError:
             raise
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError,
-                OSError, EOFError, zipfile.LargeZipFile) as exc:
-            raise ValueError(f"load: {self.path!r} is not a densecore file, or it is "
-                             f"damaged ({type(exc).__name__}: {exc}).") from None
+        except (
+            zipfile.BadZipFile,
+            KeyError,
+            json.JSONDecodeError,
+            UnicodeDecodeError,
+            OSError,
+            EOFError,
+            zipfile.LargeZipFile,
+        ) as exc:
+            raise ValueError(
+                f"load: {self.path!r} is not a densecore file, or it is "
+                f"damaged ({type(exc).__name__}: {exc})."
+            ) from None
         if not isinstance(self.config, dict) or self.config.get("format") != FORMAT:
             raise ValueError(f"load: {self.path!r} is not a densecore file.")
         if self.config.get("version") != VERSION:
-            raise ValueError(f"load: {self.path!r} has format version "
-                             f"{self.config.get('version')!r}; this densecore reads {VERSION}.")
+            raise ValueError(
+                f"load: {self.path!r} has format version "
+                f"{self.config.get('version')!r}; this densecore reads {VERSION}."
+            )
 
     def array(self, name, shape, dtype=np.float32) -> np.ndarray:
         """Read one array, checking its header against the expected shape and dtype first."""
         try:
             with self.zip.open(name) as handle:
                 version = np.lib.format.read_magic(handle)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
                 found, _, found_dtype = read_header(handle)
                 if tuple(found) != tuple(shape) or found_dtype != np.dtype(dtype):
-                    raise ValueError(f"array {name} is {found} {found_dtype}, expected "
-                                     f"{tuple(shape)} {np.dtype(dtype)}")
+                    raise ValueError(
+                        f"array {name} is {found} {found_dtype}, expected {tuple(shape)} {np.dtype(dtype)}"
+                    )
             with self.zip.open(name) as handle:
                 return np.lib.format.read_array(handle, allow_pickle=False)
         except ValueError as exc:
             raise ValueError(f"load: {self.path!r} is damaged: {exc}.") from None
         except (KeyError, zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise ValueError(f"load: {self.path!r} is damaged or truncated "
-                             f"({type(exc).__name__}: {exc}).") from None
+            raise ValueError(
+                f"load: {self.path!r} is damaged or truncated ({type(exc).__name__}: {exc})."
+            ) from None
 
 
 def _check_layer_config(spec) -> None:
@@ -150,20 +170,29 @@ def _build_model(archive, custom_objects):
     config = archive.config
     class_name = config.get("class_name")
     input_shape = config.get("input_shape")
-    if (not isinstance(input_shape, list) or len(input_shape) != 2
-            or not isinstance(input_shape[1], int) or not 0 < input_shape[1] <= MAX_ELEMENTS):
+    if (
+        not isinstance(input_shape, list)
+        or len(input_shape) != 2
+        or not isinstance(input_shape[1], int)
+        or not 0 < input_shape[1] <= MAX_ELEMENTS
+    ):
         raise ValueError(f"load: invalid input shape {input_shape!r}.")
     declared = config.get("weights")
     if not isinstance(declared, list):
         raise ValueError("load: the weights list is missing.")
     for spec in declared:
         shape = spec.get("shape") if isinstance(spec, dict) else None
-        if (not isinstance(shape, list) or not all(isinstance(s, int) and s > 0 for s in shape)
-                or int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS
-                or spec.get("dtype", "<f4") not in DTYPES):
-            raise ValueError(f"load: weight declaration {spec!r} is refused (shape must be "
-                             f"positive integers, at most {MAX_ELEMENTS} elements, dtype one of "
-                             f"{sorted(DTYPES)}).")
+        if (
+            not isinstance(shape, list)
+            or not all(isinstance(s, int) and s > 0 for s in shape)
+            or int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS
+            or spec.get("dtype", "<f4") not in DTYPES
+        ):
+            raise ValueError(
+                f"load: weight declaration {spec!r} is refused (shape must be "
+                f"positive integers, at most {MAX_ELEMENTS} elements, dtype one of "
+                f"{sorted(DTYPES)})."
+            )
     if class_name == "Sequential":
         layer_specs = config.get("config", {}).get("layers", [])
         for spec in layer_specs:
@@ -174,8 +203,10 @@ def _build_model(archive, custom_objects):
     else:
         cls = (custom_objects or {}).get(class_name) or _registry.get(class_name)
         if cls is None:
-            raise ValueError(f"load: model class {class_name!r} is not defined here; define it "
-                             f"(or pass custom_objects={{'{class_name}': cls}}) before loading.")
+            raise ValueError(
+                f"load: model class {class_name!r} is not defined here; define it "
+                f"(or pass custom_objects={{'{class_name}': cls}}) before loading."
+            )
         model = cls(**{k: v for k, v in config.get("config", {}).items() if k != "name"})
     model.build(tuple(input_shape))
     return model
@@ -184,11 +215,13 @@ def _build_model(archive, custom_objects):
 def _load_weights_into(model, archive) -> None:
     declared = archive.config.get("weights", [])
     own = model.weights
-    if len(declared) != len(own) or any(list(w.shape) != d.get("shape") or w.dtype.str != d.get("dtype", "<f4")
-                                        for w, d in zip(own, declared)):
+    if len(declared) != len(own) or any(
+        list(w.shape) != d.get("shape") or w.dtype.str != d.get("dtype", "<f4") for w, d in zip(own, declared)
+    ):
         raise ValueError(
             f"load: the file holds weights {[d.get('shape') for d in declared]} but model "
-            f"'{model.name}' has {[list(w.shape) for w in own]}.")
+            f"'{model.name}' has {[list(w.shape) for w in own]}."
+        )
     model.set_weights([archive.array(f"weights/{i}.npy", w.shape, w.dtype) for i, w in enumerate(own)])
 
 
@@ -206,8 +239,9 @@ def load_model(filepath, custom_objects=None, compile=True):
     """
     archive = _Archive(filepath)
     if archive.config.get("kind") != "model":
-        raise ValueError(f"load_model: {archive.path!r} holds weights only; build the model "
-                         f"and call model.load_weights().")
+        raise ValueError(
+            f"load_model: {archive.path!r} holds weights only; build the model and call model.load_weights()."
+        )
     try:
         model = _build_model(archive, custom_objects)
     except (KeyError, TypeError, AttributeError) as exc:
@@ -217,7 +251,8 @@ def load_model(filepath, custom_objects=None, compile=True):
     if compile and spec:
         try:
             optimizer = optimizers_module.ALL[spec["optimizer"]["class_name"].lower()].from_config(
-                spec["optimizer"]["config"])
+                spec["optimizer"]["config"]
+            )
             loss = losses_module.CLASSES[spec["loss"]["class_name"]](**spec["loss"]["config"])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"load_model: {archive.path!r} has an invalid compile config ({exc}).") from None

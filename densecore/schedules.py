@@ -1,7 +1,7 @@
 """Learning-rate schedules: the rate as a function of the optimizer's step count.
 
-    ExponentialDecay  η(t) = η₀ · r^(t / T)        (t // T with staircase=True)
-    CosineDecay       η(t) = η₀ · [(1 − α) · ½(1 + cos(π · min(t, T) / T)) + α]
+ExponentialDecay  η(t) = η₀ · r^(t / T)        (t // T with staircase=True)
+CosineDecay       η(t) = η₀ · [(1 − α) · ½(1 + cos(π · min(t, T) / T)) + α]
 """
 
 import math

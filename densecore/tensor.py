@@ -198,7 +198,9 @@ class Tensor:
 
     def __pow__(self, exponent):
         if not isinstance(exponent, (int, float)):
-            raise TypeError(f"Tensor.__pow__: the exponent must be a Python number; received {type(exponent).__name__}.")
+            raise TypeError(
+                f"Tensor.__pow__: the exponent must be a Python number; received {type(exponent).__name__}."
+            )
 
         def backward(g):  # d(x^p) = p x^(p-1) dx
             self._accumulate(g * exponent * self.data ** (exponent - 1))
@@ -249,8 +251,9 @@ class Tensor:
     def reshape(self, *shape):
         """The same elements in a new shape; the gradient is reshaped back."""
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return self._child(self.data.reshape(shape), (self,),
-                           lambda g: self._accumulate(g.reshape(self.shape)))
+        return self._child(
+            self.data.reshape(shape), (self,), lambda g: self._accumulate(g.reshape(self.shape))
+        )
 
     @property
     def T(self):

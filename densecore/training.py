@@ -42,13 +42,17 @@ def _as_inputs(where, x, name="x") -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{where}: {name} must hold numbers; received dtype {array.dtype}.")
     if array.ndim == 1 and name == "x":
-        raise ValueError(f"{where}: x must be (samples, features); received shape {array.shape}. "
-                         f"Use x.reshape(-1, 1) for a single feature.")
+        raise ValueError(
+            f"{where}: x must be (samples, features); received shape {array.shape}. "
+            f"Use x.reshape(-1, 1) for a single feature."
+        )
     if array.shape[0:1] == (0,):
         raise ValueError(f"{where}: {name} is empty (shape {array.shape}).")
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}).")
+        raise ValueError(
+            f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})."
+        )
     return array
 
 
@@ -111,14 +115,17 @@ class Trainer:
 
         frozen = [layer.name for _, layer in _walk(self) if getattr(layer, "inference_only", False)]
         if frozen:
-            raise TypeError(f"{where}: model '{self.name}' holds integer layers {frozen}, which are "
-                            f"for inference only; train the float model, or a quantize_aware() "
-                            f"copy, and quantize it again.")
+            raise TypeError(
+                f"{where}: model '{self.name}' holds integer layers {frozen}, which are "
+                f"for inference only; train the float model, or a quantize_aware() "
+                f"copy, and quantize it again."
+            )
 
     def _require_compiled(self, where):
         if not getattr(self, "compiled", False):
-            raise RuntimeError(f"{where}: the model must be compiled first: call "
-                               f"model.compile(optimizer=..., loss=...).")
+            raise RuntimeError(
+                f"{where}: the model must be compiled first: call model.compile(optimizer=..., loss=...)."
+            )
 
     # ---- data checks -------------------------------------------------------------------
     def _prepare(self, where, x, y=None):
@@ -129,8 +136,10 @@ class Trainer:
             return x, None
         y = _as_inputs(where, y, "y")
         if len(y) != len(x):
-            raise ValueError(f"{where}: x and y must have the same number of samples; received "
-                             f"x {x.shape} and y {y.shape}.")
+            raise ValueError(
+                f"{where}: x and y must have the same number of samples; received "
+                f"x {x.shape} and y {y.shape}."
+            )
         if not isinstance(self.loss, losses_module.SparseCategoricalCrossentropy):
             y = y.astype(np.float32, copy=False)
         with no_grad():  # the loss's and metrics' own checks on the whole y, once
@@ -139,14 +148,18 @@ class Trainer:
             try:
                 self.loss(y, Tensor(fake))
             except (ValueError, TypeError) as exc:
-                raise type(exc)(f"{where}: y does not fit the model's output (batch, {units}): {exc}") from None
+                raise type(exc)(
+                    f"{where}: y does not fit the model's output (batch, {units}): {exc}"
+                ) from None
             for metric in self.compiled_metrics:
                 probe = copy.copy(metric)
                 try:
                     probe.update_state(y[:2], fake[:2])
                 except (ValueError, TypeError, IndexError) as exc:
-                    raise ValueError(f"{where}: metric '{metric.name}' does not fit y {y.shape} and "
-                                     f"outputs (batch, {units}): {exc}") from None
+                    raise ValueError(
+                        f"{where}: metric '{metric.name}' does not fit y {y.shape} and "
+                        f"outputs (batch, {units}): {exc}"
+                    ) from None
         return x, y
 
     def _ensure_built(self, where, x):
@@ -154,8 +167,10 @@ class Trainer:
             self.build((None, x.shape[1]))
         expected = self.input_shape[1:]
         if tuple(x.shape[1:]) != tuple(expected):
-            raise ValueError(f"{where}: the model was built for inputs of shape (batch, "
-                             f"{', '.join(map(str, expected))}); received x of shape {x.shape}.")
+            raise ValueError(
+                f"{where}: the model was built for inputs of shape (batch, "
+                f"{', '.join(map(str, expected))}); received x of shape {x.shape}."
+            )
 
     # ---- steps -------------------------------------------------------------------------
     def _total_loss(self, y_true, y_pred):
@@ -185,8 +200,19 @@ class Trainer:
         return value
 
     # ---- fit ---------------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose=1,
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        initial_epoch=0,
+    ):
         """Train for `epochs` passes over (x, y), as keras.Model.fit.
 
         Args:
@@ -222,8 +248,10 @@ class Trainer:
         elif validation_split:
             split = int(math.floor(len(x) * (1.0 - validation_split)))
             if split == 0 or split == len(x):
-                raise ValueError(f"fit: validation_split={validation_split} leaves no samples for "
-                                 f"{'training' if split == 0 else 'validation'} out of {len(x)}.")
+                raise ValueError(
+                    f"fit: validation_split={validation_split} leaves no samples for "
+                    f"{'training' if split == 0 else 'validation'} out of {len(x)}."
+                )
             x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
         else:
             x_val = y_val = None
@@ -236,53 +264,54 @@ class Trainer:
         loss_tracker = metrics_module.Mean("loss")
         self.stop_training = False
         with _deferred_interrupts() as interrupt:
-            self._fit_loop(x, y, x_val, y_val, batch_size, epochs, verbose, shuffle, initial_epoch,
-                           steps, cbs, trainable, loss_tracker, interrupt)
-        return history
-
-    def _fit_loop(self, x, y, x_val, y_val, batch_size, epochs, verbose, shuffle, initial_epoch,
-                  steps, cbs, trainable, loss_tracker, interrupt):
-        cbs.call("on_train_begin", None)
-        for epoch in range(initial_epoch, epochs):
-            cbs.call("on_epoch_begin", epoch, None)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
-            bar = Progbar(steps, verbose) if verbose else None
-            loss_tracker.reset_state()
-            for metric in self.compiled_metrics:
-                metric.reset_state()
-            order = dc_random.generator().permutation(len(x)) if shuffle else None
-            for step in range(steps):
-                batch = slice(step * batch_size, (step + 1) * batch_size)
-                index = batch if order is None else order[batch]
-                if interrupt:
-                    raise KeyboardInterrupt(f"fit interrupted before epoch {epoch + 1}, step "
-                                            f"{step + 1}; the weights are those of the last step")
-                xb, yb = x[index], y[index]
-                cbs.batch_begin(step)
-                value = self._train_step(xb, yb, trainable)
-                if not math.isfinite(value):
-                    warnings.warn(f"fit: the loss became {value} at epoch {epoch + 1}, step "
-                                  f"{step + 1}; training stopped with the weights of the last "
-                                  f"good step.", RuntimeWarning, stacklevel=2)
-                    self.stop_training = True
+            cbs.call("on_train_begin", None)
+            for epoch in range(initial_epoch, epochs):
+                cbs.call("on_epoch_begin", epoch, None)
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+                bar = Progbar(steps, verbose) if verbose else None
+                loss_tracker.reset_state()
+                for metric in self.compiled_metrics:
+                    metric.reset_state()
+                order = dc_random.generator().permutation(len(x)) if shuffle else None
+                for step in range(steps):
+                    batch = slice(step * batch_size, (step + 1) * batch_size)
+                    index = batch if order is None else order[batch]
+                    if interrupt:
+                        raise KeyboardInterrupt(
+                            f"fit interrupted before epoch {epoch + 1}, step "
+                            f"{step + 1}; the weights are those of the last step"
+                        )
+                    xb, yb = x[index], y[index]
+                    cbs.batch_begin(step)
+                    value = self._train_step(xb, yb, trainable)
+                    if not math.isfinite(value):
+                        warnings.warn(
+                            f"fit: the loss became {value} at epoch {epoch + 1}, step "
+                            f"{step + 1}; training stopped with the weights of the last "
+                            f"good step.",
+                            RuntimeWarning,
+                            stacklevel=2,
+                        )
+                        self.stop_training = True
+                        break
+                    loss_tracker.update_state(value, len(xb))
+                    if bar is not None or cbs._batch_hooks:
+                        logs = self._logs(loss_tracker)
+                        cbs.batch_end(step, logs)
+                        if bar is not None:
+                            bar.update(step + 1, logs)
+                logs = self._logs(loss_tracker)
+                if x_val is not None and not self.stop_training:
+                    val = self._evaluate_arrays(x_val, y_val, batch_size)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                if bar is not None:
+                    bar.update(steps, logs, final=True)
+                cbs.call("on_epoch_end", epoch, logs)
+                if self.stop_training:
                     break
-                loss_tracker.update_state(value, len(xb))
-                if bar is not None or cbs._batch_hooks:
-                    logs = self._logs(loss_tracker)
-                    cbs.batch_end(step, logs)
-                    if bar is not None:
-                        bar.update(step + 1, logs)
-            logs = self._logs(loss_tracker)
-            if x_val is not None and not self.stop_training:
-                val = self._evaluate_arrays(x_val, y_val, batch_size)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            if bar is not None:
-                bar.update(steps, logs, final=True)
-            cbs.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
-        cbs.call("on_train_end", None)
+            cbs.call("on_train_end", None)
+        return history
 
     def _logs(self, loss_tracker) -> dict:
         logs = {"loss": loss_tracker.result()}
@@ -315,7 +344,7 @@ class Trainer:
             metric.reset_state()
         with no_grad(), learning_phase(False):
             for start in range(0, len(x), batch_size):
-                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
                 y_pred = self(Tensor(xb))
                 tracker.update_state(float(self._total_loss(yb, y_pred).data), len(xb))
                 for metric in self.compiled_metrics:
@@ -332,7 +361,7 @@ class Trainer:
         outputs = []
         with no_grad(), learning_phase(False):
             for start in range(0, len(x), batch_size):
-                outputs.append(self(Tensor(x[start:start + batch_size])).data)
+                outputs.append(self(Tensor(x[start : start + batch_size])).data)
         return np.concatenate(outputs, axis=0)
 
     def predict_on_batch(self, x):

@@ -15,6 +15,21 @@ import importlib
 
 _BACKENDS = {"reference": "kernels.reference", "cpu": "kernels.cpu", "cuda": "kernels.cuda"}
 
+# The functions every backend provides (the cuda backend: all but the integer ones, for now).
+FUNCTIONS = (
+    "dense_forward",
+    "dense_backward",
+    "lowrank_forward",
+    "lowrank_backward",
+    "quantize",
+    "dequantize",
+    "int8_matmul",
+    "qdense_forward",
+    "sgd_update",
+    "adam_update",
+    "rmsprop_update",
+)
+
 
 def get(name: str):
     """Return the backend module called `name` ("reference", "cpu" or "cuda").

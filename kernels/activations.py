@@ -37,10 +37,7 @@ def code(activation, where: str) -> int:
         return LINEAR
     if isinstance(activation, str) and activation in CODES:
         return CODES[activation]
-    raise ValueError(
-        f"{where}: unknown activation {activation!r}; expected one of "
-        f"{sorted(CODES)} or None."
-    )
+    raise ValueError(f"{where}: unknown activation {activation!r}; expected one of {sorted(CODES)} or None.")
 
 
 @njit(inline="always", cache=True)

@@ -13,18 +13,13 @@ FLOAT_DTYPES = (np.float32, np.float64)
 def as_float_matrix(value, name: str, where: str, ndim: int = 2) -> np.ndarray:
     """Return `value` as a C-contiguous float32/float64 array with `ndim` dimensions."""
     if not isinstance(value, np.ndarray):
-        raise TypeError(
-            f"{where}: {name} must be a numpy array; received {type(value).__name__}."
-        )
+        raise TypeError(f"{where}: {name} must be a numpy array; received {type(value).__name__}.")
     if value.dtype.type not in FLOAT_DTYPES:
         raise TypeError(
-            f"{where}: {name} must be float32 or float64; received dtype {value.dtype} "
-            f"(shape {value.shape})."
+            f"{where}: {name} must be float32 or float64; received dtype {value.dtype} (shape {value.shape})."
         )
     if value.ndim != ndim:
-        raise ValueError(
-            f"{where}: {name} must have {ndim} dimension(s); received shape {value.shape}."
-        )
+        raise ValueError(f"{where}: {name} must have {ndim} dimension(s); received shape {value.shape}.")
     return np.ascontiguousarray(value)
 
 
@@ -40,10 +35,7 @@ def same_dtype(where: str, **arrays) -> np.dtype:
 def check_shape(where: str, name: str, array: np.ndarray, expected: tuple, context: str):
     """Raise ValueError unless array.shape == expected."""
     if array.shape != expected:
-        raise ValueError(
-            f"{where}: {name} must have shape {expected} ({context}); "
-            f"received {array.shape}."
-        )
+        raise ValueError(f"{where}: {name} must have shape {expected} ({context}); received {array.shape}.")
 
 
 def dense_inputs(where, x, w, b):
@@ -79,8 +71,10 @@ def lowrank_inputs(where, x, u, v, b):
     x, u, _ = dense_inputs(where, x, u, None)
     v = as_float_matrix(v, "v", where)
     if v.shape[0] != u.shape[1]:
-        raise ValueError(f"{where}: u has rank {u.shape[1]} but v has {v.shape[0]} rows; "
-                         f"received u {u.shape}, v {v.shape}.")
+        raise ValueError(
+            f"{where}: u has rank {u.shape[1]} but v has {v.shape[0]} rows; "
+            f"received u {u.shape}, v {v.shape}."
+        )
     if b is not None:
         b = as_float_matrix(b, "b", where, ndim=1)
         check_shape(where, "b", b, (v.shape[1],), f"one bias per output of v {v.shape}")
@@ -91,8 +85,10 @@ def lowrank_inputs(where, x, u, v, b):
 def int8_matrix(value, name: str, where: str) -> np.ndarray:
     """`value` as a C-contiguous 2-D int8 array, or a TypeError/ValueError."""
     if not isinstance(value, np.ndarray) or value.dtype != np.int8:
-        raise TypeError(f"{where}: {name} must be an int8 numpy array; received "
-                        f"{getattr(value, 'dtype', type(value).__name__)}.")
+        raise TypeError(
+            f"{where}: {name} must be an int8 numpy array; received "
+            f"{getattr(value, 'dtype', type(value).__name__)}."
+        )
     if value.ndim != 2:
         raise ValueError(f"{where}: {name} must have 2 dimensions; received shape {value.shape}.")
     return np.ascontiguousarray(value)
@@ -106,8 +102,10 @@ def qdense_inputs(where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias):
     wq_t = int8_matrix(wq_t, "wq_t", where)
     n_out, n_in = wq_t.shape
     if xq.shape[1] != n_in:
-        raise ValueError(f"{where}: xq has {xq.shape[1]} features but wq_t (outputs, inputs) "
-                         f"expects {n_in}; received xq {xq.shape}, wq_t {wq_t.shape}.")
+        raise ValueError(
+            f"{where}: xq has {xq.shape[1]} features but wq_t (outputs, inputs) "
+            f"expects {n_in}; received xq {xq.shape}, wq_t {wq_t.shape}."
+        )
     if n_in > MAX_K:
         raise ValueError(f"{where}: {n_in} inputs could overflow int32 accumulators (at most {MAX_K}).")
     if not (np.isfinite(x_scale) and x_scale > 0):

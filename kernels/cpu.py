@@ -18,12 +18,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import activations, checks, gemm, int8, quant
+from . import FUNCTIONS, activations, checks, gemm, int8, quant
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
-__all__ = ["dense_forward", "dense_backward", "lowrank_forward", "lowrank_backward",
-           "quantize", "dequantize", "int8_matmul", "qdense_forward",
-           "sgd_update", "adam_update", "rmsprop_update"]
+__all__ = list(FUNCTIONS)
 
 _ROWS_PER_BLOCK = 16  # rows per task in the dZ/db sweep
 
@@ -85,11 +83,13 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
     _dz_db(dz, db, np.empty((-(-n_rows // _ROWS_PER_BLOCK) or 1, n_out), dy.dtype), y, dy, act)
     dx = dw = None
     if need_dw:
-        dw = _matmul(np.empty((n_in, n_out), x.dtype), x, dz, True, False,
-                     np.zeros(n_out, x.dtype), activations.LINEAR)
+        dw = _matmul(
+            np.empty((n_in, n_out), x.dtype), x, dz, True, False, np.zeros(n_out, x.dtype), activations.LINEAR
+        )
     if need_dx:
-        dx = _matmul(np.empty((n_rows, n_in), x.dtype), dz, w, False, True,
-                     np.zeros(n_in, x.dtype), activations.LINEAR)
+        dx = _matmul(
+            np.empty((n_rows, n_in), x.dtype), dz, w, False, True, np.zeros(n_in, x.dtype), activations.LINEAR
+        )
     return dx, dw, db
 
 
@@ -146,8 +146,15 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
     where = "cpu.lowrank_backward"
     x, u, v, _ = checks.lowrank_inputs(where, x, u, v, None)
     checks.check_shape(where, "y", y, (x.shape[0], v.shape[1]), "x @ u @ v")
-    t = _matmul(np.empty((x.shape[0], u.shape[1]), x.dtype), x, u, False, False,
-                np.zeros(u.shape[1], x.dtype), activations.LINEAR)
+    t = _matmul(
+        np.empty((x.shape[0], u.shape[1]), x.dtype),
+        x,
+        u,
+        False,
+        False,
+        np.zeros(u.shape[1], x.dtype),
+        activations.LINEAR,
+    )
     dt, dv, db = dense_backward(t, v, y, dy, activation, need_dx=True, need_dw=need_dw)
     dx, du, _ = dense_backward(x, u, t, dt, None, need_dx=need_dx, need_dw=need_dw)
     return dx, du, dv, db
@@ -156,8 +163,9 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
 # ---- integer quantization (kernels/int8.py; the math in kernels/quant.py) ----------------
 def quantize(x, scale, zero_point=0, num_bits=8):
     """int8 q = clip(round_half_even(x / scale) + zero_point); must equal reference.quantize."""
-    x2, shape, scale, zero, q_min, q_max = quant.quantize_inputs("cpu.quantize", x, scale,
-                                                                  zero_point, num_bits)
+    x2, shape, scale, zero, q_min, q_max = quant.quantize_inputs(
+        "cpu.quantize", x, scale, zero_point, num_bits
+    )
     q = np.empty(x2.shape, np.int8)
     int8.quantize(q, x2, scale, zero, q_min, q_max)
     return q.reshape(shape)
@@ -166,11 +174,14 @@ def quantize(x, scale, zero_point=0, num_bits=8):
 def dequantize(q, scale, zero_point=0):
     """float32 scale · (q − zero_point); must equal reference.dequantize."""
     if not isinstance(q, np.ndarray) or q.dtype != np.int8:
-        raise TypeError(f"cpu.dequantize: q must be an int8 array; received {getattr(q, 'dtype', type(q).__name__)}.")
+        raise TypeError(
+            f"cpu.dequantize: q must be an int8 array; received {getattr(q, 'dtype', type(q).__name__)}."
+        )
     shape = q.shape
     q2 = np.ascontiguousarray(q.reshape(-1, shape[-1]) if q.ndim else q.reshape(1, 1))
-    _, _, scale, zero, _, _ = quant.quantize_inputs("cpu.dequantize", np.zeros((1, q2.shape[1]), np.float32),
-                                                    scale, zero_point, 8)
+    _, _, scale, zero, _, _ = quant.quantize_inputs(
+        "cpu.dequantize", np.zeros((1, q2.shape[1]), np.float32), scale, zero_point, 8
+    )
     out = np.empty(q2.shape, np.float32)
     int8.dequantize(out, q2, scale, zero)
     return out.reshape(shape)
@@ -184,8 +195,9 @@ def int8_matmul(a, b):
     where = "cpu.int8_matmul"
     a, b = checks.int8_matrix(a, "a", where), checks.int8_matrix(b, "b", where)
     if a.shape[1] != b.shape[0]:
-        raise ValueError(f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must "
-                         f"equal b's rows).")
+        raise ValueError(
+            f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must equal b's rows)."
+        )
     if a.shape[1] > quant.MAX_K:
         raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {quant.MAX_K}).")
     c = np.empty((a.shape[0], b.shape[1]), np.int32)
@@ -193,12 +205,14 @@ def int8_matmul(a, b):
     return c
 
 
-def qdense_forward(xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activation=None,
-                   out_scale=None, out_zero=0):
+def qdense_forward(
+    xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activation=None, out_scale=None, out_zero=0
+):
     """The quantized dense layer; arguments and math as reference.qdense_forward."""
     where = "cpu.qdense_forward"
-    xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(where, xq, x_scale, x_zero, wq_t,
-                                                           w_scale, w_sums, bias)
+    xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(
+        where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
+    )
     act = activations.code(activation, where)
     multiplier = (np.float64(x_scale) * w_scale).astype(np.float32)
     folded = (np.rint(bias / multiplier) - np.int64(x_zero) * w_sums).astype(np.int32)

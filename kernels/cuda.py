@@ -26,8 +26,17 @@ from numba import cuda, float32, float64
 from . import activations, checks
 from .updates import V_MAX
 
-__all__ = ["dense_forward", "dense_backward", "lowrank_forward", "lowrank_backward",
-           "sgd_update", "adam_update", "rmsprop_update", "unavailable_reason", "device_info"]
+__all__ = [
+    "dense_forward",
+    "dense_backward",
+    "lowrank_forward",
+    "lowrank_backward",
+    "sgd_update",
+    "adam_update",
+    "rmsprop_update",
+    "unavailable_reason",
+    "device_info",
+]
 
 TILE = 16  # edge of the block of C per thread block, and of the shared-memory tiles
 RT = 2  # each thread computes an RT × RT register tile
@@ -57,9 +66,12 @@ def device_info() -> dict:
         return {"name": "numba CUDA simulator", "compute_capability": None, "memory_bytes": None}
     device = cuda.get_current_device()
     free, total = cuda.current_context().get_memory_info()
-    return {"name": device.name.decode() if isinstance(device.name, bytes) else device.name,
-            "compute_capability": device.compute_capability, "memory_bytes": total,
-            "memory_free_bytes": free}
+    return {
+        "name": device.name.decode() if isinstance(device.name, bytes) else device.name,
+        "compute_capability": device.compute_capability,
+        "memory_bytes": total,
+        "memory_free_bytes": free,
+    }
 
 
 def _make_gemm(dtype):
@@ -145,7 +157,8 @@ _DZ_DB = {np.dtype(np.float32): _make_dz_db(float32), np.dtype(np.float64): _mak
 def _is_device(array) -> bool:
     """A device array (also the simulator's stand-in for one)?"""
     return not isinstance(array, np.ndarray) and (
-        hasattr(array, "__cuda_array_interface__") or hasattr(array, "copy_to_host"))
+        hasattr(array, "__cuda_array_interface__") or hasattr(array, "copy_to_host")
+    )
 
 
 def _inputs(where, arrays: dict, validate):
@@ -180,8 +193,9 @@ def dense_forward(x, w, b=None, activation=None):
     """Y = act(X W + b) on the GPU; must equal reference.dense_forward."""
     where = "cuda.dense_forward"
     act = activations.code(activation, where)
-    (dx, dw, db), host = _inputs(where, {"x": x, "w": w, "b": b},
-                                 lambda x, w, b: checks.dense_inputs(where, x, w, b))
+    (dx, dw, db), host = _inputs(
+        where, {"x": x, "w": w, "b": b}, lambda x, w, b: checks.dense_inputs(where, x, w, b)
+    )
     if not host and dx.shape[1] != dw.shape[0]:
         raise ValueError(f"{where}: x {dx.shape} and w {dw.shape} do not chain.")
     y = cuda.device_array((dx.shape[0], dw.shape[1]), dx.dtype)
@@ -193,8 +207,11 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
     """(dX, dW, db) on the GPU; must equal reference.dense_backward."""
     where = "cuda.dense_backward"
     act = activations.code(activation, where)
-    (x, w, y, dy), host = _inputs(where, {"x": x, "w": w, "y": y, "dy": dy},
-                                  lambda x, w, y, dy: checks.dense_grad_inputs(where, x, w, y, dy))
+    (x, w, y, dy), host = _inputs(
+        where,
+        {"x": x, "w": w, "y": y, "dy": dy},
+        lambda x, w, y, dy: checks.dense_grad_inputs(where, x, w, y, dy),
+    )
     n_rows, n_in = x.shape
     n_out = w.shape[1]
     dz = cuda.device_array((n_rows, n_out), x.dtype)
@@ -204,11 +221,25 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
         _DZ_DB[np.dtype(x.dtype)][blocks, (REDUCE_COLS, REDUCE_ROWS)](dz, db, y, dy, act)
     dx = dw = None
     if need_dw:
-        dw = _matmul(cuda.device_array((n_in, n_out), x.dtype), x, dz, True, False,
-                     _zeros(n_out, x.dtype), activations.LINEAR)
+        dw = _matmul(
+            cuda.device_array((n_in, n_out), x.dtype),
+            x,
+            dz,
+            True,
+            False,
+            _zeros(n_out, x.dtype),
+            activations.LINEAR,
+        )
     if need_dx:
-        dx = _matmul(cuda.device_array((n_rows, n_in), x.dtype), dz, w, False, True,
-                     _zeros(n_in, x.dtype), activations.LINEAR)
+        dx = _matmul(
+            cuda.device_array((n_rows, n_in), x.dtype),
+            dz,
+            w,
+            False,
+            True,
+            _zeros(n_in, x.dtype),
+            activations.LINEAR,
+        )
     if host:
         return tuple(None if a is None else a.copy_to_host() for a in (dx, dw, db))
     return dx, dw, db
@@ -218,12 +249,27 @@ def lowrank_forward(x, u, v, b=None, activation=None):
     """Y = act((X U) V + b) on the GPU: two tiled products, t = X U kept on the device."""
     where = "cuda.lowrank_forward"
     act = activations.code(activation, where)
-    (x, u, v, b), host = _inputs(where, {"x": x, "u": u, "v": v, "b": b},
-                                 lambda x, u, v, b: checks.lowrank_inputs(where, x, u, v, b))
-    t = _matmul(cuda.device_array((x.shape[0], u.shape[1]), x.dtype), x, u, False, False,
-                _zeros(u.shape[1], x.dtype), activations.LINEAR)
-    y = _matmul(cuda.device_array((x.shape[0], v.shape[1]), x.dtype), t, v, False, False,
-                _zeros(v.shape[1], x.dtype) if b is None else b, act)
+    (x, u, v, b), host = _inputs(
+        where, {"x": x, "u": u, "v": v, "b": b}, lambda x, u, v, b: checks.lowrank_inputs(where, x, u, v, b)
+    )
+    t = _matmul(
+        cuda.device_array((x.shape[0], u.shape[1]), x.dtype),
+        x,
+        u,
+        False,
+        False,
+        _zeros(u.shape[1], x.dtype),
+        activations.LINEAR,
+    )
+    y = _matmul(
+        cuda.device_array((x.shape[0], v.shape[1]), x.dtype),
+        t,
+        v,
+        False,
+        False,
+        _zeros(v.shape[1], x.dtype) if b is None else b,
+        act,
+    )
     return y.copy_to_host() if host else y
 
 
@@ -233,13 +279,27 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
     host = not any(_is_device(a) for a in (x, u, v, y, dy))
     if host:
         x, u, v, _ = checks.lowrank_inputs(where, x, u, v, None)
-    t = _matmul(cuda.device_array((x.shape[0], u.shape[1]), x.dtype), cuda.to_device(x) if host else x,
-                cuda.to_device(u) if host else u, False, False, _zeros(u.shape[1], x.dtype),
-                activations.LINEAR)
-    dt, dv, db = dense_backward(t, cuda.to_device(v) if host else v, cuda.to_device(y) if host else y,
-                                cuda.to_device(dy) if host else dy, activation, True, need_dw)
-    dx, du, _ = dense_backward(cuda.to_device(x) if host else x, cuda.to_device(u) if host else u,
-                               t, dt, None, need_dx, need_dw)
+    t = _matmul(
+        cuda.device_array((x.shape[0], u.shape[1]), x.dtype),
+        cuda.to_device(x) if host else x,
+        cuda.to_device(u) if host else u,
+        False,
+        False,
+        _zeros(u.shape[1], x.dtype),
+        activations.LINEAR,
+    )
+    dt, dv, db = dense_backward(
+        t,
+        cuda.to_device(v) if host else v,
+        cuda.to_device(y) if host else y,
+        cuda.to_device(dy) if host else dy,
+        activation,
+        True,
+        need_dw,
+    )
+    dx, du, _ = dense_backward(
+        cuda.to_device(x) if host else x, cuda.to_device(u) if host else u, t, dt, None, need_dx, need_dw
+    )
     out = (dx, du, dv, db)
     return tuple(None if a is None else a.copy_to_host() for a in out) if host else out
 

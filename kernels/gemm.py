@@ -84,8 +84,10 @@ def tiling(n_rows: int, n_cols: int, n_threads: int):
         col_tiles = min(col_panels, -(-want // row_tiles))
     if row_tiles * col_tiles < want:
         row_tiles = min(row_panels, -(-want // col_tiles))
-    return (split(row_panels, TILE_ROWS // MR, row_tiles) * MR,
-            split(col_panels, TILE_COLS // NR, col_tiles) * NR)
+    return (
+        split(row_panels, TILE_ROWS // MR, row_tiles) * MR,
+        split(col_panels, TILE_COLS // NR, col_tiles) * NR,
+    )
 
 
 # Packing copies go through a small stack array: LLVM cannot prove that two numpy arrays do
@@ -104,14 +106,14 @@ def _pack_b(bp, b, trans_b, c0, c1, k0, kc):
         panel = bp[p]
         if width == NR and not trans_b:  # row k of b holds NR consecutive columns
             for kk in range(kc):
-                src = b[k0 + kk, cs:cs + NR]
+                src = b[k0 + kk, cs : cs + NR]
                 for j in range(NR):
                     tmp[j] = src[j]
                 dst = panel[kk]
                 for j in range(NR):
                     dst[j] = tmp[j]
         elif width == NR:  # op(B)[k, c] = b[c, k]: NR rows of b, a small transpose per k
-            rows = b[cs:cs + NR, k0:k0 + kc]
+            rows = b[cs : cs + NR, k0 : k0 + kc]
             for kk in range(kc):
                 for j in range(NR):
                     tmp[j] = rows[j, kk]
@@ -171,7 +173,7 @@ def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even):
             row0 = r0 + rp * MR
             height = min(MR, r1 - row0)
             if height == MR:
-                av = a[k0:k0 + kc, row0:row0 + MR] if trans_a else a[row0:row0 + MR, k0:k0 + kc].T
+                av = a[k0 : k0 + kc, row0 : row0 + MR] if trans_a else a[row0 : row0 + MR, k0 : k0 + kc].T
             else:
                 for kk in range(kc):
                     for i in range(height):
@@ -227,8 +229,21 @@ def gemm(c, a, b, trans_a, trans_b, bias, act, tile_rows, tile_cols):
     for t in prange(n_tr * n_tc):
         r0 = (t // n_tc) * tile_rows
         c0 = (t % n_tc) * tile_cols
-        _tile(c, a, b, trans_a, trans_b, bias, act, r0, min(r0 + tile_rows, n_rows),
-              c0, min(c0 + tile_cols, n_cols), n_k, kc_even)
+        _tile(
+            c,
+            a,
+            b,
+            trans_a,
+            trans_b,
+            bias,
+            act,
+            r0,
+            min(r0 + tile_rows, n_rows),
+            c0,
+            min(c0 + tile_cols, n_cols),
+            n_k,
+            kc_even,
+        )
 
 
 GEMV_CHUNK = 256  # rows of B per GEMV task
@@ -279,7 +294,7 @@ def lowrank(c, x, u, v, bias, act):
         row0 = blk * MR
         height = min(MR, n_rows - row0)
         if height == MR:
-            xa = x[row0:row0 + MR, 0:n_k].T  # read in place, as in _tile
+            xa = x[row0 : row0 + MR, 0:n_k].T  # read in place, as in _tile
         else:  # the last, partial block: a zero-padded copy
             pad = np.zeros((max(n_k, 1), MR), c.dtype)
             for i in range(height):
@@ -334,7 +349,6 @@ def _compile():
             lowrank.compile((m, m, m, m, v, index))
     for kernel in (gemm, gemv, lowrank):
         kernel.disable_compile()
-
 
 
 _compile()

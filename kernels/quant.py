@@ -69,15 +69,21 @@ def quantize_inputs(where, x, scale, zero_point, num_bits):
 
     q_min, q_max = qrange(num_bits, where)
     if not isinstance(x, np.ndarray) or x.dtype.type not in checks.FLOAT_DTYPES:
-        raise TypeError(f"{where}: x must be a float32 or float64 numpy array; received "
-                        f"{getattr(x, 'dtype', type(x).__name__)}.")
+        raise TypeError(
+            f"{where}: x must be a float32 or float64 numpy array; received "
+            f"{getattr(x, 'dtype', type(x).__name__)}."
+        )
     shape = x.shape
     x2 = np.ascontiguousarray(x.reshape(-1, shape[-1]) if x.ndim else x.reshape(1, 1))
     channels = x2.shape[1]
-    scale = np.broadcast_to(np.asarray(scale, np.float32), (channels,)).copy() if np.ndim(scale) <= 1 else None
+    scale = (
+        np.broadcast_to(np.asarray(scale, np.float32), (channels,)).copy() if np.ndim(scale) <= 1 else None
+    )
     if scale is None or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-        raise ValueError(f"{where}: scale must be positive and finite, a scalar or one per channel "
-                         f"({channels}); received {np.shape(scale)}.")
+        raise ValueError(
+            f"{where}: scale must be positive and finite, a scalar or one per channel "
+            f"({channels}); received {np.shape(scale)}."
+        )
     zero = np.broadcast_to(np.asarray(zero_point), (channels,))
     if zero.dtype.kind not in "iu" or zero.min(initial=q_min) < q_min or zero.max(initial=q_max) > q_max:
         raise ValueError(f"{where}: zero_point must be integers in [{q_min}, {q_max}].")

@@ -28,12 +28,10 @@ kernels it checks. Every fast kernel in this package names the function here it 
 import numpy as np
 from numba import njit
 
-from . import activations, checks, quant
+from . import FUNCTIONS, activations, checks, quant
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
-__all__ = ["dense_forward", "dense_backward", "lowrank_forward", "lowrank_backward",
-           "quantize", "dequantize", "int8_matmul", "qdense_forward",
-           "sgd_update", "adam_update", "rmsprop_update"]
+__all__ = list(FUNCTIONS)
 
 
 def dense_forward(x, w, b=None, activation=None):
@@ -198,8 +196,9 @@ def quantize(x, scale, zero_point=0, num_bits=8):
         zero_point: an integer, or one per channel.
         num_bits: 2..8 (values are held in int8).
     """
-    x2, shape, scale, zero, q_min, q_max = quant.quantize_inputs("reference.quantize", x, scale,
-                                                                  zero_point, num_bits)
+    x2, shape, scale, zero, q_min, q_max = quant.quantize_inputs(
+        "reference.quantize", x, scale, zero_point, num_bits
+    )
     q = np.empty(x2.shape, np.int8)
     _quantize(q, x2, scale, zero, q_min, q_max)
     return q.reshape(shape)
@@ -216,9 +215,13 @@ def _quantize(q, x, scale, zero, q_min, q_max):
 def dequantize(q, scale, zero_point=0):
     """r = scale · (q − zero_point) as float32; scale and zero point per channel or scalar."""
     if not isinstance(q, np.ndarray) or q.dtype != np.int8:
-        raise TypeError(f"reference.dequantize: q must be an int8 array; received {getattr(q, 'dtype', type(q).__name__)}.")
+        raise TypeError(
+            "reference.dequantize: q must be an int8 array; received "
+            f"{getattr(q, 'dtype', type(q).__name__)}."
+        )
     x2, shape, scale, zero, _, _ = quant.quantize_inputs(
-        "reference.dequantize", q.astype(np.float32), scale, zero_point, 8)
+        "reference.dequantize", q.astype(np.float32), scale, zero_point, 8
+    )
     out = np.empty(x2.shape, np.float32)
     for c in range(x2.shape[1]):
         out[:, c] = scale[c] * (x2[:, c] - zero[c])
@@ -230,8 +233,9 @@ def int8_matmul(a, b):
     where = "reference.int8_matmul"
     a, b = checks.int8_matrix(a, "a", where), checks.int8_matrix(b, "b", where)
     if a.shape[1] != b.shape[0]:
-        raise ValueError(f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must "
-                         f"equal b's rows).")
+        raise ValueError(
+            f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must equal b's rows)."
+        )
     if a.shape[1] > quant.MAX_K:
         raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {quant.MAX_K}).")
     c = np.empty((a.shape[0], b.shape[1]), np.int32)
@@ -249,8 +253,9 @@ def _int8_matmul(c, a, b):
             c[i, j] = s
 
 
-def qdense_forward(xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activation=None,
-                   out_scale=None, out_zero=0):
+def qdense_forward(
+    xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activation=None, out_scale=None, out_zero=0
+):
     """A dense layer in integers: y = act(s_x s_j (Σ_k q_x q_w + β_j)), see kernels/quant.py.
 
     Args:
@@ -264,8 +269,9 @@ def qdense_forward(xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activa
         float32 y (N, M), or int8 when out_scale is given.
     """
     where = "reference.qdense_forward"
-    xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(where, xq, x_scale, x_zero, wq_t,
-                                                           w_scale, w_sums, bias)
+    xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(
+        where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
+    )
     act = activations.code(activation, where)
     multiplier = (np.float64(x_scale) * w_scale).astype(np.float32)
     folded = (np.rint(bias / multiplier) - np.int64(x_zero) * w_sums).astype(np.int32)

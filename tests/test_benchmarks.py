@@ -6,8 +6,9 @@ import sys
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "benchmarks", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_quick_run_writes_json_and_compare_reads_it(tmp_path):

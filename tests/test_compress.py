@@ -13,8 +13,9 @@ def trained_mlp(hidden=24, seed=0):
     dc.set_seed(seed)
     (x, y), (xt, yt) = dc.datasets.load_digits()
     x, xt = dc.datasets.standardize(x, xt)
-    model = dc.Sequential([Dense(hidden, activation="relu"), Dense(hidden, activation="relu"),
-                           Dense(10, activation="softmax")])
+    model = dc.Sequential(
+        [Dense(hidden, activation="relu"), Dense(hidden, activation="relu"), Dense(10, activation="softmax")]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[:400], y[:400], epochs=3, verbose=0)
     return model, (x[:400], y[:400]), (xt, yt)
@@ -93,8 +94,9 @@ def test_sweep_table():
     model, (x, y), (xt, yt) = trained_mlp()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rows = dc.compress.sweep(model, x, y, ranks=[2, 8], fine_tune_epochs=1,
-                                 validation_data=(xt, yt), verbose=0)
+        rows = dc.compress.sweep(
+            model, x, y, ranks=[2, 8], fine_tune_epochs=1, validation_data=(xt, yt), verbose=0
+        )
     assert [r["rank"] for r in rows] == [None, 2, 8]
     assert rows[1]["params"] < rows[2]["params"] < rows[0]["params"]
 
@@ -111,15 +113,18 @@ def test_lowrank_dense_gradcheck_and_initial_variance():
     assert abs(product.std() - np.sqrt(2 / 800)) < 0.05 * np.sqrt(2 / 800)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(rank=0), ["rank", "Received: rank=0"]),
-    (dict(rank=2, energy=0.5), ["exactly one"]),
-    (dict(), ["exactly one"]),
-    (dict(energy=1.5), ["energy"]),
-    (dict(energy=0), ["energy"]),
-    (dict(rank=2, layers=["nope"]), ["no layer named 'nope'"]),
-    (dict(rank=99, layers=["dense_a"]), ["exceeds min(in, out)"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(rank=0), ["rank", "Received: rank=0"]),
+        (dict(rank=2, energy=0.5), ["exactly one"]),
+        (dict(), ["exactly one"]),
+        (dict(energy=1.5), ["energy"]),
+        (dict(energy=0), ["energy"]),
+        (dict(rank=2, layers=["nope"]), ["no layer named 'nope'"]),
+        (dict(rank=99, layers=["dense_a"]), ["exceeds min(in, out)"]),
+    ],
+)
 def test_bad_arguments_leave_the_model_alone(kwargs, words):
     model = dc.Sequential([Dense(6, input_shape=(5,), name="dense_a"), Dense(2)])
     before = model.get_weights()

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-import densecore as dc
 from densecore import datasets
 
 

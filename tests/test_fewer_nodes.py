@@ -11,8 +11,14 @@ def digits_model(hidden=32, seed=0, epochs=3):
     dc.set_seed(seed)
     (x, y), (xt, yt) = dc.datasets.load_digits()
     x, xt = dc.datasets.standardize(x, xt)
-    model = dc.Sequential([Dense(hidden, activation="relu"), dc.layers.Dropout(0.1),
-                           Dense(hidden, activation="relu"), Dense(10, activation="softmax")])
+    model = dc.Sequential(
+        [
+            Dense(hidden, activation="relu"),
+            dc.layers.Dropout(0.1),
+            Dense(hidden, activation="relu"),
+            Dense(10, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[:500], y[:500], epochs=epochs, verbose=0)
     return model, (x[:500], y[:500]), (xt, yt)
@@ -34,12 +40,15 @@ def zeroed(model, layer_index, consumer_index, removed):
 @pytest.mark.parametrize("criterion", ["l2", "activation"])
 def test_pruned_model_equals_original_with_removed_units_silenced(criterion):
     model, (x, _), (xt, _) = digits_model()
-    small = dc.compress.prune_units(model, keep=12, layers=[model.layers[2].name],
-                                    criterion=criterion, data=x, verbose=0)
+    small = dc.compress.prune_units(
+        model, keep=12, layers=[model.layers[2].name], criterion=criterion, data=x, verbose=0
+    )
     assert small.layers[2].units == 12 and small.layers[3].kernel.shape == (12, 10)
     kept_kernel = small.layers[2].kernel.data
     full_kernel = model.layers[2].kernel.data
-    kept = [j for j in range(32) if any(np.array_equal(full_kernel[:, j], kept_kernel[:, i]) for i in range(12))]
+    kept = [
+        j for j in range(32) if any(np.array_equal(full_kernel[:, j], kept_kernel[:, i]) for i in range(12))
+    ]
     removed = sorted(set(range(32)) - set(kept))
     reference = zeroed(model, 2, 3, removed)
     np.testing.assert_allclose(small.predict(xt), reference.predict(xt), atol=1e-5)
@@ -81,18 +90,21 @@ def test_subclassed_model_pruning_follows_the_call_graph():
     assert small.hidden.units == 4 and small.out.kernel.shape == (4, 1)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(amount=1.0), ["amount"]),
-    (dict(amount=-0.1), ["amount"]),
-    (dict(keep=0), ["keep"]),
-    (dict(keep=99), ["more than the 32 units"]),
-    (dict(amount=0.5, keep=3), ["exactly one"]),
-    (dict(amount=0.5, layers=["dense_out"]), ["output layer"]),
-    (dict(amount=0.5, layers=["ghost"]), ["no layer named 'ghost'"]),
-    (dict(amount=0.5, criterion="activation"), ["needs data"]),
-    (dict(amount=0.5, criterion="activation", data=np.ones((3, 7))), ["(samples, 64)"]),
-    (dict(amount=0.5, criterion="random"), ["criterion"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(amount=1.0), ["amount"]),
+        (dict(amount=-0.1), ["amount"]),
+        (dict(keep=0), ["keep"]),
+        (dict(keep=99), ["more than the 32 units"]),
+        (dict(amount=0.5, keep=3), ["exactly one"]),
+        (dict(amount=0.5, layers=["dense_out"]), ["output layer"]),
+        (dict(amount=0.5, layers=["ghost"]), ["no layer named 'ghost'"]),
+        (dict(amount=0.5, criterion="activation"), ["needs data"]),
+        (dict(amount=0.5, criterion="activation", data=np.ones((3, 7))), ["(samples, 64)"]),
+        (dict(amount=0.5, criterion="random"), ["criterion"]),
+    ],
+)
 def test_bad_pruning_arguments(kwargs, words):
     model = dc.Sequential([Dense(32, input_shape=(64,)), Dense(10, name="dense_out")])
     before = model.get_weights()
@@ -142,8 +154,9 @@ def test_transfer_learning_round_trip(tmp_path):
     (x, y), (xt, yt) = dc.datasets.load_digits()
     x, xt = dc.datasets.standardize(x, xt)
     first, second = y < 5, y >= 5
-    base = dc.Sequential([Dense(32, activation="relu"), Dense(32, activation="relu"),
-                          Dense(5, activation="softmax")])
+    base = dc.Sequential(
+        [Dense(32, activation="relu"), Dense(32, activation="relu"), Dense(5, activation="softmax")]
+    )
     base.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     base.fit(x[first], y[first], epochs=3, verbose=0)
     base.save(tmp_path / "base.dc")
@@ -157,7 +170,9 @@ def test_transfer_learning_round_trip(tmp_path):
     loaded.fit(x[second][:100], y[second][:100] - 5, epochs=5, verbose=0)
     for a, b in zip(hidden_before, loaded.layers[0].get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert loaded.count_params() - sum(w.size for w in loaded.trainable_weights) == 64 * 32 + 32 + 32 * 32 + 32
+    assert (
+        loaded.count_params() - sum(w.size for w in loaded.trainable_weights) == 64 * 32 + 32 + 32 * 32 + 32
+    )
     reused = dc.Sequential(loaded.layers[:2] + [Dense(5, activation="softmax")])
     assert reused.built and reused.output_shape == (None, 5)
 

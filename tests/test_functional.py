@@ -65,8 +65,10 @@ def test_loss_gradcheck(name):
 @pytest.mark.parametrize("name", ["bce", "cce"])
 def test_loss_from_probabilities_gradcheck(name):
     p = tensor((4, 3), low=0.05, high=0.95)
-    fn = {"bce": lambda p: F.binary_crossentropy(binary, p),
-          "cce": lambda p: F.categorical_crossentropy(onehot, p)}[name]
+    fn = {
+        "bce": lambda p: F.binary_crossentropy(binary, p),
+        "cce": lambda p: F.categorical_crossentropy(onehot, p),
+    }[name]
     assert dc.gradcheck(fn, [p])
 
 
@@ -84,11 +86,13 @@ def test_loss_values_match_the_textbook_formulas():
 @pytest.mark.parametrize("scale", [1e3, 1e4])
 def test_losses_stay_finite_for_huge_logits(scale):
     z = dc.Tensor(np.array([[scale, -scale, 0.0], [-scale, scale, 1.0]]), requires_grad=True)
-    losses = [F.binary_crossentropy(binary[:2], z, from_logits=True),
-              F.categorical_crossentropy(onehot[:2], z, from_logits=True),
-              F.sparse_categorical_crossentropy(labels[:2], z, from_logits=True),
-              F.binary_crossentropy(binary[:2], F.sigmoid(z)),
-              F.sparse_categorical_crossentropy(labels[:2], F.softmax(z))]
+    losses = [
+        F.binary_crossentropy(binary[:2], z, from_logits=True),
+        F.categorical_crossentropy(onehot[:2], z, from_logits=True),
+        F.sparse_categorical_crossentropy(labels[:2], z, from_logits=True),
+        F.binary_crossentropy(binary[:2], F.sigmoid(z)),
+        F.sparse_categorical_crossentropy(labels[:2], F.softmax(z)),
+    ]
     for loss in losses:
         z.grad = None
         loss.backward()

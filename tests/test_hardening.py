@@ -19,8 +19,20 @@ from densecore.layers import Dense
 def junk_arrays():
     """Arrays and things that are not arrays, of every awkward kind."""
     shapes = st.sampled_from([(0,), (3,), (0, 3), (3, 0), (2, 3), (3, 2), (1, 1), (2, 3, 4), ()])
-    dtypes = st.sampled_from([np.float32, np.float64, np.float16, np.int32, np.int8, np.bool_,
-                              np.uint8, object, "U3", np.complex64])
+    dtypes = st.sampled_from(
+        [
+            np.float32,
+            np.float64,
+            np.float16,
+            np.int32,
+            np.int8,
+            np.bool_,
+            np.uint8,
+            object,
+            "U3",
+            np.complex64,
+        ]
+    )
 
     def build(shape, dtype, fill):
         a = np.full(shape, fill, dtype=np.float64)
@@ -72,8 +84,7 @@ def small_model():
     return model
 
 
-@given(x=junk_arrays(), y=junk_arrays(),
-       batch=st.sampled_from([None, 0, -1, 1, 2.5, "8", True]))
+@given(x=junk_arrays(), y=junk_arrays(), batch=st.sampled_from([None, 0, -1, 1, 2.5, "8", True]))
 def test_fit_evaluate_predict_refuse_junk_and_change_nothing(x, y, batch):
     model = small_model()
     before = model.get_weights()
@@ -93,14 +104,16 @@ def test_layer_and_compression_arguments_refuse_junk(value):
     clean(dc.layers.LowRankDense, 4, value)
     model = small_model()
     before = model.get_weights()
-    for call in (lambda: dc.compress.low_rank(model, rank=value, verbose=0),
-                 lambda: dc.compress.low_rank(model, energy=value, verbose=0),
-                 lambda: dc.compress.prune_units(model, keep=value, verbose=0),
-                 lambda: dc.compress.prune_units(model, amount=value, verbose=0),
-                 lambda: dc.quantize(model, num_bits=value),
-                 lambda: dc.quantize_aware(model, num_bits=value),
-                 lambda: dc.set_seed(value),
-                 lambda: dc.optimizers.Adam(learning_rate=value)):
+    for call in (
+        lambda: dc.compress.low_rank(model, rank=value, verbose=0),
+        lambda: dc.compress.low_rank(model, energy=value, verbose=0),
+        lambda: dc.compress.prune_units(model, keep=value, verbose=0),
+        lambda: dc.compress.prune_units(model, amount=value, verbose=0),
+        lambda: dc.quantize(model, num_bits=value),
+        lambda: dc.quantize_aware(model, num_bits=value),
+        lambda: dc.set_seed(value),
+        lambda: dc.optimizers.Adam(learning_rate=value),
+    ):
         clean(call)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -115,9 +128,11 @@ def test_activations_and_losses_stay_finite_at_extremes(scale):
         out = fn(z)
         out.sum().backward()
         assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(z.grad))
-    for loss in (lambda: dc.functional.binary_crossentropy([[1, 0, 1], [0, 0, 0]], z, from_logits=True),
-                 lambda: dc.functional.sparse_categorical_crossentropy([1, 0], z, from_logits=True),
-                 lambda: dc.functional.categorical_crossentropy(np.eye(3)[[1, 0]], z, from_logits=True)):
+    for loss in (
+        lambda: dc.functional.binary_crossentropy([[1, 0, 1], [0, 0, 0]], z, from_logits=True),
+        lambda: dc.functional.sparse_categorical_crossentropy([1, 0], z, from_logits=True),
+        lambda: dc.functional.categorical_crossentropy(np.eye(3)[[1, 0]], z, from_logits=True),
+    ):
         z.grad = None
         value = loss()
         value.backward()
@@ -189,12 +204,21 @@ def test_memory_is_flat_over_many_epochs():
 # ---- regression cases found by the tests above ------------------------------------------------
 REGRESSIONS = [
     # (what, call) — each once crashed or leaked a raw error; now a clean ValueError/TypeError
-    ("sparse CE from probabilities negated a boolean mask",
-     lambda: dc.functional.sparse_categorical_crossentropy([0], dc.Tensor(np.array([[0.5, 0.5]]), requires_grad=True))),
-    ("a metric that does not fit the output failed mid-epoch",
-     lambda: (lambda m: (m.compile("adam", "sparse_categorical_crossentropy", metrics=[dc.metrics.Precision()]),
-                         m.fit(np.ones((4, 3)), np.zeros(4, np.int64), verbose=0)))(
-         dc.Sequential([Dense(3, activation="softmax")]))),
+    (
+        "sparse CE from probabilities negated a boolean mask",
+        lambda: dc.functional.sparse_categorical_crossentropy(
+            [0], dc.Tensor(np.array([[0.5, 0.5]]), requires_grad=True)
+        ),
+    ),
+    (
+        "a metric that does not fit the output failed mid-epoch",
+        lambda: (
+            lambda m: (
+                m.compile("adam", "sparse_categorical_crossentropy", metrics=[dc.metrics.Precision()]),
+                m.fit(np.ones((4, 3)), np.zeros(4, np.int64), verbose=0),
+            )
+        )(dc.Sequential([Dense(3, activation="softmax")])),
+    ),
 ]
 
 

@@ -51,11 +51,14 @@ def test_get_and_set_weights_keras_layout():
     np.testing.assert_allclose(model.predict(x), (x @ weights[0] + 1) @ weights[2])
 
 
-@pytest.mark.parametrize("weights, words", [
-    ([np.ones((2, 3))], ["expected 3 arrays", "received 1"]),
-    ([np.ones((3, 2)), np.ones(3), np.ones((3, 1))], ["(2, 3)", "(3, 2)"]),
-    ([np.ones((2, 3)), np.full(3, np.nan), np.ones((3, 1))], ["finite"]),
-])
+@pytest.mark.parametrize(
+    "weights, words",
+    [
+        ([np.ones((2, 3))], ["expected 3 arrays", "received 1"]),
+        ([np.ones((3, 2)), np.ones(3), np.ones((3, 1))], ["(2, 3)", "(3, 2)"]),
+        ([np.ones((2, 3)), np.full(3, np.nan), np.ones((3, 1))], ["finite"]),
+    ],
+)
 def test_set_weights_rejects_and_leaves_weights_alone(weights, words):
     model = dc.Sequential([Dense(3, input_shape=(2,)), Dense(1, use_bias=False)])
     before = model.get_weights()
@@ -106,17 +109,20 @@ def test_dense_kernel_assignment_like_the_article():
         layer.kernel = np.ones((2, 2))
 
 
-@pytest.mark.parametrize("make, error, words", [
-    (lambda: Dense(0), ValueError, ["units", "0"]),
-    (lambda: Dense(-3), ValueError, ["Received: units=-3"]),
-    (lambda: Dense(2.5), ValueError, ["units=2.5"]),
-    (lambda: Dense(2, activation="swish"), ValueError, ["swish", "relu"]),
-    (lambda: Dense(2, kernel_initializer="magic"), ValueError, ["magic", "glorot_uniform"]),
-    (lambda: Dense(2, kernel_regularizer="l3"), ValueError, ["l3", "l2"]),
-    (lambda: dc.layers.Dropout(1.0), ValueError, ["rate"]),
-    (lambda: dc.Sequential([3]), TypeError, ["Layer", "int"]),
-    (lambda: dc.Model(1, 2), TypeError, ["functional API"]),
-])
+@pytest.mark.parametrize(
+    "make, error, words",
+    [
+        (lambda: Dense(0), ValueError, ["units", "0"]),
+        (lambda: Dense(-3), ValueError, ["Received: units=-3"]),
+        (lambda: Dense(2.5), ValueError, ["units=2.5"]),
+        (lambda: Dense(2, activation="swish"), ValueError, ["swish", "relu"]),
+        (lambda: Dense(2, kernel_initializer="magic"), ValueError, ["magic", "glorot_uniform"]),
+        (lambda: Dense(2, kernel_regularizer="l3"), ValueError, ["l3", "l2"]),
+        (lambda: dc.layers.Dropout(1.0), ValueError, ["rate"]),
+        (lambda: dc.Sequential([3]), TypeError, ["Layer", "int"]),
+        (lambda: dc.Model(1, 2), TypeError, ["functional API"]),
+    ],
+)
 def test_bad_layer_arguments(make, error, words):
     with pytest.raises(error) as info:
         make()
@@ -146,8 +152,9 @@ def test_initializers_follow_keras_formulas():
     h = dc.initializers.HeNormal(seed=1)((400, 300))
     assert abs(h.std() - np.sqrt(2 / 400)) < 0.05 * np.sqrt(2 / 400)
     assert np.array_equal(dc.initializers.get("ones")((2,)), np.ones(2))
-    assert np.array_equal(dc.initializers.GlorotUniform(seed=3)((4, 4)),
-                          dc.initializers.GlorotUniform(seed=3)((4, 4)))
+    assert np.array_equal(
+        dc.initializers.GlorotUniform(seed=3)((4, 4)), dc.initializers.GlorotUniform(seed=3)((4, 4))
+    )
 
 
 def test_regularizers_add_keras_penalties():

@@ -55,17 +55,25 @@ def start(seed=0):
     return np.random.default_rng(seed).standard_normal((3, 4)).astype(np.float64)
 
 
-@pytest.mark.parametrize("optimizer, expected", [
-    (lambda: dc.optimizers.Adam(), lambda w, g: keras_adam(w, g)),
-    (lambda: dc.optimizers.Adam(0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-5),
-     lambda w, g: keras_adam(w, g, 0.01, 0.8, 0.99, 1e-5)),
-    (lambda: dc.optimizers.AdamW(), lambda w, g: keras_adam(w, g, wd=0.004)),
-    (lambda: dc.optimizers.SGD(), lambda w, g: keras_sgd(w, g)),
-    (lambda: dc.optimizers.SGD(0.1, momentum=0.9), lambda w, g: keras_sgd(w, g, 0.1, 0.9)),
-    (lambda: dc.optimizers.SGD(0.1, momentum=0.9, nesterov=True), lambda w, g: keras_sgd(w, g, 0.1, 0.9, True)),
-    (lambda: dc.optimizers.RMSprop(), lambda w, g: keras_rmsprop(w, g)),
-    (lambda: dc.optimizers.RMSprop(momentum=0.5), lambda w, g: keras_rmsprop(w, g, momentum=0.5)),
-])
+@pytest.mark.parametrize(
+    "optimizer, expected",
+    [
+        (lambda: dc.optimizers.Adam(), lambda w, g: keras_adam(w, g)),
+        (
+            lambda: dc.optimizers.Adam(0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-5),
+            lambda w, g: keras_adam(w, g, 0.01, 0.8, 0.99, 1e-5),
+        ),
+        (lambda: dc.optimizers.AdamW(), lambda w, g: keras_adam(w, g, wd=0.004)),
+        (lambda: dc.optimizers.SGD(), lambda w, g: keras_sgd(w, g)),
+        (lambda: dc.optimizers.SGD(0.1, momentum=0.9), lambda w, g: keras_sgd(w, g, 0.1, 0.9)),
+        (
+            lambda: dc.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+            lambda w, g: keras_sgd(w, g, 0.1, 0.9, True),
+        ),
+        (lambda: dc.optimizers.RMSprop(), lambda w, g: keras_rmsprop(w, g)),
+        (lambda: dc.optimizers.RMSprop(momentum=0.5), lambda w, g: keras_rmsprop(w, g, momentum=0.5)),
+    ],
+)
 def test_update_matches_keras_formula(optimizer, expected):
     got, grads = run(optimizer())
     want = expected(start(), [g.astype(np.float64) for g in grads])
@@ -112,12 +120,15 @@ def test_schedules():
     assert np.isclose(opt.current_learning_rate(), 0.05)
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda: dc.optimizers.get("adagrad"), ["adagrad", "adam"]),
-    (lambda: dc.optimizers.Adam(learning_rate=-1), ["learning_rate"]),
-    (lambda: dc.optimizers.SGD(momentum=2), ["momentum"]),
-    (lambda: dc.optimizers.SGD(clipnorm=0), ["clipnorm"]),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda: dc.optimizers.get("adagrad"), ["adagrad", "adam"]),
+        (lambda: dc.optimizers.Adam(learning_rate=-1), ["learning_rate"]),
+        (lambda: dc.optimizers.SGD(momentum=2), ["momentum"]),
+        (lambda: dc.optimizers.SGD(clipnorm=0), ["clipnorm"]),
+    ],
+)
 def test_bad_optimizer_arguments(make, words):
     with pytest.raises(ValueError) as info:
         make()

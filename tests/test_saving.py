@@ -41,11 +41,19 @@ def trained(model):
     return model
 
 
-@pytest.mark.parametrize("make", [
-    lambda: dc.Sequential([Dense(6, activation="tanh", kernel_regularizer="l2"), dc.layers.Dropout(0.2),
-                           Dense(2, activation="softmax")]),
-    lambda: TwoLayer(hidden=6),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dc.Sequential(
+            [
+                Dense(6, activation="tanh", kernel_regularizer="l2"),
+                dc.layers.Dropout(0.2),
+                Dense(2, activation="softmax"),
+            ]
+        ),
+        lambda: TwoLayer(hidden=6),
+    ],
+)
 def test_round_trip_resumes_training_exactly(make, tmp_path):
     x, y = data()
     model = trained(make())
@@ -131,6 +139,7 @@ def swap_array(path):
     with zipfile.ZipFile(path) as z:
         entries = {n: z.read(n) for n in z.namelist()}
     import io
+
     buf = io.BytesIO()
     np.save(buf, np.ones((5, 5), np.float32))
     entries["weights/0.npy"] = buf.getvalue()
@@ -143,6 +152,7 @@ def pickled_array(path):
     with zipfile.ZipFile(path) as z:
         entries = {n: z.read(n) for n in z.namelist()}
     import io
+
     buf = io.BytesIO()
     np.save(buf, np.array([{"evil": 1}, None], dtype=object).reshape(1, 2), allow_pickle=True)
     entries["weights/1.npy"] = buf.getvalue()
@@ -157,10 +167,14 @@ CORRUPTIONS = {
     "foreign zip": lambda p: zipfile.ZipFile(p, "w").writestr("hello.txt", "hi"),
     "foreign json": lambda p: rewrite_config(p, lambda c: c.update(format="keras")),
     "future version": lambda p: rewrite_config(p, lambda c: c.update(version=99)),
-    "huge layer": lambda p: rewrite_config(p, lambda c: c["config"]["layers"][0]["config"].update(units=10**12)),
+    "huge layer": lambda p: rewrite_config(
+        p, lambda c: c["config"]["layers"][0]["config"].update(units=10**12)
+    ),
     "huge weight": lambda p: rewrite_config(p, lambda c: c["weights"][0].update(shape=[10**12, 10**12])),
     "huge input": lambda p: rewrite_config(p, lambda c: c.update(input_shape=[None, 10**12])),
-    "unknown layer": lambda p: rewrite_config(p, lambda c: c["config"]["layers"][0].update(class_name="Lambda")),
+    "unknown layer": lambda p: rewrite_config(
+        p, lambda c: c["config"]["layers"][0].update(class_name="Lambda")
+    ),
     "wrong array": swap_array,
     "pickled array": pickled_array,
 }

@@ -25,15 +25,16 @@ def test_history_keys_and_epoch_loss_is_batch_size_weighted_mean():
     model = binary_model()
     model.build((None, 5))
     start = model.get_weights()
-    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False,
-                        validation_data=(x[:10], y[:10]))
+    history = model.fit(
+        x, y, epochs=2, batch_size=16, verbose=0, shuffle=False, validation_data=(x[:10], y[:10])
+    )
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert history.epoch == [0, 1]
     # replay epoch 1 by hand with train_on_batch from the same start
     replay = binary_model()
     replay.build((None, 5))
     replay.set_weights(start)
-    losses = [replay.train_on_batch(x[i:i + 16], y[i:i + 16]) for i in range(0, 50, 16)]
+    losses = [replay.train_on_batch(x[i : i + 16], y[i : i + 16]) for i in range(0, 50, 16)]
     sizes = [16, 16, 16, 2]
     assert np.isclose(history.history["loss"][0], np.dot(losses, sizes) / 50, rtol=1e-6)
 
@@ -94,8 +95,9 @@ def test_same_seed_gives_bitwise_identical_training():
 
     def train():
         dc.set_seed(123)
-        model = dc.Sequential([Dense(16, activation="relu"), dc.layers.Dropout(0.3),
-                               Dense(1, activation="sigmoid")])
+        model = dc.Sequential(
+            [Dense(16, activation="relu"), dc.layers.Dropout(0.3), Dense(1, activation="sigmoid")]
+        )
         model.compile("adam", "binary_crossentropy")
         history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
         return model.get_weights(), history.history["loss"]
@@ -109,8 +111,9 @@ def test_same_seed_gives_bitwise_identical_training():
 def test_callbacks_early_stopping_restores_best_and_lr_scheduler():
     x, y = data()
     model = binary_model()
-    stopper = dc.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0,
-                                         restore_best_weights=True)
+    stopper = dc.callbacks.EarlyStopping(
+        monitor="loss", patience=0, min_delta=10.0, restore_best_weights=True
+    )
     history = model.fit(x, y, epochs=10, verbose=0, callbacks=[stopper])
     assert len(history.epoch) == 2 and stopper.stopped_epoch == 1
     sched = dc.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
@@ -123,8 +126,14 @@ def test_model_checkpoint_saves_best_only(tmp_path):
     x, y = data()
     model = binary_model()
     path = tmp_path / "best-{epoch:02d}.dc"
-    model.fit(x, y, epochs=3, verbose=0, validation_split=0.2,
-              callbacks=[dc.callbacks.ModelCheckpoint(path, monitor="val_loss", save_best_only=True)])
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        validation_split=0.2,
+        callbacks=[dc.callbacks.ModelCheckpoint(path, monitor="val_loss", save_best_only=True)],
+    )
     saved = sorted(p.name for p in tmp_path.iterdir())
     assert saved and saved[0] == "best-01.dc"
     assert dc.load_model(tmp_path / saved[-1]).predict(x).shape == (64, 1)
@@ -175,7 +184,11 @@ def test_regression_with_mae_metric():
 
 x_ok, y_ok = data()
 BAD_FIT = {
-    "length mismatch": (dict(x=x_ok, y=y_ok[:10]), ValueError, ["same number of samples", "(64, 5)", "(10,)"]),
+    "length mismatch": (
+        dict(x=x_ok, y=y_ok[:10]),
+        ValueError,
+        ["same number of samples", "(64, 5)", "(10,)"],
+    ),
     "feature count": (dict(x=x_ok[:, :3], y=y_ok), ValueError, ["(batch, 5)", "(64, 3)"]),
     "nan in x": (dict(x=np.where(x_ok > 2, np.nan, x_ok), y=y_ok), ValueError, ["x contains NaN"]),
     "inf in y": (dict(x=x_ok, y=np.where(y_ok > 0, np.inf, 0)), ValueError, ["y contains NaN or inf"]),

@@ -32,8 +32,10 @@ def load_breast_cancer():
         ((456, 30), (113, 30))
     """
     d = _load("breast_cancer.npz")
-    return ((d["x_train"].astype(np.float32), d["y_train"].astype(np.int64)),
-            (d["x_test"].astype(np.float32), d["y_test"].astype(np.int64)))
+    return (
+        (d["x_train"].astype(np.float32), d["y_train"].astype(np.int64)),
+        (d["x_test"].astype(np.float32), d["y_test"].astype(np.int64)),
+    )
 
 
 def load_digits(flatten: bool = True):
@@ -47,8 +49,10 @@ def load_digits(flatten: bool = True):
     """
     d = _load("digits.npz")
     shape = (-1, 64) if flatten else (-1, 8, 8)
-    return ((d["x_train"].astype(np.float32).reshape(shape), d["y_train"].astype(np.int64)),
-            (d["x_test"].astype(np.float32).reshape(shape), d["y_test"].astype(np.int64)))
+    return (
+        (d["x_train"].astype(np.float32).reshape(shape), d["y_train"].astype(np.int64)),
+        (d["x_test"].astype(np.float32).reshape(shape), d["y_test"].astype(np.int64)),
+    )
 
 
 def standardize(x_train, *others):
@@ -77,8 +81,9 @@ def make_moons(n_samples: int = 200, noise: float = 0.1, seed: int = 0):
     n_out = n_samples // 2
     n_in = n_samples - n_out
     t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
-    x = np.concatenate([np.stack([np.cos(t_out), np.sin(t_out)], 1),
-                        np.stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)], 1)])
+    x = np.concatenate(
+        [np.stack([np.cos(t_out), np.sin(t_out)], 1), np.stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)], 1)]
+    )
     y = np.concatenate([np.zeros(n_out), np.ones(n_in)]).astype(np.int64)
     x += rng.normal(scale=noise, size=x.shape)
     order = rng.permutation(n_samples)

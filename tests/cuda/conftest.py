@@ -7,5 +7,7 @@ import pytest
 import kernels
 
 if "cuda" not in kernels.available():
-    pytest.skip("no CUDA backend here (install densecore[cuda]; set NUMBA_ENABLE_CUDASIM=1 to "
-                "use numba's simulator)", allow_module_level=True)
+    pytest.skip(
+        "no CUDA backend here (install densecore[cuda]; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator)",
+        allow_module_level=True,
+    )

@@ -28,8 +28,9 @@ def test_dense_forward_and_backward_equal_cpu(shape, dtype):
     assert y.dtype == dtype
     close(y, cpu_k.dense_forward(x, w, b, activation), dtype)
     dy = rng.standard_normal(y.shape).astype(dtype)
-    for got, want in zip(cuda_k.dense_backward(x, w, y, dy, activation),
-                         cpu_k.dense_backward(x, w, y, dy, activation)):
+    for got, want in zip(
+        cuda_k.dense_backward(x, w, y, dy, activation), cpu_k.dense_backward(x, w, y, dy, activation)
+    ):
         close(got, want, dtype)
 
 
@@ -50,23 +51,30 @@ def test_lowrank_equals_cpu():
     y = cuda_k.lowrank_forward(x, u, v, b, "relu")
     close(y, cpu_k.lowrank_forward(x, u, v, b, "relu"), np.float32)
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    for got, want in zip(cuda_k.lowrank_backward(x, u, v, y, dy, "relu"),
-                         cpu_k.lowrank_backward(x, u, v, y, dy, "relu")):
+    for got, want in zip(
+        cuda_k.lowrank_backward(x, u, v, y, dy, "relu"), cpu_k.lowrank_backward(x, u, v, y, dy, "relu")
+    ):
         close(got, want, np.float32)
 
 
-@pytest.mark.parametrize("name, args", [
-    ("sgd_update", (0.1, 0.9, True)),
-    ("adam_update", (0.01, 0.9, 0.999, 1e-7, 0.001)),
-    ("rmsprop_update", (0.01, 0.9, 0.5, 1e-7)),
-])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("sgd_update", (0.1, 0.9, True)),
+        ("adam_update", (0.01, 0.9, 0.999, 1e-7, 0.001)),
+        ("rmsprop_update", (0.01, 0.9, 0.5, 1e-7)),
+    ],
+)
 def test_optimizer_updates_equal_cpu(name, args):
     rng = np.random.default_rng(1)
     n_state = {"sgd_update": 1, "adam_update": 2, "rmsprop_update": 2}[name]
     # second-moment states (Adam's v, RMSprop's velocity) are non-negative by construction
-    arrays = [np.abs(rng.standard_normal(37)).astype(np.float32) if i == 2 + n_state - 1 or
-              (name == "rmsprop_update" and i == 2) else rng.standard_normal(37).astype(np.float32)
-              for i in range(2 + n_state)]
+    arrays = [
+        np.abs(rng.standard_normal(37)).astype(np.float32)
+        if i == 2 + n_state - 1 or (name == "rmsprop_update" and i == 2)
+        else rng.standard_normal(37).astype(np.float32)
+        for i in range(2 + n_state)
+    ]
     copies = [a.copy() for a in arrays]
     getattr(cuda_k, name)(*arrays, *args)
     getattr(cpu_k, name)(*copies, *args)
@@ -90,8 +98,9 @@ def test_two_epochs_on_cuda_match_cpu():
         dc.set_backend(backend)
         try:
             dc.set_seed(0)
-            model = dc.Sequential([dc.layers.Dense(5, activation="relu"),
-                                   dc.layers.Dense(2, activation="softmax")])
+            model = dc.Sequential(
+                [dc.layers.Dense(5, activation="relu"), dc.layers.Dense(2, activation="softmax")]
+            )
             model.compile("adam", "sparse_categorical_crossentropy")
             return model.fit(x, y, epochs=2, batch_size=12, verbose=0).history["loss"]
         finally:

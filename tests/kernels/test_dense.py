@@ -15,15 +15,23 @@ TOL = {np.float32: 2e-5, np.float64: 1e-12}
 def numpy_forward(x, w, b, activation):
     z = x.astype(np.float64) @ w.astype(np.float64) + (0 if b is None else b)
     return {
-        None: z, "linear": z, "relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)),
+        None: z,
+        "linear": z,
+        "relu": np.maximum(z, 0),
+        "sigmoid": 1 / (1 + np.exp(-z)),
         "tanh": np.tanh(z),
     }[activation]
 
 
 def numpy_backward(x, w, y, dy, activation):
     y, dy = y.astype(np.float64), dy.astype(np.float64)
-    slope = {None: 1.0, "linear": 1.0, "relu": (y > 0).astype(np.float64),
-             "sigmoid": y * (1 - y), "tanh": 1 - y * y}[activation]
+    slope = {
+        None: 1.0,
+        "linear": 1.0,
+        "relu": (y > 0).astype(np.float64),
+        "sigmoid": y * (1 - y),
+        "tanh": 1 - y * y,
+    }[activation]
     dz = dy * slope
     return dz @ w.T.astype(np.float64), x.T.astype(np.float64) @ dz, dz.sum(axis=0)
 
@@ -45,14 +53,18 @@ def layout(array, how):
 
 
 sizes = st.sampled_from([1, 2, 3, 5, 7, 8, 13, 24, 31, 33, 47, 67])
-case = st.fixed_dictionaries({
-    "n": sizes, "k": sizes, "m": sizes,
-    "dtype": st.sampled_from([np.float32, np.float64]),
-    "activation": st.sampled_from(ACTIVATIONS),
-    "bias": st.booleans(),
-    "layout": st.sampled_from(["c", "fortran", "strided"]),
-    "seed": st.integers(0, 2**16),
-})
+case = st.fixed_dictionaries(
+    {
+        "n": sizes,
+        "k": sizes,
+        "m": sizes,
+        "dtype": st.sampled_from([np.float32, np.float64]),
+        "activation": st.sampled_from(ACTIVATIONS),
+        "bias": st.booleans(),
+        "layout": st.sampled_from(["c", "fortran", "strided"]),
+        "seed": st.integers(0, 2**16),
+    }
+)
 
 
 def make(c):
@@ -140,3 +152,9 @@ def test_nan_and_inf_propagate(rng):
 
 def test_available_lists_reference_and_cpu():
     assert {"reference", "cpu"} <= set(kernels.available())
+
+
+def test_backends_provide_the_shared_function_set():
+    for name in BACKENDS:
+        module = kernels.get(name)
+        assert all(callable(getattr(module, f, None)) for f in kernels.FUNCTIONS), name

@@ -31,7 +31,9 @@ def test_quantize_rounds_half_to_even_and_clips(backend):
     x = np.array([[0.5, 1.5, 2.5, -0.5, -1.5, 1000.0, -1000.0, np.nan]], np.float32)
     np.testing.assert_array_equal(k.quantize(x, 1.0, 0), [[0, 2, 2, 0, -2, 127, -128, 0]])
     np.testing.assert_array_equal(k.quantize(x[:, :3], 1.0, 3, num_bits=4), [[3, 5, 5]])
-    np.testing.assert_array_equal(k.quantize(np.array([[9.0, -9.0]], np.float32), 1.0, 0, num_bits=4), [[7, -8]])
+    np.testing.assert_array_equal(
+        k.quantize(np.array([[9.0, -9.0]], np.float32), 1.0, 0, num_bits=4), [[7, -8]]
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -62,8 +64,14 @@ def test_affine_params_represent_zero_exactly():
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@given(n=sizes, k=sizes, m=sizes, seed=st.integers(0, 2**16),
-       activation=st.sampled_from([None, "relu", "tanh", "sigmoid"]), bias=st.booleans())
+@given(
+    n=sizes,
+    k=sizes,
+    m=sizes,
+    seed=st.integers(0, 2**16),
+    activation=st.sampled_from([None, "relu", "tanh", "sigmoid"]),
+    bias=st.booleans(),
+)
 def test_qdense_equals_the_dequantized_float_math(backend, n, k, m, seed, activation, bias):
     rng = np.random.default_rng(seed)
     kb = kernels.get(backend)
@@ -79,7 +87,9 @@ def test_qdense_equals_the_dequantized_float_math(backend, n, k, m, seed, activa
     wd = sw * wq.astype(np.float64)
     bq = 0 if b is None else np.rint(b / (np.float64(sx) * sw)) * (np.float64(sx) * sw)  # int32 bias
     z = xd @ wd + bq
-    want = {None: z, "relu": np.maximum(z, 0), "tanh": np.tanh(z), "sigmoid": 1 / (1 + np.exp(-z))}[activation]
+    want = {None: z, "relu": np.maximum(z, 0), "tanh": np.tanh(z), "sigmoid": 1 / (1 + np.exp(-z))}[
+        activation
+    ]
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
 
 
@@ -106,8 +116,9 @@ def test_bad_integer_input(backend):
     with pytest.raises(ValueError, match="scale"):
         k.quantize(np.ones((2, 2), np.float32), 0.0, 0)
     with pytest.raises(ValueError, match="expects 3"):
-        k.qdense_forward(np.ones((2, 4), np.int8), 1.0, 0, np.ones((5, 3), np.int8),
-                         np.ones(5), np.ones(5, np.int32))
+        k.qdense_forward(
+            np.ones((2, 4), np.int8), 1.0, 0, np.ones((5, 3), np.int8), np.ones(5), np.ones(5, np.int32)
+        )
 
 
 def test_cpu_dot_product_emits_integer_dot_product_instructions():

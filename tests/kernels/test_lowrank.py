@@ -11,13 +11,19 @@ from .test_dense import TOL, close, layout
 
 BACKENDS = ["reference", "cpu"]
 sizes = st.sampled_from([1, 2, 3, 7, 13, 24, 31, 47])
-case = st.fixed_dictionaries({
-    "n": sizes, "k": sizes, "r": st.sampled_from([1, 2, 5, 16]), "m": sizes,
-    "dtype": st.sampled_from([np.float32, np.float64]),
-    "activation": st.sampled_from([None, "relu", "sigmoid", "tanh"]),
-    "bias": st.booleans(), "layout": st.sampled_from(["c", "fortran", "strided"]),
-    "seed": st.integers(0, 2**16),
-})
+case = st.fixed_dictionaries(
+    {
+        "n": sizes,
+        "k": sizes,
+        "r": st.sampled_from([1, 2, 5, 16]),
+        "m": sizes,
+        "dtype": st.sampled_from([np.float32, np.float64]),
+        "activation": st.sampled_from([None, "relu", "sigmoid", "tanh"]),
+        "bias": st.booleans(),
+        "layout": st.sampled_from(["c", "fortran", "strided"]),
+        "seed": st.integers(0, 2**16),
+    }
+)
 
 
 def make(c):
@@ -52,8 +58,9 @@ def test_lowrank_forward_and_backward_match_numpy(backend, c):
     dz = dy * slope(y.astype(np.float64), c["activation"])
     t = x64 @ u64
     dt = dz @ v64.T
-    for got, expected in zip(k.lowrank_backward(x, u, v, y, dy, c["activation"]),
-                             (dt @ u64.T, x64.T @ dt, t.T @ dz, dz.sum(0))):
+    for got, expected in zip(
+        k.lowrank_backward(x, u, v, y, dy, c["activation"]), (dt @ u64.T, x64.T @ dt, t.T @ dz, dz.sum(0))
+    ):
         close(got, expected, c["dtype"])
 
 
