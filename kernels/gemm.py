@@ -96,7 +96,7 @@ def tiling(n_rows: int, n_cols: int, n_threads: int):
 # which also spares numba's negative-index check.
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _pack_b(bp, b, trans_b, c0, c1, k0, kc):
     """bp[p, kk, j] = op(B)[k0 + kk, c0 + p*NR + j], zero past column c1."""
     tmp = carray(_stack_tile(bp), (NR,))
@@ -128,7 +128,7 @@ def _pack_b(bp, b, trans_b, c0, c1, k0, kc):
                     panel[kk, j] = b[cs + j, k0 + kk] if trans_b else b[k0 + kk, cs + j]
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _micro_kernel(out, row0, col0, accumulate, av, bp, cp, kc):
     """out[row0:+MR, col0:+NR] (+)= av (kc × MR, any strides)ᵀ · B panel cp (kc × NR).
 
@@ -156,7 +156,7 @@ def _micro_kernel(out, row0, col0, accumulate, av, bp, cp, kc):
                 out[row0 + i, col0 + j] = acc[i, j]
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even):
     """Compute C[r0:r1, c0:c1] over all K blocks, then add bias and apply act to it."""
     n_rp = (r1 - r0 + MR - 1) // MR
@@ -198,26 +198,28 @@ def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even):
     _epilogue(c, bias, act, r0, r1, c0, c1)
 
 
-@njit(inline="always", cache=True, fastmath=FASTMATH)
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
 def _epilogue(c, bias, act, r0, r1, c0, c1):
     """C = act(C + bias) over the tile, while it is still in cache.
 
     The activation is chosen outside the row loops so each loop is a plain vector sweep.
     """
+    b = bias[c0:c1]  # views indexed from zero: no wraparound checks, so the loops vectorise
     for r in range(r0, r1):
+        row = c[r, c0:c1]
         if act == activations.LINEAR:
-            for j in range(c0, c1):
-                c[r, j] += bias[j]
+            for j in range(c1 - c0):
+                row[j] += b[j]
         elif act == activations.RELU:
-            for j in range(c0, c1):
-                z = c[r, j] + bias[j]
-                c[r, j] = 0.0 if z <= 0.0 else z
+            for j in range(c1 - c0):
+                z = row[j] + b[j]
+                row[j] = 0.0 if z <= 0.0 else z
         else:
-            for j in range(c0, c1):
-                c[r, j] = activations.apply(c[r, j] + bias[j], act)
+            for j in range(c1 - c0):
+                row[j] = activations.apply(row[j] + b[j], act)
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def gemm(c, a, b, trans_a, trans_b, bias, act, tile_rows, tile_cols):
     """C = act(op(A)·op(B) + bias), written into c (N, M). See the module docstring."""
     n_rows, n_cols = c.shape
@@ -249,7 +251,7 @@ def gemm(c, a, b, trans_a, trans_b, bias, act, tile_rows, tile_cols):
 GEMV_CHUNK = 256  # rows of B per GEMV task
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def gemv(c, a, b, bias, act):
     """C = act(A·B + bias) for one row of A (N = 1): stream B's rows once.
 
@@ -273,7 +275,7 @@ def gemv(c, a, b, bias, act):
         c[0, j] = activations.apply(z, act)
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def lowrank(c, x, u, v, bias, act):
     """C = act((X U) V + bias) in one pass over X, for a thin U (K × R) and V (R × M).
 

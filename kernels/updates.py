@@ -14,49 +14,94 @@ The formulas are Keras 3's (keras/src/optimizers/{sgd,adam,rmsprop}.py):
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = ["sgd_update", "adam_update", "rmsprop_update"]
 
-# Second moments are capped here: a gradient of 1e20 squares past float32's range, and the
-# inf would turn into NaN (inf − inf) on the next step and poison the weights.
+# Second moments are capped here: a gradient of 1e20 squares past float32's range, and an
+# inf second moment would turn into NaN (inf − inf) on the next step and poison the weights.
 V_MAX = 3.4028234663852886e38
 
 
-@njit(cache=True)
+CHUNK = 16384  # elements per parallel task; elementwise, so any split gives the same bits
+
+# error_model="numpy": division follows IEEE (x / 0 = inf) instead of raising, which also
+# removes the zero test that stopped LLVM from vectorising these loops (6-9x, measured).
+
+
+def _scalars(w, *values):
+    """The scalars in w's dtype: then the loops run in float32 and vectorise."""
+    return tuple(w.dtype.type(v) for v in values)
+
+
 def sgd_update(w, g, m, lr, momentum, nesterov):
     """In place: SGD with optional (Nesterov) momentum; m is unused when momentum == 0."""
-    if momentum == 0.0:
-        for i in range(w.size):
-            w[i] -= lr * g[i]
-        return
-    for i in range(w.size):
-        m[i] = momentum * m[i] - lr * g[i]
-        if nesterov:
-            w[i] += momentum * m[i] - lr * g[i]
-        else:
-            w[i] += m[i]
+    _sgd(w, g, m, *_scalars(w, lr, momentum), bool(nesterov))
 
 
-@njit(cache=True)
 def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
     """In place: decoupled weight decay (decay = λη, 0 for Adam), then the Adam step."""
-    for i in range(w.size):
-        if decay != 0.0:
-            w[i] -= decay * w[i]
-        m[i] += (g[i] - m[i]) * (1.0 - beta_1)
-        v[i] = min(v[i] + (np.float64(g[i]) * g[i] - v[i]) * (1.0 - beta_2), V_MAX)
-        w[i] -= alpha * m[i] / (np.sqrt(v[i]) + epsilon)
+    _adam(w, g, m, v, *_scalars(w, alpha, 1 - beta_1, 1 - beta_2, epsilon, decay, V_MAX))
 
 
-@njit(cache=True)
 def rmsprop_update(w, g, v, mom, lr, rho, momentum, epsilon):
     """In place: RMSprop (uncentered); mom is unused when momentum == 0."""
-    for i in range(w.size):
-        v[i] = min(rho * v[i] + (1.0 - rho) * np.float64(g[i]) * g[i], V_MAX)
-        step = lr * g[i] / np.sqrt(v[i] + epsilon)
-        if momentum > 0.0:
-            mom[i] = momentum * mom[i] + step
-            w[i] -= mom[i]
+    _rmsprop(w, g, v, mom, *_scalars(w, lr, rho, 1 - rho, momentum, epsilon, V_MAX))
+
+
+# Each task works on views of its chunk indexed from zero: numba then knows no index is
+# negative and drops its wraparound check, which otherwise blocks vectorisation.
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _sgd(w, g, m, lr, momentum, nesterov):
+    for t in prange((w.size + CHUNK - 1) // CHUNK):
+        lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
+        wc, gc, mc = w[lo:hi], g[lo:hi], m[lo:hi]
+        if momentum == 0:
+            for i in range(hi - lo):
+                wc[i] -= lr * gc[i]
+        elif nesterov:
+            for i in range(hi - lo):
+                mc[i] = momentum * mc[i] - lr * gc[i]
+                wc[i] += momentum * mc[i] - lr * gc[i]
         else:
-            w[i] -= step
+            for i in range(hi - lo):
+                mc[i] = momentum * mc[i] - lr * gc[i]
+                wc[i] += mc[i]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _adam(w, g, m, v, alpha, c1, c2, epsilon, decay, v_max):
+    for t in prange((w.size + CHUNK - 1) // CHUNK):
+        lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
+        wc, gc, mc, vc = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+        if decay != 0:
+            for i in range(hi - lo):
+                wc[i] -= decay * wc[i]
+        for i in range(hi - lo):
+            gi = gc[i]
+            mi = mc[i] + (gi - mc[i]) * c1
+            vi = vc[i] + (gi * gi - vc[i]) * c2
+            vi = vi if vi < v_max else v_max
+            mc[i] = mi
+            vc[i] = vi
+            wc[i] -= alpha * mi / (np.sqrt(vi) + epsilon)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _rmsprop(w, g, v, mom, lr, rho, c, momentum, epsilon, v_max):
+    for t in prange((w.size + CHUNK - 1) // CHUNK):
+        lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
+        wc, gc, vc, mc = w[lo:hi], g[lo:hi], v[lo:hi], mom[lo:hi]
+        for i in range(hi - lo):
+            gi = gc[i]
+            vi = rho * vc[i] + c * gi * gi
+            vi = vi if vi < v_max else v_max
+            vc[i] = vi
+            step = lr * gi / np.sqrt(vi + epsilon)
+            if momentum > 0:
+                mc[i] = momentum * mc[i] + step
+                wc[i] -= mc[i]
+            else:
+                wc[i] -= step
