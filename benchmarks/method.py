@@ -143,6 +143,21 @@ def measure_peaks(quick: bool = False) -> dict:
     }
 
 
+def nominal_peak(facts: dict):
+    """FLOP/s the cores can do in theory: FMA lanes × 2 × clock × cores (from /proc/cpuinfo).
+
+    Two FMA units of 8 float32 lanes (AVX2) or 16 (AVX-512) per core; None when the clock is
+    not readable. The clock is the nominal one, not the boost clock.
+    """
+    try:
+        with open("/proc/cpuinfo") as handle:
+            mhz = max(float(line.split(":")[1]) for line in handle if line.startswith("cpu MHz"))
+    except (OSError, ValueError):
+        return None
+    lanes = 16 if "avx512f" in facts.get("simd", []) else 8
+    return 2 * 2 * lanes * mhz * 1e6 * facts["numba_threads"]
+
+
 def parse_shapes(text: str) -> list:
     """'128x784x256,1x4096x4096' -> [(128, 784, 256), (1, 4096, 4096)]."""
     shapes = []

@@ -95,9 +95,12 @@ def run(args) -> int:
         f"# {facts['cpu']} · {facts['cores']} cores · numba threads {facts['numba_threads']} · "
         f"numpy {facts['numpy']} · numba {facts['numba']} · torch {facts['torch']}"
     )
+    nominal = method.nominal_peak(facts)
     print(
         f"# measured peaks: sgemm {peaks['gflops']:.1f} GFLOP/s ({peaks['sgemm_size']}³, numpy BLAS), "
-        f"copy {peaks['gbytes_per_s']:.1f} GB/s; cpu kernels loaded in {load_time:.2f} s"
+        f"copy {peaks['gbytes_per_s']:.1f} GB/s; nominal FMA peak "
+        f"{'unknown' if nominal is None else f'{nominal / 1e9:.0f} GFLOP/s'}; "
+        f"cpu kernels loaded in {load_time:.2f} s"
     )
     rows = []
     for suite in args.suites:
@@ -129,6 +132,17 @@ def run(args) -> int:
             compress.run_compress(args, rows)
         else:
             raise SystemExit(f"unknown suite {suite!r}; expected dense, lowrank, int8, compress or train")
+    end = method.measure_peaks(quick=args.quick)  # the host's speed drifts: report both
+    print(
+        f"# peaks measured again at the end: sgemm {end['gflops']:.1f} GFLOP/s, copy "
+        f"{end['gbytes_per_s']:.1f} GB/s (the fractions of peak above use the start's)"
+    )
+    peaks = {
+        **peaks,
+        "end_gflops": end["gflops"],
+        "end_gbytes_per_s": end["gbytes_per_s"],
+        "nominal_gflops": None if nominal is None else nominal / 1e9,
+    }
     if args.plot:
         from .plots import write_plots
 

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import densecore as dc
@@ -54,6 +54,7 @@ def clean(fn, *args, **kwargs):
 
 
 @pytest.mark.parametrize("backend", ["reference", "cpu"])
+@settings(max_examples=200)
 @given(x=junk_arrays(), w=junk_arrays(), b=junk_arrays())
 def test_kernels_refuse_junk_cleanly(backend, x, w, b):
     k = kernels.get(backend)
@@ -67,6 +68,7 @@ def test_kernels_refuse_junk_cleanly(backend, x, w, b):
     clean(k.quantize, x, 0.1, 0)
 
 
+@settings(max_examples=200)
 @given(data=junk_arrays())
 def test_tensor_and_functional_refuse_junk_cleanly(data):
     t = clean(dc.Tensor, data)
@@ -84,6 +86,7 @@ def small_model():
     return model
 
 
+@settings(max_examples=200)
 @given(x=junk_arrays(), y=junk_arrays(), batch=st.sampled_from([None, 0, -1, 1, 2.5, "8", True]))
 def test_fit_evaluate_predict_refuse_junk_and_change_nothing(x, y, batch):
     model = small_model()
