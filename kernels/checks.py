@@ -38,8 +38,26 @@ def check_shape(where: str, name: str, array: np.ndarray, expected: tuple, conte
         raise ValueError(f"{where}: {name} must have shape {expected} ({context}); received {array.shape}.")
 
 
+def _ready(*arrays) -> bool:
+    """The common case, checked cheaply: C-contiguous float32/64 arrays of one dtype."""
+    dtype = arrays[0].dtype if type(arrays[0]) is np.ndarray else None
+    return (
+        dtype is not None
+        and dtype.type in FLOAT_DTYPES
+        and all(type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+    )
+
+
 def dense_inputs(where, x, w, b):
     """Validate the operands of a dense layer: x (N, K), w (K, M), b (M,) or None."""
+    if (
+        _ready(x, w, *(() if b is None else (b,)))
+        and x.ndim == 2
+        and w.ndim == 2
+        and x.shape[1] == w.shape[0]
+        and (b is None or b.shape == (w.shape[1],))
+    ):
+        return x, w, b
     x = as_float_matrix(x, "x", where)
     w = as_float_matrix(w, "w", where)
     if x.shape[1] != w.shape[0]:

@@ -33,6 +33,7 @@ How it is fast (GotoBLAS/BLIS structure, see PERF_NOTES.md):
 """
 
 import contextlib
+import functools
 
 import llvmlite.binding as llvm
 import numba
@@ -68,6 +69,7 @@ def _stack_tile(typingctx, like):
     return sig, codegen
 
 
+@functools.lru_cache(maxsize=1024)
 def tiling(n_rows: int, n_cols: int, n_threads: int):
     """Tile sizes (rows, cols): multiples of MR and NR, as even as the panels allow, and
     at least two tiles per thread where the matrix is big enough (load balance)."""
