@@ -25,6 +25,12 @@ def _parse(argv):
     parser.add_argument("--shapes", help="NxKxM,... (batch x in x out) for the dense suite")
     parser.add_argument("--batches", help="batch sizes for the train suite, e.g. 32,128,512")
     parser.add_argument("--threads", type=int, help="threads for numba, BLAS and torch")
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="element type for the dense suite (default float32)",
+    )
     parser.add_argument("--backends", help="our backends to time (default: all available)")
     parser.add_argument("--quick", action="store_true", help="tiny shapes and few rounds (CI)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per case (default 5, quick 2)")

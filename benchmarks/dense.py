@@ -31,15 +31,15 @@ def _close(got, want, what):
     assert err < 1e-4, f"{what}: max relative error {err:.2e}"
 
 
-def cases(shape, backends, quick=False):
+def cases(shape, backends, quick=False, dtype=np.float32):
     """Candidates for one shape: (op, backend) pairs, each checked against float64 numpy."""
     n, k, m = shape
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, k)).astype(np.float32)
-    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(np.float32)
-    b = rng.standard_normal(m).astype(np.float32)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
     y = _numpy_forward(x, w, b)
-    dy = rng.standard_normal((n, m)).astype(np.float32)
+    dy = rng.standard_normal((n, m)).astype(dtype)
     want_y = _numpy_forward(x.astype(np.float64), w.astype(np.float64), b)
     want_g = _numpy_backward(x.astype(np.float64), w.astype(np.float64), y.astype(np.float64), dy)
 
@@ -91,28 +91,40 @@ def _torch_cases(x, w, b, y, dy, want_y, want_g):
         import torch
     except ImportError:
         return []
-    tx, tw, tb, ty, tdy = (torch.from_numpy(a) for a in (x, w, b, y, dy))
+    out = []
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        tx, tw, tb, ty, tdy = (torch.from_numpy(a).to(device) for a in (x, w, b, y, dy))
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
-    def forward():
-        return torch.relu(torch.addmm(tb, tx, tw))
+        def forward(tx=tx, tw=tw, tb=tb, sync=sync):
+            out = torch.relu(torch.addmm(tb, tx, tw))
+            sync()
+            return out
 
-    def backward():
-        dz = tdy * (ty > 0)
-        return dz @ tw.T, tx.T @ dz, dz.sum(0)
+        def backward(tx=tx, tw=tw, ty=ty, tdy=tdy, sync=sync):
+            dz = tdy * (ty > 0)
+            out = dz @ tw.T, tx.T @ dz, dz.sum(0)
+            sync()
+            return out
 
-    return [
-        Candidate("forward/torch", forward, lambda: _close(forward().numpy(), want_y, "y"), "torch"),
-        Candidate(
-            "backward/torch",
-            backward,
-            lambda: [_close(g.numpy(), e, "grad") for g, e in zip(backward(), want_g)],
-            "torch",
-        ),
-    ]
+        name = "torch" if device == "cpu" else "torch-gpu"
+        out += [
+            Candidate(
+                f"forward/{name}", forward, lambda f=forward: _close(f().cpu().numpy(), want_y, "y"), name
+            ),
+            Candidate(
+                f"backward/{name}",
+                backward,
+                lambda f=backward: [_close(g.cpu().numpy(), e, "grad") for g, e in zip(f(), want_g)],
+                name,
+            ),
+        ]
+    return out
 
 
-def counts(shape, op):
+def counts(shape, op, itemsize=4):
     n, k, m = shape
     flops = dense_flops(n, k, m, backward=(op == "backward"))
-    traffic = dense_bytes(n, k, m) * (2 if op == "backward" else 1)
+    traffic = dense_bytes(n, k, m, itemsize) * (2 if op == "backward" else 1)
     return flops, traffic

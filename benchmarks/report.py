@@ -3,6 +3,8 @@
 import json
 import time
 
+import numpy as np
+
 import kernels
 
 from . import dense, method
@@ -33,15 +35,17 @@ def run_dense(args, peaks, rows):
     )
     rounds = args.rounds or (2 if args.quick else 5)
     for shape in shapes:
-        candidates = dense.cases(shape, _backends(args), quick=args.quick)
+        dtype = np.dtype(getattr(args, "dtype", "float32"))
+        candidates = dense.cases(shape, _backends(args), quick=args.quick, dtype=dtype.type)
         method.measure(
             candidates, rounds=rounds, block=0.02 if args.quick else 0.1, gap=0.0 if args.quick else 0.2
         )
         by_name = {c.name: c for c in candidates}
         for c in candidates:
             op, library = c.name.split("/")
-            flops, traffic = dense.counts(shape, op)
+            flops, traffic = dense.counts(shape, op, dtype.itemsize)
             row = {
+                "dtype": dtype.name,
                 "suite": "dense",
                 "case": "x".join(map(str, shape)),
                 "op": op,
@@ -72,14 +76,14 @@ def _print_row(row):
     spread = f"{row['min_s'] * 1e3:.3g}–{row['max_s'] * 1e3:.3g}"
     print(
         f"{row['case']:>16} {row['op']:>9} {row['backend']:>10} {row['median_s'] * 1e3:>10.3f} "
-        f"{spread:>17} {row['gflops']:>8.1f} {row['fraction_of_peak']:>6.0%} "
+        f"{spread:>17} {row['gflops']:>8.1f} {row['gbytes_per_s']:>6.1f} {row['fraction_of_peak']:>6.0%} "
         f"{row.get('vs_numpy', float('nan')):>8.2f} {row['first_call_s'] * 1e3:>9.1f}"
     )
 
 
 HEADER = (
     f"{'case NxKxM':>16} {'op':>9} {'backend':>10} {'median ms':>10} {'min–max ms':>17} "
-    f"{'GFLOP/s':>8} {'peak':>6} {'×numpy':>8} {'1st ms':>9}"
+    f"{'GFLOP/s':>8} {'GB/s':>6} {'peak':>6} {'×numpy':>8} {'1st ms':>9}"
 )
 
 

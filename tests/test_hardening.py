@@ -228,3 +228,42 @@ REGRESSIONS = [
 @pytest.mark.parametrize("what, call", REGRESSIONS, ids=[r[0] for r in REGRESSIONS])
 def test_regressions(what, call):
     clean(call)
+
+
+def test_a_checkpoint_written_before_ctrl_c_loads(tmp_path):
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are delivered to the main thread only")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = dc.Sequential([Dense(8, activation="relu"), Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+
+    class InterruptInSecondEpoch(dc.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.params and batch == 1 and (tmp_path / "ckpt.dc").exists():
+                os.kill(os.getpid(), signal.SIGINT)
+
+    checkpoint = dc.callbacks.ModelCheckpoint(tmp_path / "ckpt.dc", monitor="loss")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[checkpoint, InterruptInSecondEpoch()])
+    restored = dc.load_model(tmp_path / "ckpt.dc")
+    assert restored.predict(x[:2]).shape == (2, 2)
+
+
+@settings(max_examples=100)
+@given(payload=st.binary(max_size=2000), keep=st.integers(0, 4000), flip=st.integers(0, 4000))
+def test_load_model_refuses_damaged_files_cleanly(tmp_path_factory, payload, keep, flip):
+    directory = tmp_path_factory.mktemp("damaged")
+    good = directory / "good.dc"
+    small_model().save(good)
+    data = bytearray(good.read_bytes())
+    for candidate in (payload, bytes(data[:keep]), bytes(data[:flip]) + payload + bytes(data[flip + 1 :])):
+        path = directory / "bad.dc"
+        path.write_bytes(candidate)
+        try:
+            model = dc.load_model(path)
+        except ValueError as exc:
+            assert "load" in str(exc)
+        else:  # the damage missed everything that matters: the model must then be intact
+            assert model.predict(np.ones((1, 3), np.float32)).shape == (1, 2)

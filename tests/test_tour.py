@@ -13,3 +13,9 @@ def test_tour_runs(tmp_path, monkeypatch, capsys):
         exec(compile(block, f"docs/tour.md block {index}", "exec"), namespace)
     out = capsys.readouterr().out
     assert "True" in out and "int8 accuracy" in out
+
+
+def test_tour_links_point_at_files_that_exist():
+    root = pathlib.Path(__file__).resolve().parent.parent
+    for target in re.findall(r"\]\(\.\./([^)]+)\)", TOUR):
+        assert (root / target).is_file(), target
