@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -117,6 +118,7 @@ class _Archive:
             OSError,
             EOFError,
             zipfile.LargeZipFile,
+            zlib.error,
         ) as exc:
             raise ValueError(
                 f"load: {self.path!r} is not a densecore file, or it is "
@@ -149,7 +151,7 @@ class _Archive:
                 return np.lib.format.read_array(handle, allow_pickle=False)
         except ValueError as exc:
             raise ValueError(f"load: {self.path!r} is damaged: {exc}.") from None
-        except (KeyError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        except (KeyError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
             raise ValueError(
                 f"load: {self.path!r} is damaged or truncated ({type(exc).__name__}: {exc})."
             ) from None

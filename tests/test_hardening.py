@@ -206,6 +206,10 @@ def test_memory_is_flat_over_many_epochs():
 
 # ---- regression cases found by the tests above ------------------------------------------------
 REGRESSIONS = [
+    (
+        "a damaged deflate stream in a saved file raised zlib.error from load_model",
+        lambda: _load_bytes_with_a_flipped_byte(78),
+    ),
     # (what, call) — each once crashed or leaked a raw error; now a clean ValueError/TypeError
     (
         "sparse CE from probabilities negated a boolean mask",
@@ -223,6 +227,18 @@ REGRESSIONS = [
         )(dc.Sequential([Dense(3, activation="softmax")])),
     ),
 ]
+
+
+def _load_bytes_with_a_flipped_byte(position):
+    import tempfile
+
+    directory = tempfile.mkdtemp()
+    path = os.path.join(directory, "m.dc")
+    small_model().save(path)
+    data = bytearray(open(path, "rb").read())
+    data[position] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    return dc.load_model(path)
 
 
 @pytest.mark.parametrize("what, call", REGRESSIONS, ids=[r[0] for r in REGRESSIONS])
