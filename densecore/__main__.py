@@ -78,7 +78,10 @@ def main(argv=None) -> int:
     train_time = time.perf_counter() - start
     loss, accuracy = model.evaluate(x_test, y_test)
     model.summary()
-    print(f"\ntraining: {args.epochs} epochs in {train_time:.2f} s (test loss {loss:.4f})")
+    print(
+        f"\ntraining: {args.epochs} epochs in {train_time:.2f} s; test loss {loss:.4f}, "
+        f"test accuracy {accuracy:.2%}"
+    )
     _gpu_step(args, x_train, y_train, train_time)
 
     rows = [("SimpleNet (dense)", model)]
