@@ -31,11 +31,12 @@ def _matmul(out, a, b, trans_a, trans_b, bias, act):
     n_rows, n_cols = out.shape
     if out.size == 0:
         return out
-    if n_rows == 1 and not trans_a and not trans_b:
-        gemm.gemv(out, a, b, bias, act)
-    else:
-        rows, cols = gemm.tiling(n_rows, n_cols, numba.get_num_threads())
-        gemm.gemm(out, a, b, trans_a, trans_b, bias, act, rows, cols)
+    with gemm.slp_vectorizer():
+        if n_rows == 1 and not trans_a and not trans_b:
+            gemm.gemv(out, a, b, bias, act)
+        else:
+            rows, cols = gemm.tiling(n_rows, n_cols, numba.get_num_threads())
+            gemm.gemm(out, a, b, trans_a, trans_b, bias, act, rows, cols)
     return out
 
 
@@ -137,7 +138,8 @@ def lowrank_forward(x, u, v, b=None, activation=None):
     act = activations.code(activation, where)
     y = np.empty((x.shape[0], v.shape[1]), x.dtype)
     if y.size:
-        gemm.lowrank(y, x, u, v, np.zeros(v.shape[1], x.dtype) if b is None else b, act)
+        with gemm.slp_vectorizer():
+            gemm.lowrank(y, x, u, v, np.zeros(v.shape[1], x.dtype) if b is None else b, act)
     return y
 
 

@@ -28,7 +28,7 @@ How it is fast (GotoBLAS/BLIS structure, see PERF_NOTES.md):
   32 zmm registers). The accumulator is a fixed-size stack array, which LLVM promotes to
   registers (a heap array stays in memory), and the fixed-size j loop is unrolled and then
   vectorised by LLVM's SLP vectoriser, which numba leaves off by default: these kernels are
-  compiled with it on (see `_compiled_with_slp`), at import, for the exact signatures used.
+  compiled with it on (see `slp_vectorizer`), for float32 and, when first used, float64.
 - Bias and activation are applied as the last K block is stored: no extra pass over C.
 """
 
@@ -320,12 +320,14 @@ def lowrank(c, x, u, v, bias, act):
 
 
 @contextlib.contextmanager
-def _compiled_with_slp():
-    """Turn on LLVM's SLP vectoriser for the kernels compiled inside this block only.
+def slp_vectorizer():
+    """Turn on LLVM's SLP vectoriser for kernels compiled inside this block only.
 
     numba reads `config.SLP_VECTORIZE` each time it builds an optimisation pipeline. It is
     off by default, and without it the unrolled register-tile loop stays scalar (4 GFLOP/s
-    instead of 90 per core). The setting is restored afterwards, so user code is unaffected.
+    instead of 90 per core). Every call of this module's kernels goes through this block
+    (two attribute writes), so whichever signature compiles first, it compiles with SLP;
+    each is compiled once per process at most, and loaded from numba's cache after that.
     """
     saved = numba.config.SLP_VECTORIZE
     numba.config.SLP_VECTORIZE = 1
@@ -333,23 +335,3 @@ def _compiled_with_slp():
         yield
     finally:
         numba.config.SLP_VECTORIZE = saved
-
-
-def _compile():
-    """Compile (or load from numba's cache) every signature used, then freeze them.
-
-    Frozen dispatchers never compile again: a call with other types is a TypeError from
-    here rather than a silent recompilation on the hot path.
-    """
-    flag, index = types.boolean, types.int64
-    with _compiled_with_slp():
-        for dtype in (types.float32, types.float64):
-            m, v = dtype[:, ::1], dtype[::1]
-            gemm.compile((m, m, m, flag, flag, v, index, index, index))
-            gemv.compile((m, m, m, v, index))
-            lowrank.compile((m, m, m, m, v, index))
-    for kernel in (gemm, gemv, lowrank):
-        kernel.disable_compile()
-
-
-_compile()
