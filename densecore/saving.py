@@ -119,6 +119,7 @@ class _Archive:
             EOFError,
             zipfile.LargeZipFile,
             zlib.error,
+            NotImplementedError,  # a damaged header naming an unknown compression method
         ) as exc:
             raise ValueError(
                 f"load: {self.path!r} is not a densecore file, or it is "
@@ -151,7 +152,7 @@ class _Archive:
                 return np.lib.format.read_array(handle, allow_pickle=False)
         except ValueError as exc:
             raise ValueError(f"load: {self.path!r} is damaged: {exc}.") from None
-        except (KeyError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+        except (KeyError, zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
             raise ValueError(
                 f"load: {self.path!r} is damaged or truncated ({type(exc).__name__}: {exc})."
             ) from None

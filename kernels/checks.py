@@ -134,3 +134,17 @@ def qdense_inputs(where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias):
     for name, arr in (("w_scale", w_scale), ("w_sums", w_sums), ("bias", bias)):
         check_shape(where, name, arr, (n_out,), f"one per output of wq_t {wq_t.shape}")
     return xq, wq_t, w_scale, w_sums, bias
+
+
+def int8_matmul_inputs(where, a, b):
+    """Validate int8 A (M, K) and B (K, N) for an exact int32 product."""
+    from .quant import MAX_K
+
+    a, b = int8_matrix(a, "a", where), int8_matrix(b, "b", where)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must equal b's rows)."
+        )
+    if a.shape[1] > MAX_K:
+        raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {MAX_K}).")
+    return a, b

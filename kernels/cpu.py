@@ -195,13 +195,7 @@ def int8_matmul(a, b):
     B is transposed once (K contiguous per output) so the dot products vectorise.
     """
     where = "cpu.int8_matmul"
-    a, b = checks.int8_matrix(a, "a", where), checks.int8_matrix(b, "b", where)
-    if a.shape[1] != b.shape[0]:
-        raise ValueError(
-            f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must equal b's rows)."
-        )
-    if a.shape[1] > quant.MAX_K:
-        raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {quant.MAX_K}).")
+    a, b = checks.int8_matmul_inputs(where, a, b)
     c = np.empty((a.shape[0], b.shape[1]), np.int32)
     int8.matmul_t(c, a, np.ascontiguousarray(b.T))
     return c
@@ -216,8 +210,7 @@ def qdense_forward(
         where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
     )
     act = activations.code(activation, where)
-    multiplier = (np.float64(x_scale) * w_scale).astype(np.float32)
-    folded = (np.rint(bias / multiplier) - np.int64(x_zero) * w_sums).astype(np.int32)
+    multiplier, folded = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
     y = np.empty((xq.shape[0], wq_t.shape[0]), np.float32)
     int8.qdense(y, xq, wq_t, multiplier, folded, act)
     if out_scale is None:

@@ -89,3 +89,10 @@ def quantize_inputs(where, x, scale, zero_point, num_bits):
         raise ValueError(f"{where}: zero_point must be integers in [{q_min}, {q_max}].")
     checks.same_dtype(where, x=x2)
     return x2, shape, scale, zero.astype(np.int32).copy(), q_min, q_max
+
+
+def fold(x_scale, x_zero, w_scale, w_sums, bias):
+    """Per output: the float multiplier s_x s_j and the int32 β_j = round(b_j / (s_x s_j)) − z_x Σ_k q_w."""
+    multiplier = (np.float64(x_scale) * w_scale).astype(np.float32)
+    folded = (np.rint(bias / multiplier) - np.int64(x_zero) * w_sums).astype(np.int32)
+    return multiplier, folded

@@ -231,13 +231,7 @@ def dequantize(q, scale, zero_point=0):
 def int8_matmul(a, b):
     """C = A B exactly, for int8 A (M, K) and B (K, N), accumulated in int32."""
     where = "reference.int8_matmul"
-    a, b = checks.int8_matrix(a, "a", where), checks.int8_matrix(b, "b", where)
-    if a.shape[1] != b.shape[0]:
-        raise ValueError(
-            f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must equal b's rows)."
-        )
-    if a.shape[1] > quant.MAX_K:
-        raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {quant.MAX_K}).")
+    a, b = checks.int8_matmul_inputs(where, a, b)
     c = np.empty((a.shape[0], b.shape[1]), np.int32)
     _int8_matmul(c, a, b)
     return c
@@ -273,8 +267,7 @@ def qdense_forward(
         where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
     )
     act = activations.code(activation, where)
-    multiplier = (np.float64(x_scale) * w_scale).astype(np.float32)
-    folded = (np.rint(bias / multiplier) - np.int64(x_zero) * w_sums).astype(np.int32)
+    multiplier, folded = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
     y = np.empty((xq.shape[0], wq_t.shape[0]), np.float32)
     _qdense(y, xq, wq_t, multiplier, folded, act)
     if out_scale is None:

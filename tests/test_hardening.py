@@ -60,7 +60,8 @@ def test_kernels_refuse_junk_cleanly(backend, x, w, b):
     k = kernels.get(backend)
     out = clean(k.dense_forward, x, w, b, "relu")
     if isinstance(out, np.ndarray):  # accepted: then it must be the right answer
-        want = np.maximum(np.asarray(x, np.float64) @ np.asarray(w, np.float64) + b, 0)
+        bias = 0.0 if b is None else np.asarray(b, np.float64)
+        want = np.maximum(np.asarray(x, np.float64) @ np.asarray(w, np.float64) + bias, 0)
         np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
     clean(k.dense_backward, x, w, x, w, "tanh")
     clean(k.lowrank_forward, x, w, w, b)
@@ -207,6 +208,10 @@ def test_memory_is_flat_over_many_epochs():
 # ---- regression cases found by the tests above ------------------------------------------------
 REGRESSIONS = [
     (
+        "a zip header naming an unknown compression method raised NotImplementedError",
+        lambda: _load_bytes_with_compression_method(99),
+    ),
+    (
         "a damaged deflate stream in a saved file raised zlib.error from load_model",
         lambda: _load_bytes_with_a_flipped_byte(78),
     ),
@@ -237,6 +242,17 @@ def _load_bytes_with_a_flipped_byte(position):
     small_model().save(path)
     data = bytearray(open(path, "rb").read())
     data[position] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    return dc.load_model(path)
+
+
+def _load_bytes_with_compression_method(method):
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "m.dc")
+    small_model().save(path)
+    data = bytearray(open(path, "rb").read())
+    data[8:10] = method.to_bytes(2, "little")  # the first local header's compression method
     open(path, "wb").write(bytes(data))
     return dc.load_model(path)
 
