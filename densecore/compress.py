@@ -92,6 +92,20 @@ def replace_layers(model, replacements: dict) -> None:
             object.__setattr__(owner, attribute, new)
 
 
+def rebuilt(cls, layer, weights, **changes):
+    """A new `cls` layer configured like `layer` (with `changes`), holding `weights`.
+
+    Its input width is the first weight's number of rows; it keeps `layer`'s trainable flag.
+    """
+    config = {k: v for k, v in layer.get_config().items() if k != "input_shape"}
+    new = cls.from_config({**config, **changes})
+    new.build((None, weights[0].shape[0]))
+    new.built = True
+    new.set_weights(weights)
+    new.trainable = layer.trainable
+    return new
+
+
 def _counterpart(original, copied):
     """Map each layer of `original` to the same layer in its deep copy `copied`."""
     return {a: b for (_, a), (_, b) in zip(_walk(original), _walk(copied))}
@@ -187,13 +201,8 @@ def low_rank(model, rank=None, energy=None, layers=None, verbose=1):
     twin = _counterpart(model, new)
     replacements = {}
     for layer, (r, u_r, v_r) in plan.items():
-        config = {k: v for k, v in layer.get_config().items() if k != "input_shape"}
-        config = LowRankDense.from_config({**config, "rank": r})
-        config.build(layer.input_shape)
-        config.built = True
-        config.set_weights([u_r, v_r] + ([layer.bias.data] if layer.use_bias else []))
-        config.trainable = layer.trainable
-        replacements[twin[layer]] = config
+        bias = [layer.bias.data] if layer.use_bias else []
+        replacements[twin[layer]] = rebuilt(LowRankDense, layer, [u_r, v_r] + bias, rank=r)
     replace_layers(new, replacements)
     new.compression_report = report
     if verbose:
@@ -459,12 +468,7 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
         if cols is not None:
             kernel = kernel[:, cols]
             bias = None if bias is None else bias[cols]
-        config = {k: v for k, v in layer.get_config().items() if k != "input_shape"}
-        config["units"] = kernel.shape[1]
-        smaller = Dense.from_config(config)
-        smaller.build((None, kernel.shape[0]))
-        smaller.set_weights([kernel] + ([] if bias is None else [bias]))
-        smaller.trainable = layer.trainable
+        smaller = rebuilt(Dense, layer, [kernel] + ([] if bias is None else [bias]), units=kernel.shape[1])
         replacements[twin[layer]] = smaller
         report.append(
             {
@@ -476,8 +480,6 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
             }
         )
     replace_layers(new, replacements)
-    if isinstance(new.input_shape, tuple):
-        new.built = True
     new.pruning_report = report
     if verbose:
         print(f"{'layer':<14}{'units':>14}{'inputs':>14}{'params':>20}{'FLOPs/sample':>22}")

@@ -26,7 +26,7 @@ from kernels import quant as kquant
 
 from . import backend
 from . import functional as F
-from .compress import _counterpart, _require_built, _walk, clone, replace_layers
+from .compress import _counterpart, _require_built, _walk, clone, rebuilt, replace_layers
 from .layers import _FUSED, Dense, Layer, LowRankDense, check_activation
 from .tensor import Tensor
 
@@ -302,16 +302,9 @@ def quantize_aware(model, num_bits=8):
     new = clone(model)
     twin = _counterpart(model, new)
     replacements = {}
-    for layer in targets:
-        config = {k: v for k, v in layer.get_config().items() if k != "input_shape"}
-        qat = QATDense.from_config({**config, "num_bits": num_bits})
-        qat.build(layer.input_shape)
-        qat.built = True
-        qat._kernel.data = layer.kernel.data.copy()
-        if layer.use_bias:
-            qat._bias.data = layer.bias.data.copy()
-        qat.trainable = layer.trainable
-        replacements[twin[layer]] = qat
+    for layer in targets:  # weights: kernel, bias, then the (not yet observed) input range
+        weights = [layer.kernel.data] + ([layer.bias.data] if layer.use_bias else []) + [np.zeros(3)]
+        replacements[twin[layer]] = rebuilt(QATDense, layer, weights, num_bits=num_bits)
     replace_layers(new, replacements)
     return new
 

@@ -65,11 +65,18 @@ def dense_inputs(where, x, w, b):
             f"{where}: x has {x.shape[1]} features but w expects {w.shape[0]} inputs; "
             f"received x {x.shape}, w {w.shape}."
         )
-    if b is not None:
-        b = as_float_matrix(b, "b", where, ndim=1)
-        check_shape(where, "b", b, (w.shape[1],), f"one bias per output of w {w.shape}")
+    b = bias_vector(where, b, w)
     same_dtype(where, x=x, w=w, b=b)
     return x, w, b
+
+
+def bias_vector(where, b, last):
+    """b as a float vector with one entry per column of the layer's last matrix, or None."""
+    if b is None:
+        return None
+    b = as_float_matrix(b, "b", where, ndim=1)
+    check_shape(where, "b", b, (last.shape[1],), f"one bias per output, {last.shape[1]}")
+    return b
 
 
 def dense_grad_inputs(where, x, w, y, dy):
@@ -93,11 +100,20 @@ def lowrank_inputs(where, x, u, v, b):
             f"{where}: u has rank {u.shape[1]} but v has {v.shape[0]} rows; "
             f"received u {u.shape}, v {v.shape}."
         )
-    if b is not None:
-        b = as_float_matrix(b, "b", where, ndim=1)
-        check_shape(where, "b", b, (v.shape[1],), f"one bias per output of v {v.shape}")
+    b = bias_vector(where, b, v)
     same_dtype(where, x=x, u=u, v=v, b=b)
     return x, u, v, b
+
+
+def lowrank_grad_inputs(where, x, u, v, y, dy):
+    """Validate a low-rank layer's backward operands; y and dy are (N, M)."""
+    x, u, v, _ = lowrank_inputs(where, x, u, v, None)
+    expected = (x.shape[0], v.shape[1])
+    y, dy = as_float_matrix(y, "y", where), as_float_matrix(dy, "dy", where)
+    check_shape(where, "y", y, expected, "x @ u @ v")
+    check_shape(where, "dy", dy, expected, "x @ u @ v")
+    same_dtype(where, x=x, u=u, v=v, y=y, dy=dy)
+    return x, u, v, y, dy
 
 
 def int8_matrix(value, name: str, where: str) -> np.ndarray:

@@ -146,8 +146,7 @@ def lowrank_forward(x, u, v, b=None, activation=None):
 def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):
     """(dx, du, dv, db) of Y = act((X U) V + b); must equal reference.lowrank_backward."""
     where = "cpu.lowrank_backward"
-    x, u, v, _ = checks.lowrank_inputs(where, x, u, v, None)
-    checks.check_shape(where, "y", y, (x.shape[0], v.shape[1]), "x @ u @ v")
+    x, u, v, y, dy = checks.lowrank_grad_inputs(where, x, u, v, y, dy)
     t = _matmul(
         np.empty((x.shape[0], u.shape[1]), x.dtype),
         x,

@@ -276,30 +276,15 @@ def lowrank_forward(x, u, v, b=None, activation=None):
 def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):
     """(dx, du, dv, db) of Y = act((X U) V + b) on the GPU (formulas in reference.py)."""
     where = "cuda.lowrank_backward"
-    host = not any(_is_device(a) for a in (x, u, v, y, dy))
-    if host:
-        x, u, v, _ = checks.lowrank_inputs(where, x, u, v, None)
-    t = _matmul(
-        cuda.device_array((x.shape[0], u.shape[1]), x.dtype),
-        cuda.to_device(x) if host else x,
-        cuda.to_device(u) if host else u,
-        False,
-        False,
-        _zeros(u.shape[1], x.dtype),
-        activations.LINEAR,
+    (x, u, v, y, dy), host = _inputs(
+        where,
+        {"x": x, "u": u, "v": v, "y": y, "dy": dy},
+        lambda x, u, v, y, dy: checks.lowrank_grad_inputs(where, x, u, v, y, dy),
     )
-    dt, dv, db = dense_backward(
-        t,
-        cuda.to_device(v) if host else v,
-        cuda.to_device(y) if host else y,
-        cuda.to_device(dy) if host else dy,
-        activation,
-        True,
-        need_dw,
-    )
-    dx, du, _ = dense_backward(
-        cuda.to_device(x) if host else x, cuda.to_device(u) if host else u, t, dt, None, need_dx, need_dw
-    )
+    t = cuda.device_array((x.shape[0], u.shape[1]), x.dtype)
+    _matmul(t, x, u, False, False, _zeros(u.shape[1], x.dtype), activations.LINEAR)
+    dt, dv, db = dense_backward(t, v, y, dy, activation, True, need_dw)
+    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx, need_dw)
     out = (dx, du, dv, db)
     return tuple(None if a is None else a.copy_to_host() for a in out) if host else out
 

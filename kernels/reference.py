@@ -173,8 +173,7 @@ def lowrank_forward(x, u, v, b=None, activation=None):
 def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):
     """Gradients (dx, du, dv, db) of Y = act((X U) V + b); dx or du, dv None when not needed."""
     where = "reference.lowrank_backward"
-    x, u, v, _ = checks.lowrank_inputs(where, x, u, v, None)
-    checks.check_shape(where, "y", y, (x.shape[0], v.shape[1]), "x @ u @ v")
+    x, u, v, y, dy = checks.lowrank_grad_inputs(where, x, u, v, y, dy)
     t = dense_forward(x, u)
     dt, dv, db = dense_backward(t, v, y, dy, activation, need_dx=True, need_dw=need_dw)
     dx, du, _ = dense_backward(x, u, t, dt, None, need_dx=need_dx, need_dw=need_dw)
