@@ -55,6 +55,7 @@ def _gpu_step(args, x_train, y_train, cpu_time) -> None:
 
 
 def main(argv=None) -> int:
+    """Run the demo; returns the exit status."""
     parser = argparse.ArgumentParser(prog="densecore", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (default 10, the article's)")
     parser.add_argument("--seed", type=int, default=0)

@@ -18,25 +18,49 @@ class Callback:
         self.params = {}
 
     def set_model(self, model):
+        """Called by fit with the model being trained."""
         self.model = model
 
     def set_params(self, params):
+        """Called by fit with {'epochs', 'steps', 'verbose'}."""
         self.params = params
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
-    def on_test_begin(self, logs=None): ...
-    def on_test_end(self, logs=None): ...
-    def on_predict_begin(self, logs=None): ...
-    def on_predict_end(self, logs=None): ...
+    def on_train_begin(self, logs=None):
+        """Called once before the first epoch."""
+
+    def on_train_end(self, logs=None):
+        """Called once after the last epoch (also after early stopping)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Called at the start of each epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Called after each epoch with its logs (loss, metrics, val_*)."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Called before each training step."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Called after each training step with the running logs."""
+
+    def on_test_begin(self, logs=None):
+        """Called before an evaluation (Keras compatibility)."""
+
+    def on_test_end(self, logs=None):
+        """Called after an evaluation (Keras compatibility)."""
+
+    def on_predict_begin(self, logs=None):
+        """Called before a prediction (Keras compatibility)."""
+
+    def on_predict_end(self, logs=None):
+        """Called after a prediction (Keras compatibility)."""
 
     # Keras's older aliases
-    def on_batch_begin(self, batch, logs=None): ...
-    def on_batch_end(self, batch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None):
+        """Keras's older name for on_train_batch_begin."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras's older name for on_train_batch_end."""
 
 
 class CallbackList:
@@ -50,6 +74,7 @@ class CallbackList:
         self._batch_hooks = [cb for cb in self.callbacks if _overrides_batch_hooks(cb)]
 
     def call(self, hook, *args):
+        """Call `hook(*args)` on every callback."""
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 

@@ -36,6 +36,7 @@ class Initializer:
         return np.asarray(self.sample(tuple(shape)), dtype=dtype)
 
     def get_config(self) -> dict:
+        """The constructor arguments, for saving."""
         return {"seed": self.seed}
 
 
@@ -135,11 +136,13 @@ def get(identifier) -> Initializer:
 
 
 def serialize(init: Initializer) -> dict:
+    """{'class_name', 'config'} for saving an initializer."""
     name = next(k for k, v in ALL.items() if type(init) is v)
     return {"class_name": name, "config": init.get_config()}
 
 
 def deserialize(spec) -> Initializer:
+    """An initializer from `serialize`'s output (or a name)."""
     if isinstance(spec, str):
         return get(spec)
     return ALL[spec["class_name"]](**spec.get("config", {}))

@@ -102,10 +102,12 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list:
+        """The weights the optimizer updates (requires_grad), in `weights` order."""
         return [w for w in self.weights if w.requires_grad]
 
     @property
     def non_trainable_weights(self) -> list:
+        """The frozen weights, in `weights` order."""
         return [w for w in self.weights if not w.requires_grad]
 
     @property
@@ -115,6 +117,7 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value: bool):
+        """Whether the layer's weights are trained."""
         self._trainable = bool(value)
         for w in self._weights:
             w.requires_grad = self._trainable and w._trainable
@@ -149,6 +152,7 @@ class Layer:
             w.data = new.astype(w.dtype)
 
     def count_params(self) -> int:
+        """The number of parameters of this layer and its sublayers."""
         return int(sum(w.size for w in self._weights) + sum(la.count_params() for la in self._layers))
 
     def regularization_losses(self) -> list:
@@ -163,6 +167,7 @@ class Layer:
         self.built = True
 
     def call(self, inputs, training=None):
+        """The layer's math on a Tensor; subclasses implement it."""
         raise NotImplementedError
 
     def __call__(self, inputs, training=None):
@@ -173,6 +178,7 @@ class Layer:
         return self.call(x, training=_training[0] if training is None else training)
 
     def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape` (batch first); the identity by default."""
         return tuple(input_shape)
 
     def flops_per_sample(self) -> int:
@@ -180,6 +186,7 @@ class Layer:
         return 0
 
     def get_config(self) -> dict:
+        """The constructor arguments as plain JSON values, for saving."""
         config = {"name": self.name, "trainable": self.trainable}
         if self._declared_input is not None:
             config["input_shape"] = list(self._declared_input[1:])
@@ -187,6 +194,7 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict):
+        """A new layer from `get_config()`'s output."""
         return cls(**config)
 
     def __repr__(self):

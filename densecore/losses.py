@@ -26,6 +26,7 @@ class Loss:
         return type(self).fn(y_true, y_pred, from_logits=self.from_logits)
 
     def get_config(self):
+        """The constructor arguments, for saving."""
         return {"from_logits": self.from_logits, "name": self.name}
 
 

@@ -19,14 +19,17 @@ class Metric:
         self.reset_state()
 
     def reset_state(self):
+        """Start a new count (fit calls it at each epoch)."""
         self.total, self.count = 0.0, 0.0
 
     def update_state(self, y_true, y_pred):
+        """Add one batch: y_true and y_pred as numpy arrays."""
         values = self.values(np.asarray(y_true), np.asarray(y_pred))
         self.total += float(np.sum(values))
         self.count += values.size
 
     def result(self) -> float:
+        """The metric over everything counted since the last reset."""
         return self.total / self.count if self.count else 0.0
 
 
@@ -70,6 +73,8 @@ class SparseCategoricalAccuracy(Metric):
 
 
 class MeanSquaredError(Metric):
+    """Mean of (t − p)² over all outputs seen."""
+
     default_name = "mean_squared_error"
 
     def values(self, y_true, y_pred):
@@ -77,6 +82,8 @@ class MeanSquaredError(Metric):
 
 
 class MeanAbsoluteError(Metric):
+    """Mean of |t − p| over all outputs seen."""
+
     default_name = "mean_absolute_error"
 
     def values(self, y_true, y_pred):

@@ -86,6 +86,7 @@ class Model(Trainer, Layer):
         return self.call(x)
 
     def call(self, inputs, training=None):
+        """The forward pass; subclasses implement it."""
         raise NotImplementedError("Subclasses of densecore.Model implement call(inputs).")
 
     def build(self, input_shape):
@@ -98,6 +99,7 @@ class Model(Trainer, Layer):
 
     @property
     def output_shape(self):
+        """The output shape (None, ...) of the built model."""
         if not self.built:
             raise ValueError(f"Model '{self.name}' is not built yet: call it on data or build() it.")
         with no_grad(), learning_phase(False):
@@ -150,6 +152,7 @@ class Model(Trainer, Layer):
         print_fn("\n".join(out))
 
     def get_config(self) -> dict:
+        """The constructor arguments of a subclassed model (override to save extra ones)."""
         return {"name": self.name}
 
     def convert(self):
@@ -243,6 +246,7 @@ class Sequential(Model):
         self.built = True
 
     def build(self, input_shape=None):
+        """Build every layer for inputs of `input_shape` = (None, features)."""
         input_shape = self.input_shape if input_shape is None else tuple(input_shape)
         if input_shape is None or len(input_shape) != 2 or input_shape[1] is None:
             raise ValueError(f"{self.name}.build: expected (None, features); received {input_shape}.")
@@ -261,6 +265,7 @@ class Sequential(Model):
 
     @property
     def output_shape(self):
+        """The output shape (None, ...) from each layer's compute_output_shape."""
         shape = self.input_shape
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)

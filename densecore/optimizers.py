@@ -93,6 +93,7 @@ class Optimizer:
 
     # ---- saving ------------------------------------------------------------------------
     def get_config(self) -> dict:
+        """The constructor arguments (a schedule as {'class_name', 'config'}), for saving."""
         lr = self.learning_rate
         if isinstance(lr, LearningRateSchedule):
             lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
@@ -106,6 +107,7 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config):
+        """A new optimizer from `get_config()`'s output."""
         config = dict(config)
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
@@ -117,6 +119,7 @@ class Optimizer:
         return [self._slots_for(p)[s] for p in params for s in self._slots]
 
     def load_state_arrays(self, params, arrays) -> None:
+        """Restore the state saved by `state_arrays` for the same parameters."""
         arrays = list(arrays)
         expected = [(p.size,) for p in params for _ in self._slots]
         if [a.shape for a in arrays] != expected:

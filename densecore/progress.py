@@ -13,6 +13,7 @@ _MIN_INTERVAL = 0.05  # seconds between redraws
 
 
 def format_logs(logs: dict) -> str:
+    """'loss: 0.1234 - accuracy: 0.9000' from a logs dict."""
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
@@ -37,6 +38,7 @@ class Progbar:
         self.start = self.last_draw = time.perf_counter()
 
     def update(self, step: int, logs: dict, final: bool = False) -> None:
+        """Redraw for `step` of `target` with `logs` (at most ~20 times a second; always when final)."""
         now = time.perf_counter()
         if not final and (not self.live or now - self.last_draw < _MIN_INTERVAL):
             return

@@ -137,10 +137,12 @@ class QATDense(Dense):
         self.input_range.requires_grad = False  # (min, max, seen): state, not a parameter
 
     def input_params(self):
+        """(scale, zero point) of the inputs from the tracked range."""
         low, high, _ = self.input_range.data
         return kquant.affine_params(low, high, self.num_bits)
 
     def weight_scale(self):
+        """Per-output symmetric scales of the current kernel."""
         return kquant.symmetric_scale(self._kernel.data, self.num_bits, axis=0)
 
     def call(self, inputs, training=None):

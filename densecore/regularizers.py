@@ -29,6 +29,7 @@ class Regularizer:
         return penalty
 
     def get_config(self) -> dict:
+        """The constructor arguments, for saving."""
         return {"l1": self.l1, "l2": self.l2}
 
 
@@ -76,12 +77,14 @@ def get(identifier):
 
 
 def serialize(reg):
+    """{'class_name', 'config'} for saving a regularizer, or None."""
     if reg is None:
         return None
     return {"class_name": type(reg).__name__, "config": reg.get_config()}
 
 
 def deserialize(spec):
+    """A regularizer from `serialize`'s output, or None."""
     if spec is None:
         return None
     return {"L1": L1, "L2": L2, "L1L2": L1L2}[spec["class_name"]](**spec["config"])

@@ -14,6 +14,7 @@ class LearningRateSchedule:
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor arguments, for saving."""
         return dict(vars(self))
 
 

@@ -30,6 +30,7 @@ def quantize(q, x, scale, zero, q_min, q_max):
 
 @njit(cache=True, parallel=True)
 def dequantize(out, q, scale, zero):
+    """out = scale · (q − zero) per channel (the last axis)."""
     for n in prange(q.shape[0]):
         for c in range(q.shape[1]):
             out[n, c] = scale[c] * np.float32(np.int32(q[n, c]) - zero[c])
