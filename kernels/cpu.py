@@ -26,11 +26,13 @@ __all__ = list(FUNCTIONS)
 _ROWS_PER_BLOCK = 16  # rows per task in the dZ/db sweep
 
 
-def _matmul(out, a, b, trans_a, trans_b, bias, act):
+def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR):
     """out = act(op(a) op(b) + bias) through the GEMV or the tiled GEMM."""
     n_rows, n_cols = out.shape
     if out.size == 0:
         return out
+    if bias is None:  # empty: the epilogue skips its pass when act is linear too
+        bias = np.zeros(n_cols if act != activations.LINEAR else 0, out.dtype)
     with gemm.slp_vectorizer():
         if n_rows == 1 and not trans_a and not trans_b:
             gemm.gemv(out, a, b, bias, act)
@@ -56,8 +58,7 @@ def dense_forward(x, w, b=None, activation=None):
     x, w, b = checks.dense_inputs(where, x, w, b)
     act = activations.code(activation, where)
     y = np.empty((x.shape[0], w.shape[1]), x.dtype)
-    bias = np.zeros(w.shape[1], x.dtype) if b is None else b
-    return _matmul(y, x, w, False, False, bias, act)
+    return _matmul(y, x, w, False, False, b, act)
 
 
 def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
@@ -84,13 +85,9 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
     _dz_db(dz, db, np.empty((-(-n_rows // _ROWS_PER_BLOCK) or 1, n_out), dy.dtype), y, dy, act)
     dx = dw = None
     if need_dw:
-        dw = _matmul(
-            np.empty((n_in, n_out), x.dtype), x, dz, True, False, np.zeros(n_out, x.dtype), activations.LINEAR
-        )
+        dw = _matmul(np.empty((n_in, n_out), x.dtype), x, dz, True, False)
     if need_dx:
-        dx = _matmul(
-            np.empty((n_rows, n_in), x.dtype), dz, w, False, True, np.zeros(n_in, x.dtype), activations.LINEAR
-        )
+        dx = _matmul(np.empty((n_rows, n_in), x.dtype), dz, w, False, True)
     return dx, dw, db
 
 
@@ -147,15 +144,7 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
     """(dx, du, dv, db) of Y = act((X U) V + b); must equal reference.lowrank_backward."""
     where = "cpu.lowrank_backward"
     x, u, v, y, dy = checks.lowrank_grad_inputs(where, x, u, v, y, dy)
-    t = _matmul(
-        np.empty((x.shape[0], u.shape[1]), x.dtype),
-        x,
-        u,
-        False,
-        False,
-        np.zeros(u.shape[1], x.dtype),
-        activations.LINEAR,
-    )
+    t = _matmul(np.empty((x.shape[0], u.shape[1]), x.dtype), x, u, False, False)
     dt, dv, db = dense_backward(t, v, y, dy, activation, need_dx=True, need_dw=need_dw)
     dx, du, _ = dense_backward(x, u, t, dt, None, need_dx=need_dx, need_dw=need_dw)
     return dx, du, dv, db

@@ -98,76 +98,100 @@ def tiling(n_rows: int, n_cols: int, n_threads: int):
 # which also spares numba's negative-index check.
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _pack_b(bp, b, trans_b, c0, c1, k0, kc):
-    """bp[p, kk, j] = op(B)[k0 + kk, c0 + p*NR + j], zero past column c1."""
-    tmp = carray(_stack_tile(bp), (NR,))
-    for p in range(bp.shape[0]):
-        cs = c0 + p * NR
-        width = min(NR, c1 - cs)
-        panel = bp[p]
-        if width == NR and not trans_b:  # row k of b holds NR consecutive columns
-            for kk in range(kc):
-                src = b[k0 + kk, cs : cs + NR]
-                for j in range(NR):
-                    tmp[j] = src[j]
-                dst = panel[kk]
-                for j in range(NR):
-                    dst[j] = tmp[j]
-        elif width == NR:  # op(B)[k, c] = b[c, k]: read each of NR rows of b once, in order
-            for j in range(NR):  # (strided writes beat strided reads here: 0.43 vs 1.6 ns/element)
-                src = b[cs + j, k0 : k0 + kc]
-                for kk in range(kc):
-                    panel[kk, j] = src[kk]
-        else:
-            for kk in range(kc):
-                for j in range(NR):
-                    panel[kk, j] = 0.0
-                for j in range(width):
-                    panel[kk, j] = b[cs + j, k0 + kk] if trans_b else b[k0 + kk, cs + j]
+def _panel_kernels(nr):
+    """The packing routine and the micro-kernel for B panels nr columns wide.
 
-
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _micro_kernel(out, row0, col0, accumulate, av, bp, cp, kc):
-    """out[row0:+MR, col0:+NR] (+)= av (kc × MR, any strides)ᵀ · B panel cp (kc × NR).
-
-    The hot loop. A is not packed: per k the kernel broadcasts MR scalars, which it can read
-    as well from MR rows of A (or MR neighbours in a row of Aᵀ) as from a packed panel,
-    measured. Kept a function of its own so LLVM sees the accumulator only with constant
-    bounds and keeps it in registers; the call costs nothing next to 2·MR·NR·kc FLOPs.
+    One source for every panel width: nr is a closure constant, so each width compiles to
+    its own fully unrolled code (and numba's cache keys it by the closure's value). The
+    GEMM uses nr = NR; a narrower width serves low rank's thin U (see `lowrank`).
     """
-    acc = carray(_stack_tile(out), (MR, NR))
-    for i in range(MR):
-        for j in range(NR):
-            acc[i, j] = 0.0
-    for kk in range(kc):
+
+    @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+    def pack_b(bp, b, trans_b, c0, c1, k0, kc):
+        """bp[p, kk, j] = op(B)[k0 + kk, c0 + p*nr + j], zero past column c1."""
+        tmp = carray(_stack_tile(bp), (nr,))
+        for p in range(bp.shape[0]):
+            cs = c0 + p * nr
+            width = min(nr, c1 - cs)
+            panel = bp[p]
+            if width == nr and not trans_b:  # row k of b holds nr consecutive columns
+                for kk in range(kc):
+                    src = b[k0 + kk, cs : cs + nr]
+                    for j in range(nr):
+                        tmp[j] = src[j]
+                    dst = panel[kk]
+                    for j in range(nr):
+                        dst[j] = tmp[j]
+            elif width == nr:  # op(B)[k, c] = b[c, k]: read each of nr rows of b once, in order
+                for j in range(nr):  # (strided writes beat strided reads: 0.43 vs 1.6 ns/element)
+                    src = b[cs + j, k0 : k0 + kc]
+                    for kk in range(kc):
+                        panel[kk, j] = src[kk]
+            else:
+                for kk in range(kc):
+                    for j in range(nr):
+                        panel[kk, j] = 0.0
+                    for j in range(width):
+                        panel[kk, j] = b[cs + j, k0 + kk] if trans_b else b[k0 + kk, cs + j]
+
+    @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+    def micro_kernel(out, row0, col0, accumulate, av, panel, kc):
+        """out[row0:+MR, col0:+nr] (+)= av (kc × MR, any strides)ᵀ · panel (kc × nr, packed).
+
+        The hot loop. A is not packed: per k the kernel broadcasts MR scalars, which it can
+        read as well from MR rows of A (or MR neighbours in a row of Aᵀ) as from a packed
+        panel, measured. Kept a function of its own so LLVM sees the accumulator only with
+        constant bounds and keeps it in registers; the call costs nothing next to
+        2·MR·nr·kc FLOPs.
+        """
+        acc = carray(_stack_tile(out), (MR, nr))
         for i in range(MR):
-            a = av[kk, i]
-            for j in range(NR):
-                acc[i, j] += a * bp[cp, kk, j]
-    if accumulate:
-        for i in range(MR):
-            for j in range(NR):
-                out[row0 + i, col0 + j] += acc[i, j]
-    else:
-        for i in range(MR):
-            for j in range(NR):
-                out[row0 + i, col0 + j] = acc[i, j]
+            for j in range(nr):
+                acc[i, j] = 0.0
+        for kk in range(kc):
+            for i in range(MR):
+                a = av[kk, i]
+                for j in range(nr):
+                    acc[i, j] += a * panel[kk, j]
+        for i in range(MR):  # rows of out as views indexed from 0: vector stores, no
+            row = out[row0 + i, col0 : col0 + nr]  # wraparound checks (they dominate at small kc)
+            if accumulate:
+                for j in range(nr):
+                    row[j] += acc[i, j]
+            else:
+                for j in range(nr):
+                    row[j] = acc[i, j]
+
+    return pack_b, micro_kernel
+
+
+_pack_b, _micro_kernel = _panel_kernels(NR)
+NARROW = 16  # a thin panel: low rank's U when its rank is at most 16 (no padding to NR)
+_pack_narrow, _micro_narrow = _panel_kernels(NARROW)
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even):
-    """Compute C[r0:r1, c0:c1] over all K blocks, then add bias and apply act to it."""
+def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even, shared):
+    """Compute C[r0:r1, c0:c1] over all K blocks, then add bias and apply act to it.
+
+    `shared` is op(B) already packed whole (n_panels, K, NR) when several row tiles need the
+    same panels; otherwise it is empty and the tile packs its own columns, one K block at a
+    time, into a buffer that stays in L2.
+    """
     n_rp = (r1 - r0 + MR - 1) // MR
     n_cp = (c1 - c0 + NR - 1) // NR
-    bp = np.empty((n_cp, kc_even, NR), c.dtype)
+    own = shared.shape[0] == 0
+    bp = np.empty((n_cp, kc_even, NR), c.dtype) if own else shared
+    p0 = 0 if own else c0 // NR  # the tile's first panel in bp
     edge_a = np.zeros((kc_even, MR), c.dtype)  # the last, partial row panel, zero-padded
     edge = np.empty((MR, NR), c.dtype)
     n_kb = (n_k + kc_even - 1) // kc_even
     for kb in range(n_kb):
         k0 = kb * kc_even
         kc = min(kc_even, n_k - k0)
-        _pack_b(bp, b, trans_b, c0, c1, k0, kc)
+        kp = 0 if own else k0  # the block's first k in bp
+        if own:
+            _pack_b(bp, b, trans_b, c0, c1, k0, kc)
         for rp in range(n_rp):
             row0 = r0 + rp * MR
             height = min(MR, r1 - row0)
@@ -180,10 +204,11 @@ def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even):
                 av = edge_a[0:kc, 0:MR]
             for cp in range(n_cp):
                 col0 = c0 + cp * NR
+                panel = bp[p0 + cp, kp : kp + kc]
                 if height == MR and col0 + NR <= c1:
-                    _micro_kernel(c, row0, col0, kb > 0, av, bp, cp, kc)
+                    _micro_kernel(c, row0, col0, kb > 0, av, panel, kc)
                 else:  # an edge tile: through a scratch tile, then only its valid part
-                    _micro_kernel(edge, 0, 0, False, av, bp, cp, kc)
+                    _micro_kernel(edge, 0, 0, False, av, panel, kc)
                     for i in range(height):
                         for j in range(min(NR, c1 - col0)):
                             if kb > 0:
@@ -202,7 +227,11 @@ def _epilogue(c, bias, act, r0, r1, c0, c1):
     """C = act(C + bias) over the tile, while it is still in cache.
 
     The activation is chosen outside the row loops so each loop is a plain vector sweep.
+    An empty bias with the linear activation means there is nothing to do (the products
+    of the backward): no pass at all.
     """
+    if act == activations.LINEAR and bias.shape[0] == 0:
+        return
     b = bias[c0:c1]  # views indexed from zero: no wraparound checks, so the loops vectorise
     for r in range(r0, r1):
         row = c[r, c0:c1]
@@ -227,6 +256,13 @@ def gemm(c, a, b, trans_a, trans_b, bias, act, tile_rows, tile_cols):
     kc_even = max(1, (n_k + n_kb - 1) // n_kb)  # equal blocks: no thin last block
     n_tr = (n_rows + tile_rows - 1) // tile_rows
     n_tc = (n_cols + tile_cols - 1) // tile_cols
+    if n_tr > 1:  # every row tile needs the same panels: pack op(B) once, in parallel
+        n_panels = (n_cols + NR - 1) // NR
+        shared = np.empty((n_panels, n_k, NR), c.dtype)
+        for p in prange(n_panels):
+            _pack_b(shared[p : p + 1], b, trans_b, p * NR, n_cols, 0, n_k)
+    else:
+        shared = np.empty((0, 0, NR), c.dtype)
     for t in prange(n_tr * n_tc):
         r0 = (t // n_tc) * tile_rows
         c0 = (t % n_tc) * tile_cols
@@ -244,6 +280,7 @@ def gemm(c, a, b, trans_a, trans_b, bias, act, tile_rows, tile_cols):
             min(c0 + tile_cols, n_cols),
             n_k,
             kc_even,
+            shared,
         )
 
 
@@ -256,19 +293,31 @@ def gemv(c, a, b, bias, act):
 
     With one row there is nothing to reuse B for: the work is reading B. Each task takes
     GEMV_CHUNK whole rows of B (contiguous memory, friendly to the prefetcher and the TLB)
-    into a partial sum of all M outputs; the partials are then added in chunk order. The
-    chunks depend on K only, not on the thread count, so the result is deterministic.
+    into a partial sum of all M outputs, four rows of B per sweep over the partial (a quarter
+    of the L1 traffic of one row at a time); the partials are then added in chunk order. The
+    chunks depend on K only, not on the thread count, so the result is deterministic. An
+    empty bias means none.
     """
     n_k, n_cols = b.shape
     n_chunks = max(1, (n_k + GEMV_CHUNK - 1) // GEMV_CHUNK)
     partial = np.zeros((n_chunks, n_cols), c.dtype)
     for t in prange(n_chunks):
-        for k in range(t * GEMV_CHUNK, min(n_k, (t + 1) * GEMV_CHUNK)):
-            av = a[0, k]
+        acc = partial[t]
+        k1 = min(n_k, (t + 1) * GEMV_CHUNK)
+        k = t * GEMV_CHUNK
+        while k + 4 <= k1:
+            a0, a1, a2, a3 = a[0, k], a[0, k + 1], a[0, k + 2], a[0, k + 3]
+            b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
             for j in range(n_cols):
-                partial[t, j] += av * b[k, j]
+                acc[j] += (a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j])
+            k += 4
+        for kk in range(k, k1):
+            ak, bk = a[0, kk], b[kk]
+            for j in range(n_cols):
+                acc[j] += ak * bk[j]
+    has_bias = bias.shape[0] > 0
     for j in range(n_cols):
-        z = bias[j]
+        z = bias[j] if has_bias else 0.0
         for t in range(n_chunks):
             z += partial[t, j]
         c[0, j] = activations.apply(z, act)
@@ -285,11 +334,16 @@ def lowrank(c, x, u, v, bias, act):
     """
     n_rows, n_k = x.shape
     rank, n_cols = v.shape
-    n_up = (rank + NR - 1) // NR
+    narrow = rank <= NARROW  # U in one NARROW-wide panel: less padding than NR columns
+    width = NARROW if narrow else NR
+    n_up = (rank + width - 1) // width
     n_vp = (n_cols + NR - 1) // NR
-    up = np.empty((n_up, max(n_k, 1), NR), c.dtype)
+    up = np.empty((n_up, max(n_k, 1), width), c.dtype)
     vp = np.empty((n_vp, max(rank, 1), NR), c.dtype)
-    _pack_b(up, u, False, 0, rank, 0, n_k)
+    if narrow:
+        _pack_narrow(up, u, False, 0, rank, 0, n_k)
+    else:
+        _pack_b(up, u, False, 0, rank, 0, n_k)
     _pack_b(vp, v, False, 0, n_cols, 0, rank)
     for blk in prange((n_rows + MR - 1) // MR):
         row0 = blk * MR
@@ -302,17 +356,20 @@ def lowrank(c, x, u, v, bias, act):
                 for kk in range(n_k):
                     pad[kk, i] = x[row0 + i, kk]
             xa = pad[0:n_k, 0:MR]
-        t = np.empty((MR, n_up * NR), c.dtype)
+        t = np.empty((MR, n_up * width), c.dtype)
         for p in range(n_up):
-            _micro_kernel(t, 0, p * NR, False, xa, up, p, n_k)
+            if narrow:
+                _micro_narrow(t, 0, 0, False, xa, up[0], n_k)
+            else:
+                _micro_kernel(t, 0, p * NR, False, xa, up[p], n_k)
         tv = t.T  # (R_padded, MR): the micro-kernel's view of its A operand
         edge = np.empty((MR, NR), c.dtype)
         for cp in range(n_vp):
             col0 = cp * NR
             if height == MR and col0 + NR <= n_cols:
-                _micro_kernel(c, row0, col0, False, tv, vp, cp, rank)
+                _micro_kernel(c, row0, col0, False, tv, vp[cp], rank)
             else:
-                _micro_kernel(edge, 0, 0, False, tv, vp, cp, rank)
+                _micro_kernel(edge, 0, 0, False, tv, vp[cp], rank)
                 for i in range(height):
                     for j in range(min(NR, n_cols - col0)):
                         c[row0 + i, col0 + j] = edge[i, j]
