@@ -36,6 +36,8 @@ def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR):
     with gemm.slp_vectorizer():
         if n_rows == 1 and not trans_a and not trans_b:
             gemm.gemv(out, a, b, bias, act)
+        elif n_rows == 1 and not trans_a:
+            gemm.gemv_t(out, a, b, bias, act)
         else:
             rows, cols = gemm.tiling(n_rows, n_cols, numba.get_num_threads())
             gemm.gemm(out, a, b, trans_a, trans_b, bias, act, rows, cols)

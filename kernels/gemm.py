@@ -323,6 +323,55 @@ def gemv(c, a, b, bias, act):
         c[0, j] = activations.apply(z, act)
 
 
+DOT_LANES = 16  # interleaved partial sums per dot product
+DOT_ROWS = 4  # rows of B per sweep over A: A's chunk is loaded once for four dot products
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
+def gemv_t(c, a, b, bias, act):
+    """C = act(A·Bᵀ + bias) for one row of A (N = 1): c[j] = Σ_k a[k] b[j, k].
+
+    The backward's dX = dZ Wᵀ for a single sample. Each output is the dot product of A with
+    a contiguous row of B, so B streams from memory once, in order, with no packing; DOT_ROWS
+    rows share each load of A. Each sum runs in DOT_LANES interleaved partial sums (what lets
+    it vectorise without a run-to-run order), added in lane order at the end. An empty bias
+    means none.
+    """
+    n_cols, n_k = b.shape
+    av = a[0]
+    n_full = n_k - n_k % DOT_LANES
+    has_bias = bias.shape[0] > 0
+    for g in prange((n_cols + DOT_ROWS - 1) // DOT_ROWS):
+        j0 = g * DOT_ROWS
+        rows = b[j0 : min(j0 + DOT_ROWS, n_cols)]
+        height = rows.shape[0]
+        acc = carray(_stack_tile(c), (DOT_ROWS, DOT_LANES))
+        for r in range(DOT_ROWS):
+            for lane in range(DOT_LANES):
+                acc[r, lane] = 0.0
+        if height == DOT_ROWS:  # constant bounds: LLVM keeps acc in registers
+            for k0 in range(0, n_full, DOT_LANES):
+                xs = av[k0 : k0 + DOT_LANES]
+                for r in range(DOT_ROWS):
+                    ys = rows[r, k0 : k0 + DOT_LANES]
+                    for lane in range(DOT_LANES):
+                        acc[r, lane] += xs[lane] * ys[lane]
+        else:
+            for k0 in range(0, n_full, DOT_LANES):
+                xs = av[k0 : k0 + DOT_LANES]
+                for r in range(height):
+                    ys = rows[r, k0 : k0 + DOT_LANES]
+                    for lane in range(DOT_LANES):
+                        acc[r, lane] += xs[lane] * ys[lane]
+        for r in range(height):
+            z = bias[j0 + r] if has_bias else 0.0
+            for lane in range(DOT_LANES):
+                z += acc[r, lane]
+            for k in range(n_full, n_k):
+                z += av[k] * rows[r, k]
+            c[0, j0 + r] = activations.apply(z, act)
+
+
 @njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def lowrank(c, x, u, v, bias, act):
     """C = act((X U) V + bias) in one pass over X, for a thin U (K × R) and V (R × M).
