@@ -204,17 +204,26 @@ def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even, sh
                 av = edge_a[0:kc, 0:MR]
             for cp in range(n_cp):
                 col0 = c0 + cp * NR
+                width = min(NR, c1 - col0)
                 panel = bp[p0 + cp, kp : kp + kc]
-                if height == MR and col0 + NR <= c1:
+                if height == MR and width == NR:
                     _micro_kernel(c, row0, col0, kb > 0, av, panel, kc)
+                elif height == MR and width == NARROW:  # e.g. the last 16 of 64 columns
+                    _micro_narrow(c, row0, col0, kb > 0, av, panel, kc)
                 else:  # an edge tile: through a scratch tile, then only its valid part
-                    _micro_kernel(edge, 0, 0, False, av, panel, kc)
+                    if width <= NARROW:  # a narrow edge (10 classes): 2/3 of the work
+                        _micro_narrow(edge, 0, 0, False, av, panel, kc)
+                    else:
+                        _micro_kernel(edge, 0, 0, False, av, panel, kc)
                     for i in range(height):
-                        for j in range(min(NR, c1 - col0)):
-                            if kb > 0:
-                                c[row0 + i, col0 + j] += edge[i, j]
-                            else:
-                                c[row0 + i, col0 + j] = edge[i, j]
+                        src = edge[i, 0:width]
+                        dst = c[row0 + i, col0 : col0 + width]
+                        if kb > 0:
+                            for j in range(width):
+                                dst[j] += src[j]
+                        else:
+                            for j in range(width):
+                                dst[j] = src[j]
     if n_kb == 0:  # K == 0: the product is empty
         for r in range(r0, r1):
             for j in range(c0, c1):

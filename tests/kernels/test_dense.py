@@ -109,7 +109,17 @@ def test_backward_skips_what_is_not_needed(backend, rng):
 
 
 @pytest.mark.parametrize(
-    "shape", [(1, 300, 500), (1, 37, 7), (1, 520, 130), (130, 520, 250), (1, 1, 1), (3, 0, 4), (0, 3, 4)]
+    "shape",
+    [
+        (1, 300, 500),
+        (1, 37, 7),
+        (1, 520, 130),
+        (130, 520, 250),
+        (37, 45, 64),
+        (1, 1, 1),
+        (3, 0, 4),
+        (0, 3, 4),
+    ],
 )
 def test_cpu_equals_reference_on_large_and_degenerate_shapes(shape, rng):
     n, k, m = shape
