@@ -296,6 +296,11 @@ def quantize_aware(model, num_bits=8):
     Compile and fit it as usual (it keeps the original's compile settings, with a fresh
     optimizer); then `qat_model.convert()` returns the integer model, whose predictions
     match the QAT model's within one quantization step.
+
+    A recipe that held at 4 bits on digits (worst of 4 seeds: −0.28 points against float,
+    where 5 epochs at the training rate alone lost up to 1.11): a few epochs at the training
+    rate, then as many at a tenth of it (`qat.optimizer.learning_rate = lr / 10`), which
+    lets the weights settle on the quantization grid.
     """
     where = "quantize_aware"
     _require_built(model, where)
