@@ -104,7 +104,9 @@ def main(argv=None) -> int:
     rows.append(("int8 post-training (static)", dc.quantize(model, calibration_data=x_train)))
     rows.append(("4-bit post-training (static)", dc.quantize(model, num_bits=4, calibration_data=x_train)))
     qat = dc.quantize_aware(model, num_bits=4)
-    qat.fit(x_train, y_train, epochs=5, batch_size=32, verbose=0)
+    for lr in (0.001, 0.0001):  # at the training rate, then a tenth of it
+        qat.optimizer.learning_rate = lr
+        qat.fit(x_train, y_train, epochs=5, batch_size=32, verbose=0)
     rows.append(("4-bit quantization-aware", qat.convert()))
 
     print(f"\n{'model':<32}{'test acc':>10}{'params':>10}{'bytes':>8}{'predict':>12}")
