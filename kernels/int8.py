@@ -61,9 +61,10 @@ def matmul_t(c, a, b_t):
 @njit(cache=True, parallel=True)
 def qdense(y, xq, wq_t, multiplier, folded, act):
     """y = act(multiplier_j · (Σ_k xq wq + folded_j)), one output column per task."""
+    columns = np.empty((wq_t.shape[0], xq.shape[0]), np.int32)  # one allocation, not one per j
     for j in prange(wq_t.shape[0]):
         row = wq_t[j]
-        column = np.empty(xq.shape[0], np.int32)
+        column = columns[j]
         for n in range(xq.shape[0]):
             column[n] = _dot(xq[n], row)
         for n in range(xq.shape[0]):
