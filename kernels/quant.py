@@ -25,6 +25,8 @@ also applies the activation and, to feed another integer layer, requantizes:
 q_y = clip(round(y / s_y) + z_y)).
 """
 
+import math
+
 import numpy as np
 
 MAX_K = 2**31 // (128 * 128)  # int32 accumulators cannot overflow below this K
@@ -76,6 +78,20 @@ def quantize_inputs(where, x, scale, zero_point, num_bits):
     shape = x.shape
     x2 = np.ascontiguousarray(x.reshape(-1, shape[-1]) if x.ndim else x.reshape(1, 1))
     channels = x2.shape[1]
+    if (
+        isinstance(scale, (float, np.floating))
+        and isinstance(zero_point, (int, np.integer))
+        and not isinstance(zero_point, bool)
+    ):
+        # one scale and zero point for the tensor (the per-batch case): checked as scalars
+        if not (math.isfinite(scale) and scale > 0) or not q_min <= zero_point <= q_max:
+            raise ValueError(
+                f"{where}: scale must be positive and finite and zero_point an integer in "
+                f"[{q_min}, {q_max}]; received {scale!r}, {zero_point!r}."
+            )
+        checks.same_dtype(where, x=x2)
+        full = np.full(channels, scale, np.float32), np.full(channels, zero_point, np.int32)
+        return x2, shape, *full, q_min, q_max
     scale = (
         np.broadcast_to(np.asarray(scale, np.float32), (channels,)).copy() if np.ndim(scale) <= 1 else None
     )
