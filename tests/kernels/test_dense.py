@@ -134,6 +134,23 @@ def test_cpu_equals_reference_on_large_and_degenerate_shapes(shape, rng):
         close(got, want, np.float32)
 
 
+def test_cpu_packs_a_large_b_per_tile_and_a_small_one_once(rng):
+    """Several row tiles share one packed copy of op(B) only while it is small (SHARED_MAX):
+    both ways, and transposed, give numpy's product."""
+    from kernels import gemm
+
+    cpu = kernels.get("cpu")
+    for k, m in ((300, 200), (1100, 1000)):  # op(B) below and above SHARED_MAX elements
+        assert (k * m <= gemm.SHARED_MAX) == (k == 300)
+        x = rng.standard_normal((2 * gemm.TILE_ROWS + 3, k)).astype(np.float32)
+        w = rng.standard_normal((k, m)).astype(np.float32)
+        y = cpu.dense_forward(x, w)
+        close(y, x.astype(np.float64) @ w, np.float32)
+        dx, dw, _ = cpu.dense_backward(x, w, y, y)
+        close(dx, y.astype(np.float64) @ w.T, np.float32)
+        close(dw, x.T.astype(np.float64) @ y, np.float32)
+
+
 def test_cpu_is_bitwise_deterministic_across_thread_counts(rng):
     import numba
 
