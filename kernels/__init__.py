@@ -15,7 +15,7 @@ import importlib
 
 _BACKENDS = {"reference": "kernels.reference", "cpu": "kernels.cpu", "cuda": "kernels.cuda"}
 
-# The functions every backend provides (the cuda backend: all but the integer ones, for now).
+# The functions every backend provides.
 FUNCTIONS = (
     "dense_forward",
     "dense_backward",

@@ -13,6 +13,8 @@ matrix-multiplication example:
   no transposed copies), synchronises, and every thread accumulates from shared memory;
 - bias and activation are applied in registers as the tile is stored.
 db = Σ_n dZ is a block reduction (32 columns × 4 row groups per block, a tree in shared memory).
+The integer kernels reuse the same tiled product with int32 accumulators (exact for int8
+operands), then rescale in one elementwise pass.
 
 Public functions accept numpy arrays (copied to the device and back) or device arrays
 (nothing copied), and return the same kind.
@@ -21,9 +23,9 @@ Public functions accept numpy arrays (copied to the device and back) or device a
 import math
 
 import numpy as np
-from numba import cuda, float32, float64
+from numba import cuda, float32, float64, int32
 
-from . import activations, checks
+from . import activations, checks, quant
 from .updates import V_MAX
 
 __all__ = [
@@ -34,6 +36,10 @@ __all__ = [
     "sgd_update",
     "adam_update",
     "rmsprop_update",
+    "quantize",
+    "dequantize",
+    "int8_matmul",
+    "qdense_forward",
     "unavailable_reason",
     "device_info",
 ]
@@ -150,7 +156,10 @@ def _make_dz_db(dtype):
     return dz_db
 
 
-_GEMM = {np.dtype(np.float32): _make_gemm(float32), np.dtype(np.float64): _make_gemm(float64)}
+# int32: the exact integer product of int8 operands (bias zero, linear activation).
+_GEMM = {
+    np.dtype(t): _make_gemm(nt) for t, nt in ((np.float32, float32), (np.float64, float64), (np.int32, int32))
+}
 _DZ_DB = {np.dtype(np.float32): _make_dz_db(float32), np.dtype(np.float64): _make_dz_db(float64)}
 
 
@@ -351,3 +360,131 @@ def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
 def rmsprop_update(w, g, v, mom, lr, rho, momentum, epsilon):
     """In place, as updates.rmsprop_update."""
     _in_place(_rmsprop, [w, g, v, mom], [lr, rho, momentum, epsilon])
+
+
+# ---- integer quantization (the math in kernels/quant.py; the loops in reference.py) --------
+# Each takes numpy arrays (checked as the cpu backend checks them, copied in and out) or
+# device arrays (used in place, results left on the device).
+@cuda.jit
+def _quantize(q, x, scale, zero, q_min, q_max):
+    """q = clip(round_half_even(x / scale) + zero) per channel (the last axis); NaN → zero."""
+    n, c = cuda.grid(2)
+    if n < x.shape[0] and c < x.shape[1]:
+        v = x[n, c] / scale[c]
+        if v != v:
+            q[n, c] = zero[c]
+        else:  # clipped first so that round() stays in range; the result is the same
+            v = min(max(v, q_min - zero[c] - 1), q_max - zero[c] + 1)
+            q[n, c] = min(max(round(v) + zero[c], q_min), q_max)
+
+
+@cuda.jit
+def _dequantize(out, q, scale, zero):
+    n, c = cuda.grid(2)
+    if n < q.shape[0] and c < q.shape[1]:
+        out[n, c] = scale[c] * float32(int32(q[n, c]) - zero[c])
+
+
+@cuda.jit
+def _rescale(y, acc, multiplier, folded, act):
+    """y = act(multiplier_j · (acc + folded_j)): the quantized layer's epilogue, a second pass
+    over the int32 accumulators (the cpu kernel fuses it into the dot products)."""
+    n, j = cuda.grid(2)
+    if n < acc.shape[0] and j < acc.shape[1]:
+        y[n, j] = _apply(multiplier[j] * float32(acc[n, j] + folded[j]), act)
+
+
+def _grid_2d(rows, cols):
+    return (math.ceil(rows / REDUCE_ROWS), math.ceil(cols / REDUCE_COLS)), (REDUCE_ROWS, REDUCE_COLS)
+
+
+def quantize(x, scale, zero_point=0, num_bits=8):
+    """int8 q = clip(round_half_even(x / scale) + zero_point); must equal reference.quantize."""
+    host = not _is_device(x)
+    if host:
+        x2, shape, scale, zero, q_min, q_max = quant.quantize_inputs(
+            "cuda.quantize", x, scale, zero_point, num_bits
+        )
+        x2 = cuda.to_device(x2)
+    else:
+        if x.ndim != 2:
+            raise ValueError(f"cuda.quantize: a device x must be 2-D (rows, channels); received {x.shape}.")
+        _, _, scale, zero, q_min, q_max = quant.quantize_inputs(
+            "cuda.quantize", np.zeros((1, x.shape[1]), np.float32), scale, zero_point, num_bits
+        )
+        x2, shape = x, x.shape
+    q = cuda.device_array(x2.shape, np.int8)
+    if q.size:
+        _quantize[_grid_2d(*x2.shape)](q, x2, cuda.to_device(scale), cuda.to_device(zero), q_min, q_max)
+    return q.copy_to_host().reshape(shape) if host else q
+
+
+def dequantize(q, scale, zero_point=0):
+    """float32 scale · (q − zero_point); must equal reference.dequantize."""
+    host = not _is_device(q)
+    if host and (not isinstance(q, np.ndarray) or q.dtype != np.int8):
+        raise TypeError(
+            f"cuda.dequantize: q must be an int8 array; received {getattr(q, 'dtype', type(q).__name__)}."
+        )
+    shape = q.shape
+    q2 = np.ascontiguousarray(q.reshape(-1, shape[-1]) if q.ndim else q.reshape(1, 1)) if host else q
+    _, _, scale, zero, _, _ = quant.quantize_inputs(
+        "cuda.dequantize", np.zeros((1, q2.shape[1]), np.float32), scale, zero_point, 8
+    )
+    out = cuda.device_array(q2.shape, np.float32)
+    if out.size:
+        _dequantize[_grid_2d(*q2.shape)](
+            out, cuda.to_device(q2) if host else q2, cuda.to_device(scale), cuda.to_device(zero)
+        )
+    return out.copy_to_host().reshape(shape) if host else out
+
+
+def _int8_product(a, b, trans_b):
+    """The exact int32 accumulators op(A) op(B) of device int8 operands."""
+    n_cols = b.shape[0] if trans_b else b.shape[1]
+    c = cuda.device_array((a.shape[0], n_cols), np.int32)
+    return _matmul(c, a, b, False, trans_b, _zeros(n_cols, np.int32), activations.LINEAR)
+
+
+def int8_matmul(a, b):
+    """Exact int32 C = A B for int8 A (M, K), B (K, N); must equal reference.int8_matmul."""
+    where = "cuda.int8_matmul"
+    host = not (_is_device(a) or _is_device(b))
+    if host:
+        a, b = (cuda.to_device(m) for m in checks.int8_matmul_inputs(where, a, b))
+    elif a.shape[1] != b.shape[0]:
+        raise ValueError(f"{where}: a {a.shape} and b {b.shape} do not chain.")
+    c = _int8_product(a, b, False)
+    return c.copy_to_host() if host else c
+
+
+def qdense_forward(
+    xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activation=None, out_scale=None, out_zero=0
+):
+    """The quantized dense layer on the GPU; arguments and math as reference.qdense_forward.
+
+    The int32 accumulators come from the tiled product (wq_t read transposed in place), then
+    one elementwise pass rescales, adds the folded bias and applies the activation.
+    """
+    where = "cuda.qdense_forward"
+    act = activations.code(activation, where)
+    host = not (_is_device(xq) or _is_device(wq_t))
+    if host:
+        xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(
+            where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
+        )
+        xq, wq_t = cuda.to_device(xq), cuda.to_device(wq_t)
+    else:
+        if xq.shape[1] != wq_t.shape[1]:
+            raise ValueError(f"{where}: xq {xq.shape} and wq_t {wq_t.shape} do not chain.")
+        w_scale = np.ascontiguousarray(w_scale, np.float32)
+        w_sums = np.ascontiguousarray(w_sums, np.int32)
+        bias = np.zeros(wq_t.shape[0], np.float32) if bias is None else np.ascontiguousarray(bias, np.float32)
+    multiplier, folded = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
+    acc = _int8_product(xq, wq_t, True)
+    y = cuda.device_array(acc.shape, np.float32)
+    if y.size:
+        _rescale[_grid_2d(*acc.shape)](y, acc, cuda.to_device(multiplier), cuda.to_device(folded), act)
+    if out_scale is not None:
+        y = quantize(y, out_scale, out_zero)
+    return y.copy_to_host() if host else y

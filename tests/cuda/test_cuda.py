@@ -15,6 +15,10 @@ def close(a, b, dtype):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, float(np.abs(b).max(initial=0))))
 
 
+def test_cuda_provides_every_shared_function():
+    assert all(callable(getattr(cuda_k, f, None)) for f in kernels.FUNCTIONS)
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dense_forward_and_backward_equal_cpu(shape, dtype):
@@ -82,7 +86,51 @@ def test_optimizer_updates_equal_cpu(name, args):
         close(a, b, np.float32)
 
 
+def test_quantize_and_dequantize_equal_cpu_exactly():
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((9, 13)) * 3).astype(np.float32)
+    x[0, 0], x[1, 1], x[2, 2] = np.nan, 1e30, -1e30
+    x[3, :4] = [0.5, 1.5, -0.5, -2.5]  # ties: round half to even
+    scale = np.abs(rng.standard_normal(13)).astype(np.float32) + 0.05
+    zero = rng.integers(-20, 20, 13)
+    for args in ((0.07, 0), (0.05, 11), (scale, zero), (0.3, -3, 4)):
+        q = cuda_k.quantize(x, *args)
+        np.testing.assert_array_equal(q, cpu_k.quantize(x, *args))
+        np.testing.assert_array_equal(cuda_k.dequantize(q, *args[:2]), cpu_k.dequantize(q, *args[:2]))
+
+
+def test_int8_matmul_and_qdense_equal_cpu():
+    rng = np.random.default_rng(3)
+    a = rng.integers(-128, 128, (7, 29)).astype(np.int8)
+    b = rng.integers(-128, 128, (29, 11)).astype(np.int8)
+    np.testing.assert_array_equal(cuda_k.int8_matmul(a, b), cpu_k.int8_matmul(a, b))
+    from kernels import quant
+
+    x = rng.standard_normal((6, 29)).astype(np.float32)
+    w = rng.standard_normal((29, 11)).astype(np.float32)
+    sx, zx = quant.affine_params(x.min(), x.max(), 8)
+    sw = quant.symmetric_scale(w, 8, axis=0)
+    wq_t, sums = quant.pack_weights(cpu_k.quantize(w, sw, 0))
+    xq = cpu_k.quantize(x, sx, zx)
+    bias = rng.standard_normal(11).astype(np.float32)
+    for activation in (None, "relu", "tanh"):
+        args = (xq, sx, zx, wq_t, sw, sums, bias, activation)
+        close(cuda_k.qdense_forward(*args), cpu_k.qdense_forward(*args), np.float32)
+    np.testing.assert_array_equal(
+        cuda_k.qdense_forward(*args, out_scale=0.01, out_zero=-5),
+        cpu_k.qdense_forward(*args, out_scale=0.01, out_zero=-5),
+    )
+    from numba import cuda
+
+    on_device = cuda_k.int8_matmul(cuda.to_device(a), cuda.to_device(b))
+    np.testing.assert_array_equal(on_device.copy_to_host(), a.astype(np.int32) @ b)
+
+
 def test_same_errors_as_cpu_before_any_launch():
+    with pytest.raises(ValueError, match=r"cuda.int8_matmul: a \(2, 3\) and b \(4, 2\) do not chain"):
+        cuda_k.int8_matmul(np.ones((2, 3), np.int8), np.ones((4, 2), np.int8))
+    with pytest.raises(TypeError, match="cuda.quantize: x must be a float32 or float64"):
+        cuda_k.quantize(np.ones((2, 3), np.int32), 0.1)
     with pytest.raises(ValueError, match=r"cuda.dense_forward: x has 5 features"):
         cuda_k.dense_forward(np.ones((2, 5), np.float32), np.ones((3, 2), np.float32))
     with pytest.raises(ValueError, match="unknown activation"):
