@@ -176,13 +176,41 @@ def _inputs(where, arrays: dict, validate):
     on_host = not any(_is_device(a) for a in arrays.values() if a is not None)
     if on_host:
         values = validate(*arrays.values())
-        return [None if v is None else cuda.to_device(v) for v in values], True
+        return [None if v is None else _upload(v, n) for v, n in zip(values, arrays)], True
     for name, a in arrays.items():
         if a is not None and not _is_device(a):
             raise TypeError(f"{where}: mix of device and host arrays; {name} is on the host.")
         if a is not None and np.dtype(a.dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"{where}: {name} must be float32 or float64; received {a.dtype}.")
     return list(arrays.values()), False
+
+
+def _out_of_memory(exc, name, shape, dtype):
+    """A MemoryError naming the array, for the driver's out-of-memory error; None otherwise."""
+    if getattr(exc, "code", None) != 2 and "OUT_OF_MEMORY" not in str(exc):  # CUDA_ERROR_OUT_OF_MEMORY
+        return None
+    shape = tuple(int(d) for d in np.atleast_1d(shape))
+    size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return MemoryError(
+        f"cuda: out of GPU memory allocating {name} {shape} {np.dtype(dtype)} "
+        f"({size / 2**20:,.1f} MiB); use smaller batches or layers, or the cpu backend."
+    )
+
+
+def _alloc(shape, dtype, name):
+    """cuda.device_array, with out-of-memory reported as a MemoryError naming the array."""
+    try:
+        return cuda.device_array(shape, dtype)
+    except Exception as exc:
+        raise (_out_of_memory(exc, name, shape, dtype) or exc) from exc
+
+
+def _upload(array, name):
+    """cuda.to_device, with out-of-memory reported as a MemoryError naming the array."""
+    try:
+        return cuda.to_device(array)
+    except Exception as exc:
+        raise (_out_of_memory(exc, name, array.shape, array.dtype) or exc) from exc
 
 
 def _matmul(out, a, b, trans_a, trans_b, bias, act):
@@ -195,7 +223,7 @@ def _matmul(out, a, b, trans_a, trans_b, bias, act):
 
 
 def _zeros(n, dtype):
-    return cuda.to_device(np.zeros(n, dtype))
+    return _upload(np.zeros(n, dtype), "zeros")
 
 
 def dense_forward(x, w, b=None, activation=None):
@@ -207,7 +235,7 @@ def dense_forward(x, w, b=None, activation=None):
     )
     if not host and dx.shape[1] != dw.shape[0]:
         raise ValueError(f"{where}: x {dx.shape} and w {dw.shape} do not chain.")
-    y = cuda.device_array((dx.shape[0], dw.shape[1]), dx.dtype)
+    y = _alloc((dx.shape[0], dw.shape[1]), dx.dtype, "y")
     _matmul(y, dx, dw, False, False, _zeros(dw.shape[1], dx.dtype) if db is None else db, act)
     return y.copy_to_host() if host else y
 
@@ -223,15 +251,15 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
     )
     n_rows, n_in = x.shape
     n_out = w.shape[1]
-    dz = cuda.device_array((n_rows, n_out), x.dtype)
-    db = cuda.device_array(n_out, x.dtype)
+    dz = _alloc((n_rows, n_out), x.dtype, "dz")
+    db = _alloc(n_out, x.dtype, "db")
     if n_out:
         blocks = math.ceil(n_out / REDUCE_COLS)
         _DZ_DB[np.dtype(x.dtype)][blocks, (REDUCE_COLS, REDUCE_ROWS)](dz, db, y, dy, act)
     dx = dw = None
     if need_dw:
         dw = _matmul(
-            cuda.device_array((n_in, n_out), x.dtype),
+            _alloc((n_in, n_out), x.dtype, "dw"),
             x,
             dz,
             True,
@@ -241,7 +269,7 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
         )
     if need_dx:
         dx = _matmul(
-            cuda.device_array((n_rows, n_in), x.dtype),
+            _alloc((n_rows, n_in), x.dtype, "dx"),
             dz,
             w,
             False,
@@ -262,7 +290,7 @@ def lowrank_forward(x, u, v, b=None, activation=None):
         where, {"x": x, "u": u, "v": v, "b": b}, lambda x, u, v, b: checks.lowrank_inputs(where, x, u, v, b)
     )
     t = _matmul(
-        cuda.device_array((x.shape[0], u.shape[1]), x.dtype),
+        _alloc((x.shape[0], u.shape[1]), x.dtype, "t"),
         x,
         u,
         False,
@@ -271,7 +299,7 @@ def lowrank_forward(x, u, v, b=None, activation=None):
         activations.LINEAR,
     )
     y = _matmul(
-        cuda.device_array((x.shape[0], v.shape[1]), x.dtype),
+        _alloc((x.shape[0], v.shape[1]), x.dtype, "y"),
         t,
         v,
         False,
@@ -290,7 +318,7 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
         {"x": x, "u": u, "v": v, "y": y, "dy": dy},
         lambda x, u, v, y, dy: checks.lowrank_grad_inputs(where, x, u, v, y, dy),
     )
-    t = cuda.device_array((x.shape[0], u.shape[1]), x.dtype)
+    t = _alloc((x.shape[0], u.shape[1]), x.dtype, "t")
     _matmul(t, x, u, False, False, _zeros(u.shape[1], x.dtype), activations.LINEAR)
     dt, dv, db = dense_backward(t, v, y, dy, activation, True, need_dw)
     dx, du, _ = dense_backward(x, u, t, dt, None, need_dx, need_dw)
@@ -337,7 +365,7 @@ def _rmsprop(w, g, v, mom, lr, rho, momentum, epsilon):
 def _in_place(kernel, arrays, scalars):
     """Run an elementwise update on device copies of host arrays and copy them back in place."""
     host = [a for a in arrays if isinstance(a, np.ndarray)]
-    device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in arrays]
+    device = [_upload(a, "optimizer state") if isinstance(a, np.ndarray) else a for a in arrays]
     size = arrays[0].size
     if size:
         kernel[math.ceil(size / ELEMENTWISE_THREADS), ELEMENTWISE_THREADS](*device, *scalars)
@@ -405,7 +433,7 @@ def quantize(x, scale, zero_point=0, num_bits=8):
         x2, shape, scale, zero, q_min, q_max = quant.quantize_inputs(
             "cuda.quantize", x, scale, zero_point, num_bits
         )
-        x2 = cuda.to_device(x2)
+        x2 = _upload(x2, "x")
     else:
         if x.ndim != 2:
             raise ValueError(f"cuda.quantize: a device x must be 2-D (rows, channels); received {x.shape}.")
@@ -413,9 +441,11 @@ def quantize(x, scale, zero_point=0, num_bits=8):
             "cuda.quantize", np.zeros((1, x.shape[1]), np.float32), scale, zero_point, num_bits
         )
         x2, shape = x, x.shape
-    q = cuda.device_array(x2.shape, np.int8)
+    q = _alloc(x2.shape, np.int8, "q")
     if q.size:
-        _quantize[_grid_2d(*x2.shape)](q, x2, cuda.to_device(scale), cuda.to_device(zero), q_min, q_max)
+        _quantize[_grid_2d(*x2.shape)](
+            q, x2, _upload(scale, "scale"), _upload(zero, "zero_point"), q_min, q_max
+        )
     return q.copy_to_host().reshape(shape) if host else q
 
 
@@ -431,10 +461,10 @@ def dequantize(q, scale, zero_point=0):
     _, _, scale, zero, _, _ = quant.quantize_inputs(
         "cuda.dequantize", np.zeros((1, q2.shape[1]), np.float32), scale, zero_point, 8
     )
-    out = cuda.device_array(q2.shape, np.float32)
+    out = _alloc(q2.shape, np.float32, "out")
     if out.size:
         _dequantize[_grid_2d(*q2.shape)](
-            out, cuda.to_device(q2) if host else q2, cuda.to_device(scale), cuda.to_device(zero)
+            out, _upload(q2, "q") if host else q2, _upload(scale, "scale"), _upload(zero, "zero_point")
         )
     return out.copy_to_host().reshape(shape) if host else out
 
@@ -442,7 +472,7 @@ def dequantize(q, scale, zero_point=0):
 def _int8_product(a, b, trans_b):
     """The exact int32 accumulators op(A) op(B) of device int8 operands."""
     n_cols = b.shape[0] if trans_b else b.shape[1]
-    c = cuda.device_array((a.shape[0], n_cols), np.int32)
+    c = _alloc((a.shape[0], n_cols), np.int32, "accumulators")
     return _matmul(c, a, b, False, trans_b, _zeros(n_cols, np.int32), activations.LINEAR)
 
 
@@ -451,7 +481,7 @@ def int8_matmul(a, b):
     where = "cuda.int8_matmul"
     host = not (_is_device(a) or _is_device(b))
     if host:
-        a, b = (cuda.to_device(m) for m in checks.int8_matmul_inputs(where, a, b))
+        a, b = (_upload(m, n) for m, n in zip(checks.int8_matmul_inputs(where, a, b), "ab"))
     elif a.shape[1] != b.shape[0]:
         raise ValueError(f"{where}: a {a.shape} and b {b.shape} do not chain.")
     c = _int8_product(a, b, False)
@@ -473,7 +503,7 @@ def qdense_forward(
         xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(
             where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
         )
-        xq, wq_t = cuda.to_device(xq), cuda.to_device(wq_t)
+        xq, wq_t = _upload(xq, "xq"), _upload(wq_t, "wq_t")
     else:
         if xq.shape[1] != wq_t.shape[1]:
             raise ValueError(f"{where}: xq {xq.shape} and wq_t {wq_t.shape} do not chain.")
@@ -482,9 +512,11 @@ def qdense_forward(
         bias = np.zeros(wq_t.shape[0], np.float32) if bias is None else np.ascontiguousarray(bias, np.float32)
     multiplier, folded = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
     acc = _int8_product(xq, wq_t, True)
-    y = cuda.device_array(acc.shape, np.float32)
+    y = _alloc(acc.shape, np.float32, "y")
     if y.size:
-        _rescale[_grid_2d(*acc.shape)](y, acc, cuda.to_device(multiplier), cuda.to_device(folded), act)
+        _rescale[_grid_2d(*acc.shape)](
+            y, acc, _upload(multiplier, "multiplier"), _upload(folded, "folded bias"), act
+        )
     if out_scale is not None:
         y = quantize(y, out_scale, out_zero)
     return y.copy_to_host() if host else y

@@ -137,6 +137,21 @@ def test_same_errors_as_cpu_before_any_launch():
         cuda_k.dense_forward(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), None, "gelu")
 
 
+def test_out_of_device_memory_is_a_memory_error_naming_the_array(monkeypatch):
+    from numba import cuda
+    from numba.cuda.cudadrv.driver import CudaAPIError
+
+    def full(*args, **kwargs):
+        raise CudaAPIError(2, "CUDA_ERROR_OUT_OF_MEMORY")
+
+    monkeypatch.setattr(cuda, "device_array", full)
+    with pytest.raises(MemoryError, match=r"out of GPU memory allocating y \(2, 4\) float32"):
+        cuda_k.dense_forward(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))
+    monkeypatch.setattr(cuda, "to_device", full)
+    with pytest.raises(MemoryError, match=r"allocating x \(2, 3\) float32"):
+        cuda_k.dense_forward(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))
+
+
 def test_two_epochs_on_cuda_match_cpu():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((24, 6)).astype(np.float32)
