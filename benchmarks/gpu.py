@@ -1,6 +1,7 @@
 """python -m benchmarks.gpu [--quick]: the real-GPU check, in one short run (< 5 minutes).
 
-1. verifies every CUDA kernel against the cpu backend on realistic shapes;
+1. verifies every CUDA kernel against the cpu backend on realistic shapes (the dense layer,
+   low rank, and the integer kernels, which must agree exactly);
 2. trains an MLP 784-1024-1024-10 a few steps on "cuda" and on "cpu" and times a step;
 3. reports GFLOP/s of dense forward and backward at 4096³, beside cuBLAS fp32 through torch
    (TF32 off) when torch sees the GPU.
@@ -22,6 +23,32 @@ def _time(fn, repeats=5):
         fn()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def _check_lowrank_and_int8(cuda_k, cpu_k, rng, quick):
+    from kernels import quant
+
+    n, k, m, r = (8, 12, 10, 3) if quick else (256, 1024, 1024, 64)
+    x, u, v = (rng.standard_normal(s).astype(np.float32) for s in ((n, k), (k, r), (r, m)))
+    error = np.abs(
+        cuda_k.lowrank_forward(x, u, v, None, "relu") - cpu_k.lowrank_forward(x, u, v, None, "relu")
+    )
+    print(f"check lowrank {n}x{k}x{m} r{r}: max |cuda − cpu| forward = {error.max():.2e}")
+    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(np.float32)
+    sx, zx = quant.affine_params(x.min(), x.max(), 8)
+    sw = quant.symmetric_scale(w, 8, axis=0)
+    wq_t, sums = quant.pack_weights(cpu_k.quantize(w, sw, 0))
+    xq = cpu_k.quantize(x, sx, zx)
+    same_q = np.array_equal(cuda_k.quantize(x, sx, zx), xq)
+    same_mm = np.array_equal(
+        cuda_k.int8_matmul(xq, np.ascontiguousarray(wq_t.T)), cpu_k.int8_matmul(xq, wq_t.T)
+    )
+    args = (xq, sx, zx, wq_t, sw, sums, None, "relu")
+    error = np.abs(cuda_k.qdense_forward(*args) - cpu_k.qdense_forward(*args)).max()
+    print(
+        f"check int8 {n}x{k}x{m}: quantize {'exact' if same_q else 'DIFFERS'}, int8_matmul "
+        f"{'exact' if same_mm else 'DIFFERS'}, qdense max |cuda − cpu| = {error:.2e}"
+    )
 
 
 def main(argv=None) -> int:
@@ -53,6 +80,8 @@ def main(argv=None) -> int:
             f"check {n}x{k}x{m}: max |cuda − cpu| forward, dx, dw, db = "
             + ", ".join(f"{e:.2e}" for e in errors)
         )
+
+    _check_lowrank_and_int8(cuda_k, cpu_k, rng, args.quick)
 
     size = 64 if args.quick else 4096  # 3. throughput with the data on the device
     a = cuda.to_device(rng.standard_normal((size, size)).astype(np.float32))
