@@ -181,3 +181,11 @@ def test_gpu_available_is_false_on_the_simulator_and_device_info_says_so():
     else:
         assert dc.gpu_available() is True
         assert dc.device_info()["memory_bytes"] > 0
+
+
+def test_the_prepared_gpu_check_runs(capsys):
+    from benchmarks import gpu
+
+    assert gpu.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "quantize exact, int8_matmul exact" in out and "training step" in out
