@@ -10,7 +10,7 @@ is taken over the last axis, and the result is its mean over the batch.
 
 import numpy as np
 
-from . import backend
+from . import backend, device
 from .tensor import Tensor, _sigmoid, as_tensor
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): probabilities are clipped to [ε, 1 - ε]
@@ -123,9 +123,15 @@ def sigmoid(x) -> Tensor:
     """1 / (1 + e^-x). The result remembers x as its logits, so a cross-entropy loss can
     work from them (as Keras does) instead of from saturated probabilities."""
     x = as_tensor(x)
-    y = x.sigmoid()
+    y = _on_device(x, backend.kernels().sigmoid, "sigmoid") if device.is_device(x.data) else x.sigmoid()
     y._logits = x
     return y
+
+
+def _on_device(x, kernel, name):
+    """An output layer's activation on the GPU. The losses work from its logits, so no
+    gradient is ever asked of it there; one that is says so."""
+    return x._child(kernel(x.data), (x,), lambda g: device.require_host(g, f"the gradient of {name}"))
 
 
 def softmax(x, axis: int = -1) -> Tensor:
@@ -134,6 +140,11 @@ def softmax(x, axis: int = -1) -> Tensor:
     Backward: dx = y ⊙ (g − Σ g ⊙ y). Remembers x as its logits (see `sigmoid`).
     """
     x = as_tensor(x)
+    if device.is_device(x.data) and axis in (-1, x.ndim - 1) and x.ndim == 2:
+        out = _on_device(x, backend.kernels().softmax, "softmax")
+        out._logits = x
+        return out
+    device.require_host(x.data, "softmax over this axis")
     y = _softmax(x.data, axis)
 
     def backward(g):
@@ -191,6 +202,27 @@ def _scalar_loss(value, source: Tensor, grad_fn) -> Tensor:
     )
 
 
+def _device_loss(kind, source: Tensor, t, count: int) -> Tensor:
+    """A loss computed on the GPU: per-sample losses and the gradient in one kernel; only the
+    loss value comes back to the host (a scalar node on the host, as everywhere)."""
+    kernels = backend.kernels()
+    t = device.to_device(t)
+
+    def run(scale):
+        if kind == "squared":
+            return kernels.squared_error(source.data, t, scale)
+        return kernels.cross_entropy(kind, source.data, t, scale)
+
+    total, grad = run(1.0 / max(count, 1))
+    value = float(device.to_host(total)[0]) / max(count, 1)
+
+    def backward(g):  # g is 1 for a loss that is itself the root; else the kernel runs again
+        g = float(np.asarray(device.to_host(g)))
+        source._accumulate(grad if g == 1.0 else run(g / max(count, 1))[1])
+
+    return source._child(np.asarray(value, source.dtype), (source,), backward)
+
+
 def _logits_of(y_pred: Tensor, from_logits: bool):
     """The logits to compute a cross-entropy from, or None to use probabilities."""
     return y_pred if from_logits else getattr(y_pred, "_logits", None)
@@ -211,6 +243,9 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
     y_pred = as_tensor(y_pred)
     t = _targets("binary_crossentropy", y_true, y_pred)
     logits = _logits_of(y_pred, from_logits)
+    if logits is not None and device.is_device(logits.data):
+        return _device_loss("binary", logits, t, t.size)
+    device.require_host(y_pred.data, "binary_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
         per = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
@@ -231,6 +266,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tenso
     t = _targets("categorical_crossentropy", y_true, y_pred)
     n = max(t.size // max(t.shape[-1], 1), 1)
     logits = _logits_of(y_pred, from_logits)
+    if logits is not None and device.is_device(logits.data) and t.ndim == 2:
+        return _device_loss("categorical", logits, t, n)
+    device.require_host(y_pred.data, "categorical_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
         per = (t * (_logsumexp(z) - z)).sum(axis=-1)
@@ -285,6 +323,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
     labels = sparse_labels("sparse_categorical_crossentropy", y_true, classes, n)
     rows = np.arange(n)
     logits = _logits_of(y_pred, from_logits)
+    if logits is not None and device.is_device(logits.data):
+        return _device_loss("sparse", logits, labels.reshape(-1, 1), n)
+    device.require_host(y_pred.data, "sparse_categorical_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
         lse = _logsumexp(z)[:, 0]
@@ -310,6 +351,8 @@ def mean_squared_error(y_true, y_pred) -> Tensor:
     """Mean of (t − p)²; gradient 2 (p − t) / count."""
     y_pred = as_tensor(y_pred)
     t = _targets("mean_squared_error", y_true, y_pred)
+    if device.is_device(y_pred.data) and y_pred.ndim == 2:
+        return _device_loss("squared", y_pred, t, t.size)
     d = y_pred.data - t
     return _scalar_loss((d * d).mean(), y_pred, lambda: 2 * d / max(d.size, 1))
 
@@ -318,5 +361,6 @@ def mean_absolute_error(y_true, y_pred) -> Tensor:
     """Mean of |t − p|; gradient sign(p − t) / count."""
     y_pred = as_tensor(y_pred)
     t = _targets("mean_absolute_error", y_true, y_pred)
+    device.require_host(y_pred.data, "mean_absolute_error")
     d = y_pred.data - t
     return _scalar_loss(np.abs(d).mean(), y_pred, lambda: np.sign(d) / max(d.size, 1))

@@ -14,8 +14,8 @@ import numpy as np
 
 from kernels import flops as kernel_flops
 
+from . import device, initializers, regularizers
 from . import functional as F
-from . import initializers, regularizers
 from . import random as dc_random
 from .tensor import Tensor, as_tensor
 
@@ -125,8 +125,9 @@ class Layer:
             layer.trainable = value
 
     def get_weights(self) -> list:
-        """Copies of the weights as numpy arrays, in Keras's order (kernel, then bias)."""
-        return [w.data.copy() for w in self.weights]
+        """Copies of the weights as numpy arrays, in Keras's order (kernel, then bias); from
+        the GPU too, where fit keeps them during an epoch on the cuda backend."""
+        return [np.array(device.to_host(w.data)) for w in self.weights]
 
     def set_weights(self, weights) -> None:
         """Replace the weights from a list of arrays of the same shapes, in get_weights order."""

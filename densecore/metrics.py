@@ -1,7 +1,8 @@
 """Metrics: running counts over an epoch, as Keras's stateful metrics.
 
 Each metric accumulates `update_state(y_true, y_pred)` over batches (numpy arrays, no
-graph) and reports `result()`; `reset_state()` starts a new epoch. Accuracies are the
+graph; on the cuda backend the accuracies count on the GPU, the others copy y_pred back)
+and reports `result()`; `reset_state()` starts a new epoch. Accuracies are the
 fraction of samples right over all samples seen, not a mean of batch means.
 
 "accuracy"/"acc" means, as in Keras, the accuracy that fits the loss: binary (threshold
@@ -10,9 +11,13 @@ fraction of samples right over all samples seen, not a mean of batch means.
 
 import numpy as np
 
+from . import backend, device
+
 
 class Metric:
     """Base class: a sum and a count."""
+
+    device_kind = None  # "sparse", "categorical" or "binary": counted by a GPU kernel there
 
     def __init__(self, name=None):
         self.name = name or self.default_name
@@ -23,10 +28,24 @@ class Metric:
         self.total, self.count = 0.0, 0.0
 
     def update_state(self, y_true, y_pred):
-        """Add one batch: y_true and y_pred as numpy arrays."""
-        values = self.values(np.asarray(y_true), np.asarray(y_pred))
+        """Add one batch: y_true and y_pred as numpy arrays (y_pred may live on the GPU)."""
+        if device.is_device(y_pred) and self.device_kind and getattr(self, "threshold", 0.5) == 0.5:
+            self._update_on_device(np.asarray(y_true), y_pred)
+            return
+        values = self.values(np.asarray(y_true), device.to_host(y_pred))  # others: on the host
         self.total += float(np.sum(values))
         self.count += values.size
+
+    def _update_on_device(self, y_true, y_pred):
+        """The accuracies count right answers on the GPU; one number comes back per batch."""
+        if self.device_kind == "sparse":
+            t = y_true.reshape(-1, 1).astype(np.int64)
+        else:
+            t = _align(y_true, y_pred).astype(y_pred.dtype)
+        hits = backend.kernels().count_correct(self.device_kind, y_pred, device.to_device(t))
+        per_row = y_pred.shape[1] if self.device_kind == "binary" else 1  # binary: a mean per row
+        self.total += float(device.to_host(hits)[0]) / per_row
+        self.count += y_pred.shape[0]
 
     def result(self) -> float:
         """The metric over everything counted since the last reset."""
@@ -43,6 +62,7 @@ class BinaryAccuracy(Metric):
     """Fraction of outputs on the right side of `threshold` (default 0.5)."""
 
     default_name = "binary_accuracy"
+    device_kind = "binary"
 
     def __init__(self, name=None, threshold=0.5):
         self.threshold = threshold
@@ -57,6 +77,7 @@ class CategoricalAccuracy(Metric):
     """Fraction of samples whose largest output is the one-hot target's class."""
 
     default_name = "categorical_accuracy"
+    device_kind = "categorical"
 
     def values(self, y_true, y_pred):
         return (y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)).astype(np.float64)
@@ -66,6 +87,7 @@ class SparseCategoricalAccuracy(Metric):
     """Fraction of samples whose largest output is the integer label."""
 
     default_name = "sparse_categorical_accuracy"
+    device_kind = "sparse"
 
     def values(self, y_true, y_pred):
         labels = y_true.reshape(-1).astype(np.int64)
@@ -99,7 +121,7 @@ class Precision(Metric):
         self.true_positives, self.predicted = 0.0, 0.0
 
     def update_state(self, y_true, y_pred):
-        y_pred = np.asarray(y_pred) > 0.5
+        y_pred = device.to_host(y_pred) > 0.5
         y_true = _align(np.asarray(y_true), y_pred) > 0.5
         self.true_positives += float((y_pred & y_true).sum())
         self.predicted += float(y_pred.sum())
@@ -114,7 +136,7 @@ class Recall(Precision):
     default_name = "recall"
 
     def update_state(self, y_true, y_pred):
-        y_pred = np.asarray(y_pred) > 0.5
+        y_pred = device.to_host(y_pred) > 0.5
         y_true = _align(np.asarray(y_true), y_pred) > 0.5
         self.true_positives += float((y_pred & y_true).sum())
         self.predicted += float(y_true.sum())

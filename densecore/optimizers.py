@@ -10,7 +10,7 @@ that for all gradients together.
 
 import numpy as np
 
-from . import backend, schedules
+from . import backend, device, schedules
 from .schedules import CosineDecay, ExponentialDecay, LearningRateSchedule  # noqa: F401
 
 
@@ -77,10 +77,17 @@ class Optimizer:
     def apply(self, params) -> None:
         """Update every parameter that has a gradient, then clear the gradients."""
         params = [p for p in params if p.grad is not None]
-        grads = self._clipped([p.grad for p in params])
+        on_gpu = any(device.is_device(p.grad) for p in params)
+        if on_gpu and (self.clipvalue, self.clipnorm, self.global_clipnorm) != (None, None, None):
+            device.require_host(params[0].grad, "gradient clipping")
+        grads = [p.grad for p in params] if on_gpu else self._clipped([p.grad for p in params])
         lr = self.current_learning_rate()
         kernels = backend.kernels()
         for p, g in zip(params, grads):
+            if device.is_device(g):  # weights, gradient and state all on the GPU
+                self._update(kernels, p.data.reshape(-1), g.reshape(-1), self._slots_for(p), lr)
+                p.grad = None
+                continue
             g = np.ascontiguousarray(g, dtype=p.dtype).reshape(-1)
             if not p.data.flags.c_contiguous:
                 p.data = np.ascontiguousarray(p.data)

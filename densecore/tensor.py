@@ -14,7 +14,7 @@ import contextlib
 
 import numpy as np
 
-from . import backend
+from . import backend, device
 
 _grad_enabled = [True]
 
@@ -76,7 +76,9 @@ class Tensor:
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to Tensor's operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
-        self.data = data.data if isinstance(data, Tensor) else _as_array(data, dtype)
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = data if device.is_device(data) else _as_array(data, dtype)
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._parents = ()
@@ -97,19 +99,21 @@ class Tensor:
         return len(self.data)
 
     def numpy(self) -> np.ndarray:
-        """The data as a numpy array (not a copy)."""
-        return self.data
+        """The data as a numpy array (not a copy, unless it lives on the GPU)."""
+        return device.to_host(self.data)
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python float."""
-        return self.data.item()
+        return self.numpy().item()
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient."""
         self.grad = None
 
     def _accumulate(self, grad: np.ndarray) -> None:
-        if self.requires_grad:
+        if self.requires_grad and device.is_device(grad):  # on the GPU: summed there
+            self.grad = grad if self.grad is None else backend.kernels().add(self.grad, grad)
+        elif self.requires_grad:
             grad = grad.astype(self.dtype, copy=False)
             self.grad = grad if self.grad is None else self.grad + grad
 

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 from . import callbacks as callbacks_module
+from . import device
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -184,11 +185,20 @@ class Trainer:
         self._require_compiled("train_on_batch")
         self._require_trainable("train_on_batch")
         x, y = self._prepare("train_on_batch", x, y)
-        return self._train_step(x, y, self.trainable_weights)
+        with device.resident(self.weights, self.optimizer):
+            return self._train_step(x, y, self.trainable_weights)
+
+    def _inputs(self, x) -> Tensor:
+        """A batch as the model's input: on the cuda backend, copied to the device once (in
+        the weights' dtype, which the kernels need there)."""
+        if not device.on_gpu():
+            return Tensor(x)
+        dtype = self.weights[0].dtype if self.weights else x.dtype
+        return Tensor(device.to_device(x.astype(dtype, copy=False)))
 
     def _train_step(self, x, y, params):
         with learning_phase(True):
-            y_pred = self(Tensor(x))
+            y_pred = self(self._inputs(x))
         loss = self._total_loss(y, y_pred)
         value = float(loss.data)
         if not math.isfinite(value):
@@ -274,37 +284,38 @@ class Trainer:
                 for metric in self.compiled_metrics:
                     metric.reset_state()
                 order = dc_random.generator().permutation(len(x)) if shuffle else None
-                for step in range(steps):
-                    batch = slice(step * batch_size, (step + 1) * batch_size)
-                    index = batch if order is None else order[batch]
-                    if interrupt:
-                        raise KeyboardInterrupt(
-                            f"fit interrupted before epoch {epoch + 1}, step "
-                            f"{step + 1}; the weights are those of the last step"
-                        )
-                    xb, yb = x[index], y[index]
-                    cbs.batch_begin(step)
-                    value = self._train_step(xb, yb, trainable)
-                    if not math.isfinite(value):
-                        warnings.warn(
-                            f"fit: the loss became {value} at epoch {epoch + 1}, step "
-                            f"{step + 1}; training stopped with the weights of the last "
-                            f"good step.",
-                            RuntimeWarning,
-                            stacklevel=2,
-                        )
-                        self.stop_training = True
-                        break
-                    loss_tracker.update_state(value, len(xb))
-                    if bar is not None or cbs._batch_hooks:
-                        logs = self._logs(loss_tracker)
-                        cbs.batch_end(step, logs)
-                        if bar is not None:
-                            bar.update(step + 1, logs)
-                logs = self._logs(loss_tracker)
-                if x_val is not None and not self.stop_training:
-                    val = self._evaluate_arrays(x_val, y_val, batch_size)
-                    logs.update({f"val_{k}": v for k, v in val.items()})
+                with device.resident(self.weights, self.optimizer):  # one copy each way per epoch
+                    for step in range(steps):
+                        batch = slice(step * batch_size, (step + 1) * batch_size)
+                        index = batch if order is None else order[batch]
+                        if interrupt:
+                            raise KeyboardInterrupt(
+                                f"fit interrupted before epoch {epoch + 1}, step "
+                                f"{step + 1}; the weights are those of the last step"
+                            )
+                        xb, yb = x[index], y[index]
+                        cbs.batch_begin(step)
+                        value = self._train_step(xb, yb, trainable)
+                        if not math.isfinite(value):
+                            warnings.warn(
+                                f"fit: the loss became {value} at epoch {epoch + 1}, step "
+                                f"{step + 1}; training stopped with the weights of the last "
+                                f"good step.",
+                                RuntimeWarning,
+                                stacklevel=2,
+                            )
+                            self.stop_training = True
+                            break
+                        loss_tracker.update_state(value, len(xb))
+                        if bar is not None or cbs._batch_hooks:
+                            logs = self._logs(loss_tracker)
+                            cbs.batch_end(step, logs)
+                            if bar is not None:
+                                bar.update(step + 1, logs)
+                    logs = self._logs(loss_tracker)
+                    if x_val is not None and not self.stop_training:
+                        val = self._evaluate_arrays(x_val, y_val, batch_size)
+                        logs.update({f"val_{k}": v for k, v in val.items()})
                 if bar is not None:
                     bar.update(steps, logs, final=True)
                 cbs.call("on_epoch_end", epoch, logs)
@@ -342,10 +353,10 @@ class Trainer:
         tracker = metrics_module.Mean("loss")
         for metric in self.compiled_metrics:
             metric.reset_state()
-        with no_grad(), learning_phase(False):
+        with no_grad(), learning_phase(False), device.resident(self.weights):
             for start in range(0, len(x), batch_size):
                 xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-                y_pred = self(Tensor(xb))
+                y_pred = self(self._inputs(xb))
                 tracker.update_state(float(self._total_loss(yb, y_pred).data), len(xb))
                 for metric in self.compiled_metrics:
                     metric.update_state(yb, y_pred.data)
@@ -359,9 +370,9 @@ class Trainer:
         batch_size = _check_batch_size("predict", batch_size)
         x, _ = self._prepare("predict", x)
         outputs = []
-        with no_grad(), learning_phase(False):
+        with no_grad(), learning_phase(False), device.resident(self.weights):
             for start in range(0, len(x), batch_size):
-                outputs.append(self(Tensor(x[start : start + batch_size])).data)
+                outputs.append(device.to_host(self(self._inputs(x[start : start + batch_size])).data))
         return np.concatenate(outputs, axis=0)
 
     def predict_on_batch(self, x):

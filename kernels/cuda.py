@@ -520,3 +520,192 @@ def qdense_forward(
     if out_scale is not None:
         y = quantize(y, out_scale, out_zero)
     return y.copy_to_host() if host else y
+
+
+# ---- what a training step needs besides the layers, for training that stays on the device --
+# Device arrays in, device arrays out. A loss or a count comes back as a one-element device
+# array: the caller copies that one number to the host, nothing else.
+DEVICE_FUNCTIONS = ("add", "softmax", "sigmoid", "cross_entropy", "squared_error", "count_correct")
+LOSS_KINDS = ("sparse", "categorical", "binary")
+
+
+@cuda.jit
+def _add(out, a, b):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = a[i] + b[i]
+
+
+@cuda.jit
+def _softmax_rows(out, z):
+    n = cuda.grid(1)
+    if n < z.shape[0]:
+        top = z[n, 0]
+        for c in range(1, z.shape[1]):
+            top = max(top, z[n, c])
+        total = 0.0
+        for c in range(z.shape[1]):
+            out[n, c] = math.exp(z[n, c] - top)
+            total += out[n, c]
+        for c in range(z.shape[1]):
+            out[n, c] /= total
+
+
+@cuda.jit
+def _sigmoid(out, z):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = _apply(z[i], activations.SIGMOID)
+
+
+@cuda.jit
+def _cross_entropy_rows(per_row, grad, z, t, kind, scale):
+    """Per row: the loss from logits z and its gradient times `scale` (1 / count).
+
+    sparse       t[n] a label:       lse(z) − z[t],        grad softmax(z) − onehot(t)
+    categorical  t[n, :] targets:    Σ t (lse(z) − z),     grad (Σ t) softmax(z) − t
+    binary       t[n, :] in [0, 1]:  Σ max(z,0) − z t + log(1 + e^−|z|),  grad σ(z) − t
+    """
+    n = cuda.grid(1)
+    if n < z.shape[0]:
+        classes = z.shape[1]
+        loss = 0.0
+        if kind == 2:
+            for c in range(classes):
+                v, target = z[n, c], t[n, c]
+                loss += max(v, 0.0) - v * target + math.log1p(math.exp(-abs(v)))
+                grad[n, c] = (_apply(v, activations.SIGMOID) - target) * scale
+        else:
+            top = z[n, 0]
+            for c in range(1, classes):
+                top = max(top, z[n, c])
+            total = 0.0
+            for c in range(classes):
+                total += math.exp(z[n, c] - top)
+            lse = top + math.log(total)
+            mass = 1.0
+            if kind == 1:
+                mass = 0.0
+                for c in range(classes):
+                    mass += t[n, c]
+            for c in range(classes):
+                target = (1.0 if c == t[n, 0] else 0.0) if kind == 0 else t[n, c]
+                loss += target * (lse - z[n, c])
+                grad[n, c] = (mass * math.exp(z[n, c] - lse) - target) * scale
+        per_row[n] = loss
+
+
+@cuda.jit
+def _squared_error_rows(per_row, grad, p, t, scale):
+    n = cuda.grid(1)
+    if n < p.shape[0]:
+        loss = 0.0
+        for c in range(p.shape[1]):
+            d = p[n, c] - t[n, c]
+            loss += d * d
+            grad[n, c] = 2.0 * d * scale
+        per_row[n] = loss
+
+
+@cuda.jit
+def _correct_rows(per_row, p, t, kind):
+    """1.0 where a row is right: argmax = label (sparse), argmax = argmax t (categorical);
+    binary: the number of outputs on the target's side of 0.5."""
+    n = cuda.grid(1)
+    if n < p.shape[0]:
+        if kind == 2:
+            hits = 0.0
+            for c in range(p.shape[1]):
+                hits += 1.0 if (p[n, c] > 0.5) == (t[n, c] > 0.5) else 0.0
+            per_row[n] = hits
+        else:
+            best = 0
+            for c in range(1, p.shape[1]):
+                if p[n, c] > p[n, best]:
+                    best = c
+            if kind == 0:
+                per_row[n] = 1.0 if best == t[n, 0] else 0.0
+            else:
+                want = 0
+                for c in range(1, t.shape[1]):
+                    if t[n, c] > t[n, want]:
+                        want = c
+                per_row[n] = 1.0 if best == want else 0.0
+
+
+@cuda.jit
+def _sum(out, values):
+    """out[0] = Σ values, by one block: strided partial sums, then a tree in shared memory."""
+    partial = cuda.shared.array(ELEMENTWISE_THREADS, float64)
+    i = cuda.threadIdx.x
+    s = 0.0
+    for k in range(i, values.size, ELEMENTWISE_THREADS):
+        s += values[k]
+    partial[i] = s
+    cuda.syncthreads()
+    width = ELEMENTWISE_THREADS // 2
+    while width > 0:
+        if i < width:
+            partial[i] += partial[i + width]
+        cuda.syncthreads()
+        width //= 2
+    if i == 0:
+        out[0] = partial[0]
+
+
+def _launch_1d(kernel, size, *args):
+    if size:
+        kernel[math.ceil(size / ELEMENTWISE_THREADS), ELEMENTWISE_THREADS](*args)
+
+
+def _total(per_row):
+    out = _alloc(1, np.float64, "sum")
+    _sum[1, ELEMENTWISE_THREADS](out, per_row)
+    return out
+
+
+def add(a, b):
+    """a + b (same shape) on the device: gradient accumulation."""
+    out = _alloc(a.shape, a.dtype, "sum")
+    _launch_1d(_add, a.size, out.reshape(-1), a.reshape(-1), b.reshape(-1))
+    return out
+
+
+def softmax(z):
+    """Row-wise softmax of a 2-D device array."""
+    out = _alloc(z.shape, z.dtype, "softmax")
+    _launch_1d(_softmax_rows, z.shape[0], out, z)
+    return out
+
+
+def sigmoid(z):
+    """1 / (1 + e^−z), elementwise, on the device."""
+    out = _alloc(z.shape, z.dtype, "sigmoid")
+    _launch_1d(_sigmoid, z.size, out.reshape(-1), z.reshape(-1))
+    return out
+
+
+def cross_entropy(kind, z, t, scale):
+    """(Σ of the per-sample losses as a 1-element float64 device array, gradient · scale).
+
+    kind: "sparse" (t int64 labels (N, 1)), "categorical" or "binary" (t like z); z logits.
+    """
+    per_row = _alloc(z.shape[0], np.float64, "losses")
+    grad = _alloc(z.shape, z.dtype, "loss gradient")
+    _launch_1d(_cross_entropy_rows, z.shape[0], per_row, grad, z, t, LOSS_KINDS.index(kind), scale)
+    return _total(per_row), grad
+
+
+def squared_error(p, t, scale):
+    """(Σ (p − t)² as a 1-element float64 device array, 2 (p − t) · scale)."""
+    per_row = _alloc(p.shape[0], np.float64, "losses")
+    grad = _alloc(p.shape, p.dtype, "loss gradient")
+    _launch_1d(_squared_error_rows, p.shape[0], per_row, grad, p, t, scale)
+    return _total(per_row), grad
+
+
+def count_correct(kind, p, t):
+    """The number of right answers (see _correct_rows) as a 1-element float64 device array."""
+    per_row = _alloc(p.shape[0], np.float64, "hits")
+    _launch_1d(_correct_rows, p.shape[0], per_row, p, t, LOSS_KINDS.index(kind))
+    return _total(per_row)

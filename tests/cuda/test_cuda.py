@@ -172,6 +172,105 @@ def test_two_epochs_on_cuda_match_cpu():
     np.testing.assert_allclose(train("cuda"), train("cpu"), rtol=1e-4)
 
 
+# What a real numba.cuda DeviceNDArray offers: the simulator's stand-in also behaves like a
+# numpy array (arithmetic, every numpy method), which would hide host code reaching the GPU.
+DEVICE_ARRAY_API = {
+    "shape", "strides", "dtype", "size", "ndim", "nbytes", "alloc_size", "gpu_data", "stream",
+    "copy_to_host", "copy_to_device", "reshape", "ravel", "view", "split", "squeeze", "bind",
+    "is_c_contiguous", "is_f_contiguous", "T", "transpose", "getitem", "setitem",
+}  # fmt: skip
+
+
+@pytest.fixture
+def strict_device_arrays(monkeypatch):
+    """Make the simulator's device arrays as strict as real ones and record every copy back
+    to the host (its number of elements)."""
+    from numba import config, cuda
+
+    if not config.ENABLE_CUDASIM:
+        pytest.skip("the real device arrays are strict already")
+    fake = type(cuda.to_device(np.zeros(1)))
+    copies = []
+    original_copy = fake.copy_to_host
+
+    def copy_to_host(self, *args, **kwargs):
+        copies.append(self._ary.size)
+        return original_copy(self, *args, **kwargs)
+
+    def strict_getattr(self, name):
+        if name not in DEVICE_ARRAY_API:
+            raise AttributeError(f"a device array has no {name!r}")
+        return getattr(self._ary, name)
+
+    def implicit_copy(self, *args, **kwargs):
+        copies.append(self._ary.size)
+        return self._ary.__array__(*args, **kwargs)
+
+    def no_arithmetic(self, other):
+        raise TypeError("device arrays have no arithmetic on the host")
+
+    monkeypatch.setattr(fake, "copy_to_host", copy_to_host)
+    monkeypatch.setattr(fake, "__getattr__", strict_getattr)
+    monkeypatch.setattr(fake, "__array__", implicit_copy, raising=False)
+    for op in ("__add__", "__sub__", "__mul__", "__truediv__", "__pow__", "__lt__", "__gt__"):
+        monkeypatch.setattr(fake, op, no_arithmetic)
+    return copies
+
+
+@pytest.mark.parametrize(
+    "loss, metric, units, labels, optimizer",
+    [
+        ("sparse_categorical_crossentropy", "accuracy", 3, "sparse", "adam"),
+        ("categorical_crossentropy", "accuracy", 3, "onehot", "sgd"),
+        ("binary_crossentropy", "accuracy", 1, "binary", "rmsprop"),
+        ("mse", None, 2, "real", "adam"),
+    ],
+)
+def test_a_training_step_stays_on_the_device(strict_device_arrays, loss, metric, units, labels, optimizer):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 5)).astype(np.float32)
+    y = {
+        "sparse": rng.integers(0, units, 8),
+        "onehot": np.eye(units, dtype=np.float32)[rng.integers(0, units, 8)],
+        "binary": rng.integers(0, 2, (8, 1)).astype(np.float32),
+        "real": rng.standard_normal((8, units)).astype(np.float32),
+    }[labels]
+    last = {"sparse": "softmax", "onehot": "softmax", "binary": "sigmoid", "real": None}[labels]
+    results = {}
+    for backend in ("cpu", "cuda"):
+        dc.set_backend(backend)
+        try:
+            dc.set_seed(0)
+            model = dc.Sequential(
+                [dc.layers.Dense(4, activation="tanh"), dc.layers.Dense(units, activation=last)]
+            )
+            model.compile(optimizer, loss, metrics=[metric] if metric else None)
+            per_step = []
+            step = model._train_step
+
+            def watched(*args, step=step, per_step=per_step):
+                start = len(strict_device_arrays)
+                value = step(*args)
+                per_step.append(strict_device_arrays[start:])
+                return value
+
+            model._train_step = watched
+            logs = model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False).history
+            evaluated = model.evaluate(x, y, batch_size=8, return_dict=True)
+            results[backend] = (logs, [*model.get_weights(), model.predict(x, batch_size=8)], evaluated)
+            if backend == "cuda":  # back to the host per step: the loss and the metric count
+                assert per_step == [[1] * (1 + bool(metric))] * 2
+        finally:
+            dc.set_backend("cpu")
+    for key in results["cpu"][0]:
+        np.testing.assert_allclose(results["cuda"][0][key], results["cpu"][0][key], rtol=1e-4)
+    for a, b in zip(results["cuda"][1], results["cpu"][1]):  # weights, then predictions
+        assert isinstance(a, np.ndarray)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    for key, value in results["cpu"][2].items():
+        np.testing.assert_allclose(results["cuda"][2][key], value, rtol=1e-4)
+
+
 def test_gpu_available_is_false_on_the_simulator_and_device_info_says_so():
     from numba import config
 

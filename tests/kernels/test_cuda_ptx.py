@@ -62,10 +62,23 @@ def _signatures():
             (f"adam {name}", kc._adam, (vec, vec, vec, vec, *scalars)),
             (f"rmsprop {name}", kc._rmsprop, (vec, vec, vec, vec, *scalars[:4])),
             (f"quantize {name}", kc._quantize, (int8[:, ::1], mat, float32[::1], int32[::1], int64, int64)),
+            (f"add {name}", kc._add, (vec, vec, vec)),
+            (f"softmax {name}", kc._softmax_rows, (mat, mat)),
+            (f"sigmoid {name}", kc._sigmoid, (vec, vec)),
+            (
+                f"sparse loss {name}",
+                kc._cross_entropy_rows,
+                (float64[::1], mat, mat, int64[:, ::1], int64, float64),
+            ),
+            (f"loss {name}", kc._cross_entropy_rows, (float64[::1], mat, mat, mat, int64, float64)),
+            (f"squared error {name}", kc._squared_error_rows, (float64[::1], mat, mat, mat, float64)),
+            (f"sparse count {name}", kc._correct_rows, (float64[::1], mat, int64[:, ::1], int64)),
+            (f"count {name}", kc._correct_rows, (float64[::1], mat, mat, int64)),
         ]
     cases += [
         ("dequantize", kc._dequantize, (float32[:, ::1], int8[:, ::1], float32[::1], int32[::1])),
         ("rescale", kc._rescale, (float32[:, ::1], int32[:, ::1], float32[::1], int32[::1], int64)),
+        ("sum", kc._sum, (float64[::1], float64[::1])),
     ]
     return cases
 

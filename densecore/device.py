@@ -1,0 +1,77 @@
+"""Where arrays live: on the host (numpy) or, with the "cuda" backend, on the GPU.
+
+With `set_backend("cuda")`, fit, evaluate and predict keep the model on the device: at the
+start of each epoch (or call) the weights and the optimizer's state are copied to the GPU
+once (`resident`), every batch is copied there once, and the whole step — layers, loss,
+gradients, optimizer update, metric counts — runs in CUDA kernels on device arrays. Only
+the numbers a progress bar shows (the loss, the metric counts) come back during an epoch;
+the weights and the state come back at its end, so callbacks, get_weights and save always
+see numpy arrays.
+
+Everything else in the engine works on numpy arrays; an operation that has no device form
+says so (`require_host`) instead of failing somewhere inside numpy.
+"""
+
+import contextlib
+
+import numpy as np
+
+from . import backend
+
+
+def on_gpu() -> bool:
+    """Whether the selected backend keeps arrays on the GPU."""
+    return backend.get_backend() == "cuda"
+
+
+def is_device(array) -> bool:
+    """A numba.cuda device array (or the simulator's stand-in for one)?"""
+    return not isinstance(array, np.ndarray) and hasattr(array, "copy_to_host")
+
+
+def to_host(array):
+    """A numpy array of `array`'s values (copied back if it lives on the device)."""
+    return array.copy_to_host() if is_device(array) else array
+
+
+def to_device(array):
+    """`array` on the device (copied there once if it is a numpy array)."""
+    if is_device(array):
+        return array
+    return backend.kernels()._upload(np.ascontiguousarray(array), "batch")
+
+
+def require_host(array, op: str):
+    """Raise a clear error when an op without a device form meets a device array."""
+    if is_device(array):
+        raise NotImplementedError(
+            f"{op} has no GPU form yet: on the cuda backend, training stays on the device for "
+            f"Dense and LowRankDense layers, the losses from logits and MSE, the accuracy "
+            f"metrics and the optimizers; use densecore.set_backend('cpu') for this model."
+        )
+
+
+@contextlib.contextmanager
+def resident(weights, optimizer=None):
+    """Keep `weights` (and the optimizer's state for them) on the device within the block.
+
+    Does nothing unless the backend is "cuda". On leaving, however it is left, the values
+    are copied back into numpy arrays.
+    """
+    if not on_gpu() or any(is_device(w.data) for w in weights):  # off, or already resident
+        yield
+        return
+    states = [] if optimizer is None else [optimizer._slots_for(w) for w in weights if w.requires_grad]
+    for w in weights:
+        w.data = to_device(w.data)
+    for state in states:
+        for slot, array in state.items():
+            state[slot] = to_device(array)
+    try:
+        yield
+    finally:
+        for w in weights:
+            w.data = to_host(w.data)
+        for state in states:
+            for slot, array in state.items():
+                state[slot] = to_host(array)
