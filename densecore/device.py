@@ -75,3 +75,34 @@ def resident(weights, optimizer=None):
         for state in states:
             for slot, array in state.items():
                 state[slot] = to_host(array)
+
+
+GPU_ACTIVATIONS = {"linear", "relu", "tanh", "sigmoid", "softmax"}  # (all of Dense's today)
+
+
+def check_model(model, where: str, training: bool) -> None:
+    """Before any work on the GPU: raise, naming them, for layers that have no device form."""
+    if not on_gpu():
+        return
+    from .compress import _walk
+    from .layers import Dense, Dropout, InputLayer, LowRankDense
+    from .models import Model
+
+    problems = []
+    for _, layer in _walk(model):
+        if isinstance(layer, (InputLayer, Model)) or (isinstance(layer, Dropout) and not training):
+            continue
+        if isinstance(layer, Dropout) and layer.rate == 0:
+            continue
+        if type(layer) not in (Dense, LowRankDense):
+            problems.append(f"{type(layer).__name__} '{layer.name}'")
+        elif layer.activation not in GPU_ACTIVATIONS:
+            problems.append(f"the {layer.activation} activation of '{layer.name}'")
+        elif training and layer._regularized:
+            problems.append(f"the regularizers of '{layer.name}'")
+    if problems:
+        raise NotImplementedError(
+            f"{where}: on the cuda backend, {', '.join(problems)} "
+            f"{'has' if len(problems) == 1 else 'have'} no GPU form yet (the GPU runs Dense and "
+            f"LowRankDense layers with {sorted(GPU_ACTIVATIONS)}); use densecore.set_backend('cpu')."
+        )

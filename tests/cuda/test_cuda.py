@@ -288,3 +288,27 @@ def test_the_prepared_gpu_check_runs(capsys):
     assert gpu.main(["--quick"]) == 0
     out = capsys.readouterr().out
     assert "quantize exact, int8_matmul exact" in out and "training step" in out
+
+
+def test_layers_without_a_gpu_form_are_named_before_any_work():
+    dc.set_backend("cuda")
+    try:
+        model = dc.Sequential(
+            [
+                dc.layers.Dense(4, kernel_regularizer="l2", input_shape=(3,)),
+                dc.layers.Activation("relu"),
+                dc.layers.Dropout(0.5),
+                dc.layers.Dense(2),
+            ]
+        )
+        model.compile("sgd", "mse")
+        weights = model.get_weights()
+        with pytest.raises(NotImplementedError, match=r"fit: on the cuda backend, the regularizers of .*, "
+                           r"Activation '.*', Dropout '.*' have no GPU form yet"):  # fmt: skip
+            model.fit(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32), verbose=0)
+        for a, b in zip(model.get_weights(), weights):
+            np.testing.assert_array_equal(a, b)
+        with pytest.raises(NotImplementedError, match="predict: on the cuda backend, Activation"):
+            model.predict(np.ones((4, 3), np.float32))
+    finally:
+        dc.set_backend("cpu")
