@@ -352,29 +352,23 @@ def gemv_t(c, a, b, bias, act):
     av = a[0]
     n_full = n_k - n_k % DOT_LANES
     has_bias = bias.shape[0] > 0
-    for g in prange((n_cols + DOT_ROWS - 1) // DOT_ROWS):
+    n_groups = (n_cols + DOT_ROWS - 1) // DOT_ROWS
+    last = np.zeros((DOT_ROWS, n_k), c.dtype)  # the last, partial group, zero-padded
+    last[: n_cols - (n_groups - 1) * DOT_ROWS] = b[(n_groups - 1) * DOT_ROWS :]
+    for g in prange(n_groups):
         j0 = g * DOT_ROWS
-        rows = b[j0 : min(j0 + DOT_ROWS, n_cols)]
-        height = rows.shape[0]
+        rows = b[j0 : j0 + DOT_ROWS] if j0 + DOT_ROWS <= n_cols else last
         acc = carray(_stack_tile(c), (DOT_ROWS, DOT_LANES))
         for r in range(DOT_ROWS):
             for lane in range(DOT_LANES):
                 acc[r, lane] = 0.0
-        if height == DOT_ROWS:  # constant bounds: LLVM keeps acc in registers
-            for k0 in range(0, n_full, DOT_LANES):
-                xs = av[k0 : k0 + DOT_LANES]
-                for r in range(DOT_ROWS):
-                    ys = rows[r, k0 : k0 + DOT_LANES]
-                    for lane in range(DOT_LANES):
-                        acc[r, lane] += xs[lane] * ys[lane]
-        else:
-            for k0 in range(0, n_full, DOT_LANES):
-                xs = av[k0 : k0 + DOT_LANES]
-                for r in range(height):
-                    ys = rows[r, k0 : k0 + DOT_LANES]
-                    for lane in range(DOT_LANES):
-                        acc[r, lane] += xs[lane] * ys[lane]
-        for r in range(height):
+        for k0 in range(0, n_full, DOT_LANES):  # constant bounds: LLVM keeps acc in registers
+            xs = av[k0 : k0 + DOT_LANES]
+            for r in range(DOT_ROWS):
+                ys = rows[r, k0 : k0 + DOT_LANES]
+                for lane in range(DOT_LANES):
+                    acc[r, lane] += xs[lane] * ys[lane]
+        for r in range(min(DOT_ROWS, n_cols - j0)):
             z = bias[j0 + r] if has_bias else 0.0
             for lane in range(DOT_LANES):
                 z += acc[r, lane]
