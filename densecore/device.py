@@ -38,7 +38,7 @@ def to_device(array):
     """`array` on the device (copied there once if it is a numpy array)."""
     if is_device(array):
         return array
-    return backend.kernels()._upload(np.ascontiguousarray(array), "batch")
+    return backend.kernels().upload(array, "a batch")
 
 
 def require_host(array, op: str):

@@ -525,7 +525,7 @@ def qdense_forward(
 # ---- what a training step needs besides the layers, for training that stays on the device --
 # Device arrays in, device arrays out. A loss or a count comes back as a one-element device
 # array: the caller copies that one number to the host, nothing else.
-DEVICE_FUNCTIONS = ("add", "softmax", "sigmoid", "cross_entropy", "squared_error", "count_correct")
+DEVICE_FUNCTIONS = ("upload", "add", "softmax", "sigmoid", "cross_entropy", "squared_error", "count_correct")
 LOSS_KINDS = ("sparse", "categorical", "binary")
 
 
@@ -662,6 +662,11 @@ def _total(per_row):
     out = _alloc(1, np.float64, "sum")
     _sum[1, ELEMENTWISE_THREADS](out, per_row)
     return out
+
+
+def upload(array, name="array"):
+    """A numpy array copied to the device (C-contiguous), out of memory named as `name`."""
+    return _upload(np.ascontiguousarray(array), name)
 
 
 def add(a, b):
