@@ -39,8 +39,8 @@ def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR):
         elif n_rows == 1 and not trans_a:
             gemm.gemv_t(out, a, b, bias, act)
         else:
-            rows, cols = gemm.tiling(n_rows, n_cols, numba.get_num_threads())
-            gemm.gemm(out, a, b, trans_a, trans_b, bias, act, rows, cols)
+            row_tiles, col_tiles = gemm.tiling(n_rows, n_cols, numba.get_num_threads())
+            gemm.gemm(out, a, b, trans_a, trans_b, bias, act, row_tiles, col_tiles)
     return out
 
 

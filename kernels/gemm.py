@@ -16,7 +16,8 @@ so a transposed operand is transposed while it is packed, never copied whole.
 It must equal the triple loop of kernels/reference.py (up to float rounding).
 
 How it is fast (GotoBLAS/BLIS structure, see PERF_NOTES.md):
-- C is cut into tiles of about 128 rows × 256 columns; tiles run in parallel, each on one
+- C is cut into tiles of at most 128 rows × 240 columns (panels shared out in proportion, so
+  tiles differ by one panel at most); tiles run in parallel, each on one
   thread, and each element of C is summed by one thread in a fixed k order, so results are
   bitwise identical for any thread count.
 - K is cut into blocks of at most KC; for each block the tile's columns of op(B) are packed
@@ -73,25 +74,21 @@ def _stack_tile(typingctx, like):
 
 @functools.lru_cache(maxsize=1024)
 def tiling(n_rows: int, n_cols: int, n_threads: int):
-    """Tile sizes (rows, cols): multiples of MR and NR, as even as the panels allow, and
-    at least two tiles per thread where the matrix is big enough (load balance)."""
+    """How many tiles (row_tiles, col_tiles) to cut C into.
 
-    def split(panels, most, count):
-        count = max(count, -(-panels // most))
-        return -(-panels // min(count, panels))  # panels per tile, tiles as equal as possible
-
+    Tiles hold at most TILE_ROWS × TILE_COLS, and there are at least two per thread where
+    the matrix is big enough (load balance). `gemm` cuts the MR-row and NR-column panels in
+    proportion, so tiles differ by one panel at most and every thread's share is even.
+    """
     row_panels, col_panels = max(1, -(-n_rows // MR)), max(1, -(-n_cols // NR))
     col_tiles = max(1, -(-col_panels // (TILE_COLS // NR)))
     row_tiles = max(1, -(-row_panels // (TILE_ROWS // MR)))
     want = 2 * n_threads
-    if row_tiles * col_tiles < want:  # split columns first: A is the smaller operand to repack
+    if row_tiles * col_tiles < want:  # split columns first: each row tile packs B again
         col_tiles = min(col_panels, -(-want // row_tiles))
     if row_tiles * col_tiles < want:
         row_tiles = min(row_panels, -(-want // col_tiles))
-    return (
-        split(row_panels, TILE_ROWS // MR, row_tiles) * MR,
-        split(col_panels, TILE_COLS // NR, col_tiles) * NR,
-    )
+    return row_tiles, col_tiles
 
 
 # Packing copies go through a small stack array: LLVM cannot prove that two numpy arrays do
@@ -259,40 +256,26 @@ def _epilogue(c, bias, act, r0, r1, c0, c1):
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
-def gemm(c, a, b, trans_a, trans_b, bias, act, tile_rows, tile_cols):
-    """C = act(op(A)·op(B) + bias), written into c (N, M). See the module docstring."""
+def gemm(c, a, b, trans_a, trans_b, bias, act, n_tr, n_tc):
+    """C = act(op(A)·op(B) + bias), written into c (N, M), in n_tr × n_tc tiles (`tiling`).
+    See the module docstring."""
     n_rows, n_cols = c.shape
     n_k = a.shape[0] if trans_a else a.shape[1]
     n_kb = max(1, (n_k + KC - 1) // KC)
     kc_even = max(1, (n_k + n_kb - 1) // n_kb)  # equal blocks: no thin last block
-    n_tr = (n_rows + tile_rows - 1) // tile_rows
-    n_tc = (n_cols + tile_cols - 1) // tile_cols
+    row_panels = (n_rows + MR - 1) // MR
+    col_panels = (n_cols + NR - 1) // NR
     if n_tr > 1 and n_k * n_cols <= SHARED_MAX:  # every row tile needs the same panels: pack op(B) once
-        n_panels = (n_cols + NR - 1) // NR
-        shared = np.empty((n_panels, n_k, NR), c.dtype)
-        for p in prange(n_panels):
+        shared = np.empty((col_panels, n_k, NR), c.dtype)
+        for p in prange(col_panels):
             _pack_b(shared[p : p + 1], b, trans_b, p * NR, n_cols, 0, n_k)
     else:
         shared = np.empty((0, 0, NR), c.dtype)
     for t in prange(n_tr * n_tc):
-        r0 = (t // n_tc) * tile_rows
-        c0 = (t % n_tc) * tile_cols
-        _tile(
-            c,
-            a,
-            b,
-            trans_a,
-            trans_b,
-            bias,
-            act,
-            r0,
-            min(r0 + tile_rows, n_rows),
-            c0,
-            min(c0 + tile_cols, n_cols),
-            n_k,
-            kc_even,
-            shared,
-        )
+        i, j = t // n_tc, t % n_tc  # panels cut in proportion: tiles differ by one at most
+        r0, r1 = i * row_panels // n_tr * MR, min((i + 1) * row_panels // n_tr * MR, n_rows)
+        c0, c1 = j * col_panels // n_tc * NR, min((j + 1) * col_panels // n_tc * NR, n_cols)
+        _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even, shared)
 
 
 GEMV_CHUNK = 256  # rows of B per GEMV task
