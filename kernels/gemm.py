@@ -16,10 +16,10 @@ so a transposed operand is transposed while it is packed, never copied whole.
 It must equal the triple loop of kernels/reference.py (up to float rounding).
 
 How it is fast (GotoBLAS/BLIS structure, see PERF_NOTES.md):
-- C is cut into tiles of at most 128 rows × 240 columns (panels shared out in proportion, so
-  tiles differ by one panel at most); tiles run in parallel, each on one
-  thread, and each element of C is summed by one thread in a fixed k order, so results are
-  bitwise identical for any thread count.
+- C is cut into tiles of at most TILE_ROWS × TILE_COLS (128 × 240 on AVX2), the panels shared
+  out in proportion so that tiles differ by one panel at most; tiles run in parallel, each on
+  one thread, and each element of C is summed by one thread in a fixed k order, so results
+  are bitwise identical for any thread count.
 - K is cut into blocks of at most KC; for each block the tile's columns of op(B) are packed
   into NR-column panels, laid out in the order the micro-kernel reads them (unit stride) and
   zero-padded at the edge. op(A) is read in place: the micro-kernel only broadcasts MR
