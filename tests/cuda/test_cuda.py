@@ -312,3 +312,26 @@ def test_layers_without_a_gpu_form_are_named_before_any_work():
             model.predict(np.ones((4, 3), np.float32))
     finally:
         dc.set_backend("cpu")
+
+
+def test_checkpoints_saved_during_training_on_the_device_load_on_the_host(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((16, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    dc.set_backend("cuda")
+    try:
+        dc.set_seed(0)
+        model = dc.Sequential(
+            [dc.layers.Dense(4, activation="relu"), dc.layers.Dense(3, activation="softmax")]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        path = str(tmp_path / "model-{epoch}.dc")
+        model.fit(
+            x, y, epochs=2, batch_size=8, verbose=0, callbacks=[dc.callbacks.ModelCheckpoint(path, "loss")]
+        )
+        assert all(isinstance(w.data, np.ndarray) for w in model.weights)  # back on the host
+    finally:
+        dc.set_backend("cpu")
+    restored = dc.load_model(str(tmp_path / "model-2.dc"))
+    np.testing.assert_array_equal(restored.predict(x), model.predict(x))
+    restored.fit(x, y, epochs=1, batch_size=8, verbose=0)  # the optimizer state came back too
