@@ -80,8 +80,10 @@ def resident(weights, optimizer=None):
 GPU_ACTIVATIONS = {"linear", "relu", "tanh", "sigmoid", "softmax"}  # (all of Dense's today)
 
 
-def check_model(model, where: str, training: bool) -> None:
-    """Before any work on the GPU: raise, naming them, for layers that have no device form."""
+def check_model(model, where: str, training: bool, loss: bool = True) -> None:
+    """Before any work on the GPU: raise, naming them, for layers that have no device form
+    (`training`: a fit step, where Dropout is active; `loss`: the loss is computed, with the
+    regularizers' penalties, which have no device form)."""
     if not on_gpu():
         return
     from .compress import _walk
@@ -98,7 +100,7 @@ def check_model(model, where: str, training: bool) -> None:
             problems.append(f"{type(layer).__name__} '{layer.name}'")
         elif layer.activation not in GPU_ACTIVATIONS:
             problems.append(f"the {layer.activation} activation of '{layer.name}'")
-        elif training and layer._regularized:
+        elif loss and layer._regularized:
             problems.append(f"the regularizers of '{layer.name}'")
     if problems:
         raise NotImplementedError(

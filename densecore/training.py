@@ -133,7 +133,7 @@ class Trainer:
         """Validate x (and y) and return them as the arrays the steps use."""
         x = _as_inputs(where, x).astype(np.float32, copy=False)
         self._ensure_built(where, x)
-        device.check_model(self, where, training=where in ("fit", "train_on_batch"))
+        device.check_model(self, where, training=where in ("fit", "train_on_batch"), loss=where != "predict")
         if y is None:
             return x, None
         y = _as_inputs(where, y, "y")

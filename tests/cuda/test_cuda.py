@@ -310,6 +310,8 @@ def test_layers_without_a_gpu_form_are_named_before_any_work():
             np.testing.assert_array_equal(a, b)
         with pytest.raises(NotImplementedError, match="predict: on the cuda backend, Activation"):
             model.predict(np.ones((4, 3), np.float32))
+        with pytest.raises(NotImplementedError, match="evaluate: on the cuda backend, the regularizers"):
+            model.evaluate(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32))
     finally:
         dc.set_backend("cpu")
 
