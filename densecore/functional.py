@@ -13,7 +13,7 @@ import numpy as np
 from kernels import activations as row_kernels
 
 from . import backend, device
-from .tensor import Tensor, _sigmoid, as_tensor
+from .tensor import Tensor, _relu, _sigmoid, as_tensor
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): probabilities are clipped to [ε, 1 - ε]
 
@@ -194,6 +194,14 @@ def _logsumexp(z, axis=-1):
 
 
 ACTIVATIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax}
+# The same functions on plain arrays, for inference without a graph (`Layer._infer`).
+ARRAY_ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": _relu,
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "softmax": _softmax,
+}
 
 
 # ---- losses -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 
 from kernels import flops as kernel_flops
 
-from . import device, initializers, regularizers
+from . import backend, device, initializers, regularizers
 from . import functional as F
 from . import random as dc_random
 from .tensor import Tensor, as_tensor
@@ -24,6 +24,13 @@ _training = [False]  # the learning phase of the model call in progress
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 _FUSED = {"linear", "relu", "tanh"}  # fused into the dense kernel's epilogue
+
+
+def _activated(activation, kernel, *arrays):
+    """kernel(*arrays) with the activation fused when the kernel has it, else applied after."""
+    if activation in _FUSED:
+        return kernel(*arrays, activation)
+    return F.ARRAY_ACTIVATIONS[activation](kernel(*arrays))
 
 
 @contextlib.contextmanager
@@ -281,6 +288,14 @@ class Dense(Layer):
             return F.dense(inputs, self._kernel, self._bias, self.activation)
         return F.ACTIVATIONS[self.activation](F.dense(inputs, self._kernel, self._bias))
 
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        """call() on a numpy array, for predict: the same kernel, no Tensors, no graph."""
+        w = self._kernel.data
+        b = None if self._bias is None else self._bias.data
+        return _activated(
+            self.activation, backend.kernels().dense_forward, x.astype(w.dtype, copy=False), w, b
+        )
+
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
 
@@ -375,6 +390,13 @@ class LowRankDense(Dense):
             return F.lowrank_dense(inputs, self._u, self._v, self._bias, self.activation)
         return F.ACTIVATIONS[self.activation](F.lowrank_dense(inputs, self._u, self._v, self._bias))
 
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        u, v = self._u.data, self._v.data
+        b = None if self._bias is None else self._bias.data
+        return _activated(
+            self.activation, backend.kernels().lowrank_forward, x.astype(u.dtype, copy=False), u, v, b
+        )
+
     def flops_per_sample(self) -> int:
         if not self.built:
             return 0
@@ -425,6 +447,9 @@ class Dropout(Layer):
         keep = (rng.random(inputs.shape) >= self.rate) / (1.0 - self.rate)
         return inputs * keep.astype(inputs.dtype)
 
+    def _infer(self, x):
+        return x  # the identity at inference
+
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
@@ -438,6 +463,9 @@ class Activation(Layer):
 
     def call(self, inputs, training=None):
         return F.ACTIVATIONS[self.activation](inputs)
+
+    def _infer(self, x):
+        return F.ARRAY_ACTIVATIONS[self.activation](x)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
@@ -454,6 +482,9 @@ class InputLayer(Layer):
 
     def call(self, inputs, training=None):
         return inputs
+
+    def _infer(self, x):
+        return x
 
     def get_config(self):
         config = super().get_config()

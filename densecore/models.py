@@ -14,9 +14,12 @@ import inspect
 
 import numpy as np
 
-from .layers import Input, InputLayer, Layer, learning_phase
+from . import device
+from .layers import Activation, Dense, Dropout, Input, InputLayer, Layer, LowRankDense, learning_phase
 from .tensor import Tensor, as_tensor, no_grad
 from .training import Trainer
+
+_ARRAY_LAYERS = (Dense, LowRankDense, Dropout, InputLayer, Activation)  # those with an exact _infer
 
 _registry = {}  # class name -> Model subclass, so load_model can rebuild subclassed models
 
@@ -262,6 +265,19 @@ class Sequential(Model):
         for layer in self._layers:
             inputs = layer(inputs)
         return inputs
+
+    def _predict_batch(self, x):
+        """predict's step: when every layer is one of the built-in kinds (exactly), their
+        `_infer` runs the same kernels on numpy arrays, skipping the Tensors and the layer
+        machinery (0.05 ms a call, a third of a small MLP's predict); else the usual call."""
+        if device.on_gpu() or not all(
+            type(layer) in _ARRAY_LAYERS and "call" not in vars(layer)  # (no call() patched in)
+            for layer in self._layers
+        ):
+            return super()._predict_batch(x)
+        for layer in self._layers:
+            x = layer._infer(x)
+        return x
 
     @property
     def output_shape(self):

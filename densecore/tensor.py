@@ -284,8 +284,7 @@ class Tensor:
 
     def relu(self):
         """max(x, 0); the gradient passes where x > 0."""
-        y = np.where(self.data > 0, self.data, 0).astype(self.dtype)
-        return self._child(y, (self,), lambda g: self._accumulate(g * (self.data > 0)))
+        return self._child(_relu(self.data), (self,), lambda g: self._accumulate(g * (self.data > 0)))
 
     def sigmoid(self):
         """1 / (1 + e^-x), computed without overflow; d = y (1 - y) dx."""
@@ -296,6 +295,11 @@ class Tensor:
         """tanh x; d = (1 - y²) dx."""
         y = np.tanh(self.data)
         return self._child(y, (self,), lambda g: self._accumulate(g * (1 - y * y)))
+
+
+def _relu(z: np.ndarray) -> np.ndarray:
+    """max(z, 0), NaN kept (numpy's maximum would keep it too, but where() says so)."""
+    return np.where(z > 0, z, 0).astype(z.dtype)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

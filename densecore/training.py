@@ -373,8 +373,12 @@ class Trainer:
         outputs = []
         with no_grad(), learning_phase(False), device.resident(self.weights):
             for start in range(0, len(x), batch_size):
-                outputs.append(device.to_host(self(self._inputs(x[start : start + batch_size])).data))
-        return np.concatenate(outputs, axis=0)
+                outputs.append(self._predict_batch(x[start : start + batch_size]))
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
+
+    def _predict_batch(self, x) -> np.ndarray:
+        """The model's outputs for one batch, as numpy (Sequential has a leaner path)."""
+        return device.to_host(self(self._inputs(x)).data)
 
     def predict_on_batch(self, x):
         """predict for one batch."""

@@ -164,3 +164,29 @@ def test_regularizers_add_keras_penalties():
     w = layer.kernel.data
     (penalty,) = layer.regularization_losses()
     assert np.isclose(penalty.item(), 0.1 * np.abs(w).sum() + 0.2 * (w**2).sum(), rtol=1e-5)
+
+
+def test_sequential_predict_runs_the_kernels_directly_and_gives_call_s_values(monkeypatch):
+    import densecore as dc
+
+    dc.set_seed(0)
+    model = dc.Sequential(
+        [
+            dc.layers.Input((6,)),
+            dc.layers.Dense(5, activation="relu"),
+            dc.layers.Dropout(0.5),
+            dc.layers.LowRankDense(4, rank=2, activation="sigmoid"),
+            dc.layers.Activation("tanh"),
+            dc.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    x = np.random.default_rng(0).standard_normal((40, 6)).astype(np.float32)
+    with dc.no_grad():
+        want = model(dc.Tensor(x)).data
+    np.testing.assert_array_equal(model.predict(x, batch_size=16), want)
+
+    def no_graph(*args, **kwargs):
+        raise AssertionError("predict built Tensors")
+
+    monkeypatch.setattr(dc.layers.Layer, "__call__", no_graph)
+    np.testing.assert_array_equal(model.predict(x, batch_size=64), want)
