@@ -190,3 +190,15 @@ def test_sequential_predict_runs_the_kernels_directly_and_gives_call_s_values(mo
 
     monkeypatch.setattr(dc.layers.Layer, "__call__", no_graph)
     np.testing.assert_array_equal(model.predict(x, batch_size=64), want)
+
+
+def test_set_weights_stores_c_contiguous_arrays():
+    """The kernels take their fast path (no copy of W per call) only for C-ordered weights."""
+    import densecore as dc
+
+    layer = dc.layers.Dense(3, input_shape=(4,))
+    dc.Sequential([layer])
+    kernel = np.asfortranarray(np.arange(12, dtype=np.float64).reshape(4, 3))
+    layer.set_weights([kernel, np.zeros(3)])
+    assert layer.kernel.data.flags.c_contiguous and layer.kernel.dtype == np.float32
+    np.testing.assert_array_equal(layer.kernel.data, kernel)
