@@ -157,7 +157,7 @@ class Layer:
                 raise ValueError(f"set_weights on '{self.name}': weight {w.name} must be finite numbers.")
             arrays.append(new)
         for w, new in zip(own, arrays):  # all checked before anything changes
-            w.data = np.ascontiguousarray(new, dtype=w.dtype)  # the kernels' fast path wants C order
+            w.data = np.array(new, dtype=w.dtype, order="C")  # a copy, C-ordered for the kernels
 
     def count_params(self) -> int:
         """The number of parameters of this layer and its sublayers."""

@@ -139,3 +139,19 @@ def test_bad_arguments_leave_the_model_alone(kwargs, words):
 def test_unbuilt_model_is_refused():
     with pytest.raises(ValueError, match="not built"):
         dc.compress.low_rank(dc.Sequential([Dense(2)]), rank=1)
+
+
+def test_training_the_compressed_copies_leaves_the_original_alone():
+    """Regression: a copy made through set_weights once shared its bias arrays with the
+    original, so fitting the copy moved the original's biases."""
+    model, (x, y), _ = trained_mlp()
+    before = model.get_weights()
+    hidden = [model.layers[0].name]
+    for copy in (
+        dc.compress.low_rank(model, rank=2, layers=hidden, verbose=0),
+        dc.compress.prune_units(model, keep=8, verbose=0),
+        dc.quantize_aware(model, num_bits=4),
+    ):
+        copy.fit(x, y, epochs=1, verbose=0)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -202,3 +202,7 @@ def test_set_weights_stores_c_contiguous_arrays():
     layer.set_weights([kernel, np.zeros(3)])
     assert layer.kernel.data.flags.c_contiguous and layer.kernel.dtype == np.float32
     np.testing.assert_array_equal(layer.kernel.data, kernel)
+    bias = np.zeros(3, np.float32)
+    layer.set_weights([np.ascontiguousarray(kernel, np.float32), bias])
+    bias += 1  # the layer holds copies: training it, or changing the arrays, never touches the other
+    np.testing.assert_array_equal(layer.bias.data, np.zeros(3))
