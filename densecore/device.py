@@ -41,6 +41,23 @@ def to_device(array):
     return backend.kernels().upload(array, "a batch")
 
 
+_last_targets = {}  # the targets last copied up, by content: {key: device array}
+
+
+def targets_to_device(targets: np.ndarray):
+    """A batch's targets on the device, copied once however many users ask for them.
+
+    The loss and an accuracy metric each want the batch's labels in the same form; the second
+    request finds the first copy (targets are small, so comparing their bytes costs little,
+    and kernels only read them)."""
+    targets = np.ascontiguousarray(targets)
+    key = (targets.dtype.str, targets.shape, targets.tobytes())
+    if key not in _last_targets:
+        _last_targets.clear()
+        _last_targets[key] = to_device(targets)
+    return _last_targets[key]
+
+
 def require_host(array, op: str):
     """Raise a clear error when an op without a device form meets a device array."""
     if is_device(array):

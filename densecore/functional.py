@@ -231,7 +231,7 @@ def _device_loss(kind, source: Tensor, t, count: int) -> Tensor:
     """A loss computed on the GPU: per-sample losses and the gradient in one kernel; only the
     loss value comes back to the host (a scalar node on the host, as everywhere)."""
     kernels = backend.kernels()
-    t = device.to_device(t)
+    t = device.targets_to_device(t)
 
     def run(scale):
         if kind == "squared":

@@ -42,7 +42,7 @@ class Metric:
             t = y_true.reshape(-1, 1).astype(np.int64)
         else:
             t = _align(y_true, y_pred).astype(y_pred.dtype)
-        hits = backend.kernels().count_correct(self.device_kind, y_pred, device.to_device(t))
+        hits = backend.kernels().count_correct(self.device_kind, y_pred, device.targets_to_device(t))
         per_row = y_pred.shape[1] if self.device_kind == "binary" else 1  # binary: a mean per row
         self.total += float(device.to_host(hits)[0]) / per_row
         self.count += y_pred.shape[0]

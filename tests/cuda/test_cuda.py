@@ -226,7 +226,11 @@ def strict_device_arrays(monkeypatch):
         ("mse", None, 2, "real", "adam"),
     ],
 )
-def test_a_training_step_stays_on_the_device(strict_device_arrays, loss, metric, units, labels, optimizer):
+def test_a_training_step_stays_on_the_device(
+    strict_device_arrays, monkeypatch, loss, metric, units, labels, optimizer
+):
+    from densecore import device
+
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 5)).astype(np.float32)
     y = {
@@ -245,14 +249,26 @@ def test_a_training_step_stays_on_the_device(strict_device_arrays, loss, metric,
                 [dc.layers.Dense(4, activation="tanh"), dc.layers.Dense(units, activation=last)]
             )
             model.compile(optimizer, loss, metrics=[metric] if metric else None)
-            per_step = []
-            step = model._train_step
+            per_step, uploads = [], []
+            step, upload = model._train_step, device.to_device
 
-            def watched(*args, step=step, per_step=per_step):
+            inside = []
+
+            def watched(*args, step=step, per_step=per_step, inside=inside):
                 start = len(strict_device_arrays)
+                uploads.append(0)
+                inside.append(True)
                 value = step(*args)
+                inside.pop()
                 per_step.append(strict_device_arrays[start:])
                 return value
+
+            def counted(array, upload=upload, uploads=uploads, inside=inside):
+                if inside:
+                    uploads[-1] += not device.is_device(array)
+                return upload(array)
+
+            monkeypatch.setattr(device, "to_device", counted)
 
             model._train_step = watched
             logs = model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False).history
@@ -260,6 +276,8 @@ def test_a_training_step_stays_on_the_device(strict_device_arrays, loss, metric,
             results[backend] = (logs, [*model.get_weights(), model.predict(x, batch_size=8)], evaluated)
             if backend == "cuda":  # back to the host per step: the loss and the metric count
                 assert per_step == [[1] * (1 + bool(metric))] * 2
+                # up per step: the inputs, and the targets once (none when they are the last step's)
+                assert uploads[0] == 2 and set(uploads) <= {1, 2}
         finally:
             dc.set_backend("cpu")
     for key in results["cpu"][0]:
