@@ -20,6 +20,7 @@ Public functions accept numpy arrays (copied to the device and back) or device a
 (nothing copied), and return the same kind.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -213,16 +214,22 @@ def _upload(array, name):
         raise (_out_of_memory(exc, name, array.shape, array.dtype) or exc) from exc
 
 
-def _matmul(out, a, b, trans_a, trans_b, bias, act):
+def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR):
+    """out = act(op(a) op(b) + bias) by the tiled kernel; no bias: zeros."""
     n_rows, n_cols = out.shape
     if out.size == 0:
         return out
+    if bias is None:
+        bias = _zeros(n_cols, np.dtype(out.dtype))
     blocks = (math.ceil(n_cols / TILE), math.ceil(n_rows / TILE))
     _GEMM[np.dtype(out.dtype)][blocks, (THREADS, THREADS)](out, a, b, trans_a, trans_b, bias, act)
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def _zeros(n, dtype):
+    """A device vector of zeros, made once per (length, dtype): kernels only read it, so a
+    training step does not copy a fresh one to the device for every product."""
     return _upload(np.zeros(n, dtype), "zeros")
 
 
@@ -236,7 +243,7 @@ def dense_forward(x, w, b=None, activation=None):
     if not host and dx.shape[1] != dw.shape[0]:
         raise ValueError(f"{where}: x {dx.shape} and w {dw.shape} do not chain.")
     y = _alloc((dx.shape[0], dw.shape[1]), dx.dtype, "y")
-    _matmul(y, dx, dw, False, False, _zeros(dw.shape[1], dx.dtype) if db is None else db, act)
+    _matmul(y, dx, dw, False, False, db, act)
     return y.copy_to_host() if host else y
 
 
@@ -258,25 +265,9 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
         _DZ_DB[np.dtype(x.dtype)][blocks, (REDUCE_COLS, REDUCE_ROWS)](dz, db, y, dy, act)
     dx = dw = None
     if need_dw:
-        dw = _matmul(
-            _alloc((n_in, n_out), x.dtype, "dw"),
-            x,
-            dz,
-            True,
-            False,
-            _zeros(n_out, x.dtype),
-            activations.LINEAR,
-        )
+        dw = _matmul(_alloc((n_in, n_out), x.dtype, "dw"), x, dz, True, False)
     if need_dx:
-        dx = _matmul(
-            _alloc((n_rows, n_in), x.dtype, "dx"),
-            dz,
-            w,
-            False,
-            True,
-            _zeros(n_in, x.dtype),
-            activations.LINEAR,
-        )
+        dx = _matmul(_alloc((n_rows, n_in), x.dtype, "dx"), dz, w, False, True)
     if host:
         return tuple(None if a is None else a.copy_to_host() for a in (dx, dw, db))
     return dx, dw, db
@@ -289,24 +280,8 @@ def lowrank_forward(x, u, v, b=None, activation=None):
     (x, u, v, b), host = _inputs(
         where, {"x": x, "u": u, "v": v, "b": b}, lambda x, u, v, b: checks.lowrank_inputs(where, x, u, v, b)
     )
-    t = _matmul(
-        _alloc((x.shape[0], u.shape[1]), x.dtype, "t"),
-        x,
-        u,
-        False,
-        False,
-        _zeros(u.shape[1], x.dtype),
-        activations.LINEAR,
-    )
-    y = _matmul(
-        _alloc((x.shape[0], v.shape[1]), x.dtype, "y"),
-        t,
-        v,
-        False,
-        False,
-        _zeros(v.shape[1], x.dtype) if b is None else b,
-        act,
-    )
+    t = _matmul(_alloc((x.shape[0], u.shape[1]), x.dtype, "t"), x, u, False, False)
+    y = _matmul(_alloc((x.shape[0], v.shape[1]), x.dtype, "y"), t, v, False, False, b, act)
     return y.copy_to_host() if host else y
 
 
@@ -319,7 +294,7 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
         lambda x, u, v, y, dy: checks.lowrank_grad_inputs(where, x, u, v, y, dy),
     )
     t = _alloc((x.shape[0], u.shape[1]), x.dtype, "t")
-    _matmul(t, x, u, False, False, _zeros(u.shape[1], x.dtype), activations.LINEAR)
+    _matmul(t, x, u, False, False)
     dt, dv, db = dense_backward(t, v, y, dy, activation, True, need_dw)
     dx, du, _ = dense_backward(x, u, t, dt, None, need_dx, need_dw)
     out = (dx, du, dv, db)
@@ -473,7 +448,7 @@ def _int8_product(a, b, trans_b):
     """The exact int32 accumulators op(A) op(B) of device int8 operands."""
     n_cols = b.shape[0] if trans_b else b.shape[1]
     c = _alloc((a.shape[0], n_cols), np.int32, "accumulators")
-    return _matmul(c, a, b, False, trans_b, _zeros(n_cols, np.int32), activations.LINEAR)
+    return _matmul(c, a, b, False, trans_b)
 
 
 def int8_matmul(a, b):
