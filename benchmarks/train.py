@@ -3,6 +3,7 @@ sparse categorical cross-entropy, random data.
 
     densecore  model.fit(x, y, batch_size=B, shuffle=True) on the cpu backend
     torch      the same model and step in a plain PyTorch loop (if torch is installed)
+    numpy      the same step in plain numpy (BLAS matmuls): what a BLAS-bound step reaches
     keras      Keras 3 on its torch backend, model.fit (if keras is installed)
 
 Also reported: the share of densecore's step spent inside the kernels (dense forward and
@@ -66,6 +67,51 @@ def _torch(batch, x, y):
             loss = loss_fn(net(tx[idx]), ty[idx])
             loss.backward()
             opt.step()
+
+    return epoch
+
+
+def _numpy(batch, x, y):
+    """The same step written in plain numpy (its matmuls are BLAS): the yardstick for what
+    any library built on these BLAS calls can reach, and the shape of densecore's step."""
+    rng = np.random.default_rng(0)
+    shapes = list(zip(LAYERS[:-1], LAYERS[1:]))
+    params = []
+    for n_in, n_out in shapes:  # glorot uniform kernels, zero biases
+        limit = np.sqrt(6.0 / (n_in + n_out))
+        params += [rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32), np.zeros(n_out, np.float32)]
+    moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
+    step = [0]
+    lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
+
+    def train_step(xb, yb):
+        acts = [xb]
+        for i in range(len(shapes)):
+            z = acts[-1] @ params[2 * i] + params[2 * i + 1]
+            acts.append(np.maximum(z, 0) if i < len(shapes) - 1 else z)
+        z = acts[-1]
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(len(yb)), yb] -= 1.0
+        dz = p / len(yb)  # d(mean cross-entropy)/d(logits)
+        grads = [None] * len(params)
+        for i in reversed(range(len(shapes))):
+            grads[2 * i], grads[2 * i + 1] = acts[i].T @ dz, dz.sum(axis=0)
+            if i:
+                dz = (dz @ params[2 * i].T) * (acts[i] > 0)
+        step[0] += 1
+        t = step[0]
+        rate = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        for p_, g, (m, v) in zip(params, grads, moments):
+            m += (1 - b1) * (g - m)
+            v += (1 - b2) * (g * g - v)
+            p_ -= rate * m / (np.sqrt(v) + eps)
+
+    def epoch():
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch):
+            idx = order[start : start + batch]
+            train_step(x[idx], y[idx])
 
     return epoch
 
@@ -136,7 +182,7 @@ def run_train(args, rows):
     for batch in batches:
         model, ours = _densecore(batch, x, y)
         candidates = [method.Candidate("densecore", ours, library="numba")]
-        for name, make in (("torch", _torch), ("keras", _keras)):
+        for name, make in (("numpy", _numpy), ("torch", _torch), ("keras", _keras)):
             if args.quick:
                 break
             run = make(batch, x, y)
