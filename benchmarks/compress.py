@@ -26,6 +26,38 @@ def _mlp(dc, hidden, outputs=10):
     )
 
 
+def _numpy_predict(weights, x):
+    """The same forward in numpy (BLAS matmuls): relu hidden layers, softmax output."""
+    for i, (w, b) in enumerate(weights):
+        x = x @ w + b
+        if i < len(weights) - 1:
+            x = np.maximum(x, 0)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _torch_predict(weights, x):
+    """The same forward as a torch.nn.Sequential under no_grad, if torch is installed."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    layers = []
+    for i, (w, b) in enumerate(weights):
+        linear = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers += [linear, torch.nn.ReLU() if i < len(weights) - 1 else torch.nn.Softmax(dim=1)]
+    net, tx = torch.nn.Sequential(*layers).eval(), torch.from_numpy(x)
+
+    def run():
+        with torch.no_grad():
+            return net(tx).numpy()
+
+    return [Candidate("torch", run, library="torch")]
+
+
 def _compiled(dc, model, lr=0.001):
     model.compile(dc.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
@@ -79,20 +111,33 @@ def run_compress(args, rows):
     pruned_after = _acc(pruned, xt, yt)
     flops = [sum(layer.flops_per_sample() for layer in m.layers) for m in (base, pruned)]
     batch = np.ascontiguousarray(np.resize(xt, (256, 64)))
-    cands = [
-        Candidate(name, (lambda m=m: m.predict(batch, batch_size=256)), library="numba")
-        for name, m in (("dense", base), ("pruned", pruned))
-    ]
-    measure(cands, rounds=args.rounds or (2 if args.quick else 5), block=0.02 if args.quick else 0.2, gap=0.0)
-    t_base, t_pruned = (summary(c.samples)["median"] for c in cands)
+    cands = {}
+    for name, m in (("dense", base), ("pruned", pruned)):
+        weights = [layer.get_weights() for layer in m.layers]
+        cands[name] = [
+            Candidate("densecore", (lambda m=m: m.predict(batch, batch_size=256)), library="numba"),
+            Candidate("numpy", (lambda w=weights: _numpy_predict(w, batch)), library="blas"),
+            *_torch_predict(weights, batch),
+        ]
+    measure(
+        [c for pair in zip(cands["dense"], cands["pruned"]) for c in pair],
+        rounds=args.rounds or (2 if args.quick else 5),
+        block=0.02 if args.quick else 0.2,
+        gap=0.0 if args.quick else 0.2,
+    )
     flop_ratio = flops[0] / flops[1]
+    t_base, t_pruned = (summary(cands[k][0].samples)["median"] for k in ("dense", "pruned"))
     print(
         f"pruned to 64-64-64-10: {pruned.count_params():,} params, accuracy {pruned_before:.2%} "
         f"pruned, {pruned_after:.2%} after {fine} epochs: {100 * (pruned_after - base_acc):+.2f} "
-        f"points; predict at batch 256: {t_base * 1e6:.0f} → {t_pruned * 1e6:.0f} us, "
-        f"{t_base / t_pruned:.2f}× faster for a FLOP ratio of {flop_ratio:.2f} "
-        f"({t_base / t_pruned / flop_ratio:.0%} of it)"
+        f"points; predict at batch 256 (FLOP ratio {flop_ratio:.2f}):"
     )
+    for dense_c, pruned_c in zip(cands["dense"], cands["pruned"]):
+        td, tp = summary(dense_c.samples)["median"], summary(pruned_c.samples)["median"]
+        print(
+            f"    {dense_c.name:>9}: {td * 1e6:5.0f} → {tp * 1e6:4.0f} us, {td / tp:.2f}× faster "
+            f"({td / tp / flop_ratio:.0%} of the FLOP ratio)"
+        )
     rows.append(
         {
             "suite": "compress",
@@ -105,6 +150,10 @@ def run_compress(args, rows):
             "predict_dense_s": t_base,
             "predict_pruned_s": t_pruned,
             "flop_ratio": flop_ratio,
+            "predict_s_by_library": {
+                d.name: [summary(d.samples)["median"], summary(p.samples)["median"]]
+                for d, p in zip(cands["dense"], cands["pruned"])
+            },
         }
     )
     _transfer(dc, args, rows, x, y, xt, yt)
@@ -189,7 +238,7 @@ def _transfer(dc, args, rows, x, y, xt, yt):
         )
         for name, m in (("frozen", frozen), ("trainable", trainable))
     ]
-    measure(cands, rounds=args.rounds or (1 if args.quick else 3), block=0.0, gap=0.0)
+    measure(cands, rounds=args.rounds or (1 if args.quick else 5), block=0.0 if args.quick else 0.3, gap=0.0)
     t_frozen, t_train = (summary(c.samples)["median"] for c in cands)
 
     model = head_on(True)
