@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 
+from kernels import batches
+
 from . import callbacks as callbacks_module
 from . import device
 from . import losses as losses_module
@@ -55,6 +57,21 @@ def _as_inputs(where, x, name="x") -> np.ndarray:
             f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})."
         )
     return array
+
+
+def _batch_taker(x, batch_size):
+    """index -> x[index] for fit's steps. A slice (no shuffle) is a view; a shuffled index
+    is gathered in parallel into one buffer reused by every step (`kernels.batches`), as
+    nothing keeps a step's batch after the step. numpy's indexing for other layouts."""
+    flat = x.reshape(len(x), -1) if x.flags.c_contiguous else None
+    buffer = None if flat is None else np.empty((min(batch_size, len(x)), flat.shape[1]), x.dtype)
+
+    def take(index):
+        if isinstance(index, slice) or buffer is None:
+            return x[index]
+        return batches.take_rows(flat, index, buffer).reshape((len(index), *x.shape[1:]))
+
+    return take
 
 
 def _check_batch_size(where, batch_size):
@@ -273,6 +290,7 @@ class Trainer:
         cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self, params)
         trainable = self.trainable_weights
         loss_tracker = metrics_module.Mean("loss")
+        take = _batch_taker(x, batch_size)
         self.stop_training = False
         with _deferred_interrupts() as interrupt:
             cbs.call("on_train_begin", None)
@@ -294,7 +312,7 @@ class Trainer:
                                 f"fit interrupted before epoch {epoch + 1}, step "
                                 f"{step + 1}; the weights are those of the last step"
                             )
-                        xb, yb = x[index], y[index]
+                        xb, yb = take(index), y[index]
                         cbs.batch_begin(step)
                         value = self._train_step(xb, yb, trainable)
                         if not math.isfinite(value):
