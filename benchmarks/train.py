@@ -178,7 +178,7 @@ def run_train(args, rows):
     )
     n = 512 if args.quick else 8192
     x, y = _data(n)
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick else 5)
     for batch in batches:
         model, ours = _densecore(batch, x, y)
         candidates = [method.Candidate("densecore", ours, library="numba")]
@@ -188,7 +188,9 @@ def run_train(args, rows):
             run = make(batch, x, y)
             if run is not None:
                 candidates.append(method.Candidate(name, run, library=name))
-        method.measure(candidates, rounds=rounds, block=0.0, gap=0.0 if args.quick else 0.3)
+        method.measure(
+            candidates, rounds=rounds, block=0.0 if args.quick else 0.5, gap=0.0 if args.quick else 0.3
+        )
         share = kernel_share(model, ours)
         torch_median = next(
             (method.summary(c.samples)["median"] for c in candidates if c.name == "torch" and c.samples), None
