@@ -154,6 +154,7 @@ def softmax(x, axis: int = -1) -> Tensor:
 
     out = x._child(y, (x,), backward)
     out._logits = x
+    out._row_softmax = axis in (-1, x.ndim - 1)  # the cross-entropies' own softmax: reusable
     return out
 
 
@@ -253,6 +254,14 @@ def _logits_of(y_pred: Tensor, from_logits: bool):
     return y_pred if from_logits else getattr(y_pred, "_logits", None)
 
 
+def _softmax_of(y_pred: Tensor, logits: Tensor) -> np.ndarray:
+    """softmax(logits) along the last axis, as a new array: a copy of y_pred when y_pred is
+    that very softmax (the model's output layer computed it already), else computed."""
+    if y_pred is not logits and getattr(y_pred, "_row_softmax", False):
+        return y_pred.data.copy()
+    return _softmax(logits.data)
+
+
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
     """Mean of −[t log p + (1 − t) log(1 − p)].
 
@@ -297,7 +306,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tenso
     if logits is not None:
         z = logits.data
         per = (t * (_logsumexp(z) - z)).sum(axis=-1)
-        return _scalar_loss(per.mean(), logits, lambda: (t.sum(axis=-1, keepdims=True) * _softmax(z) - t) / n)
+        return _scalar_loss(
+            per.mean(), logits, lambda: (t.sum(axis=-1, keepdims=True) * _softmax_of(y_pred, logits) - t) / n
+        )
     total = y_pred.data.sum(axis=-1, keepdims=True)
     p = np.clip(y_pred.data / total, EPSILON, 1 - EPSILON)
     per = -(t * np.log(p)).sum(axis=-1)
@@ -356,7 +367,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
         lse = _logsumexp(z)[:, 0]
 
         def grad():
-            g = _softmax(z)
+            g = _softmax_of(y_pred, logits)
             g[rows, labels] -= 1
             return g / max(n, 1)
 

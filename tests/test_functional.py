@@ -116,3 +116,28 @@ def test_loss_shape_errors_name_the_loss_and_shapes():
 def test_sparse_crossentropy_from_probabilities_gradcheck():
     p = tensor((4, 3), low=0.05, high=0.95)
     assert dc.gradcheck(lambda p: F.sparse_categorical_crossentropy(labels, p), [p])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crossentropy_through_softmax_equals_from_logits_bitwise(dtype):
+    # the loss reuses the output layer's softmax for its gradient instead of computing it again
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((7, 5)).astype(dtype) * 4
+    labels = rng.integers(0, 5, 7)
+    onehot = np.eye(5, dtype=dtype)[labels]
+    for loss, target in ((F.sparse_categorical_crossentropy, labels), (F.categorical_crossentropy, onehot)):
+        grads = []
+        for through_softmax in (True, False):
+            x = dc.Tensor(z.copy(), requires_grad=True)
+            out = F.softmax(x) if through_softmax else x
+            value = loss(target, out, from_logits=not through_softmax)
+            value.backward()
+            grads.append((value.data, x.grad))
+        np.testing.assert_array_equal(grads[0][0], grads[1][0])
+        np.testing.assert_array_equal(grads[0][1], grads[1][1])
+    # softmax over another axis is not the loss's softmax: the loss computes its own
+    x = dc.Tensor(z.copy(), requires_grad=True)
+    F.sparse_categorical_crossentropy(labels, F.softmax(x, axis=0)).backward()
+    x2 = dc.Tensor(z.copy(), requires_grad=True)
+    F.sparse_categorical_crossentropy(labels, x2, from_logits=True).backward()
+    np.testing.assert_array_equal(x.grad, x2.grad)
