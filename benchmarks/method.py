@@ -3,8 +3,9 @@
 - Each candidate's result is checked against a float64 numpy reference before any timing;
   a wrong kernel is reported as INVALID, never timed.
 - The first call (numba compilation, or loading from its cache) is timed apart and excluded.
-- Candidates run in rounds, in a rotated order each round; in a round each runs a block of
-  calls lasting at least `block` seconds, and the per-call time of the block is one sample.
+- Candidates run in rounds, in a rotated order each round; in a round each runs one untimed
+  call, then a block of calls lasting at least `block` seconds, and the per-call time of the
+  block is one sample (the same for every library).
   Between blocks of different libraries there is a pause (`gap`), because a BLAS or OpenMP
   thread pool spins for ~0.1 s after its last call and would slow the next library
   (PERF_NOTES.md, "Threads").
@@ -34,7 +35,13 @@ class Candidate:
 
 
 def time_block(run, block: float) -> float:
-    """Seconds per call, over enough calls to fill `block` seconds."""
+    """Seconds per call, over enough calls to fill `block` seconds, after one untimed call.
+
+    The untimed call absorbs what the pause before the block costs the first call rather
+    than the kernel: waking a thread pool, and faulting in fresh pages for a big result
+    (measured: a 1×4096×4096 backward, 64 MiB of dW, took 100–140 ms on its first call
+    after a pause and 10–12 ms after, so the 0.1 s block held that one call)."""
+    run()
     calls, start = 0, time.perf_counter()
     while True:
         run()
