@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from kernels import batches
+from kernels import data as data_kernels
 
 from . import callbacks as callbacks_module
 from . import device
@@ -51,7 +51,7 @@ def _as_inputs(where, x, name="x") -> np.ndarray:
         )
     if array.shape[0:1] == (0,):
         raise ValueError(f"{where}: {name} is empty (shape {array.shape}).")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    if array.dtype.kind == "f" and data_kernels.count_nonfinite(array):
         bad = np.argwhere(~np.isfinite(array))[0]
         raise ValueError(
             f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})."
@@ -61,7 +61,7 @@ def _as_inputs(where, x, name="x") -> np.ndarray:
 
 def _batch_taker(x, batch_size):
     """index -> x[index] for fit's steps. A slice (no shuffle) is a view; a shuffled index
-    is gathered in parallel into one buffer reused by every step (`kernels.batches`), as
+    is gathered in parallel into one buffer reused by every step (`kernels.data`), as
     nothing keeps a step's batch after the step. numpy's indexing for other layouts."""
     flat = x.reshape(len(x), -1) if x.flags.c_contiguous else None
     buffer = None if flat is None else np.empty((min(batch_size, len(x)), flat.shape[1]), x.dtype)
@@ -69,7 +69,7 @@ def _batch_taker(x, batch_size):
     def take(index):
         if isinstance(index, slice) or buffer is None:
             return x[index]
-        return batches.take_rows(flat, index, buffer).reshape((len(index), *x.shape[1:]))
+        return data_kernels.take_rows(flat, index, buffer).reshape((len(index), *x.shape[1:]))
 
     return take
 
