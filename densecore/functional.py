@@ -147,7 +147,11 @@ def softmax(x, axis: int = -1) -> Tensor:
         out._logits = x
         return out
     device.require_host(x.data, "softmax over this axis")
-    y = _softmax(x.data, axis)
+    lse = None
+    if _rows(x.data, axis):
+        y, lse = row_kernels.softmax_and_logsumexp_rows(x.data)
+    else:
+        y = _softmax(x.data, axis)
 
     def backward(g):
         x._accumulate(y * (g - (g * y).sum(axis=axis, keepdims=True)))
@@ -155,6 +159,7 @@ def softmax(x, axis: int = -1) -> Tensor:
     out = x._child(y, (x,), backward)
     out._logits = x
     out._row_softmax = axis in (-1, x.ndim - 1)  # the cross-entropies' own softmax: reusable
+    out._logsumexp = lse  # and its log-sum-exp, when the row kernel made it
     return out
 
 
@@ -254,6 +259,13 @@ def _logits_of(y_pred: Tensor, from_logits: bool):
     return y_pred if from_logits else getattr(y_pred, "_logits", None)
 
 
+def _logsumexp_of(y_pred: Tensor, logits: Tensor) -> np.ndarray:
+    """logsumexp(logits) along the last axis, (N, 1): the one the output layer's softmax
+    computed with it when there is one (bitwise the same), else computed here."""
+    lse = getattr(y_pred, "_logsumexp", None) if y_pred is not logits else None
+    return lse if lse is not None else _logsumexp(logits.data)
+
+
 def _softmax_of(y_pred: Tensor, logits: Tensor) -> np.ndarray:
     """softmax(logits) along the last axis, as a new array: a copy of y_pred when y_pred is
     that very softmax (the model's output layer computed it already), else computed."""
@@ -305,7 +317,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tenso
     device.require_host(y_pred.data, "categorical_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
-        per = (t * (_logsumexp(z) - z)).sum(axis=-1)
+        per = (t * (_logsumexp_of(y_pred, logits) - z)).sum(axis=-1)
         return _scalar_loss(
             per.mean(), logits, lambda: (t.sum(axis=-1, keepdims=True) * _softmax_of(y_pred, logits) - t) / n
         )
@@ -364,7 +376,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
     device.require_host(y_pred.data, "sparse_categorical_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
-        lse = _logsumexp(z)[:, 0]
+        lse = _logsumexp_of(y_pred, logits)[:, 0]
 
         def grad():
             g = _softmax_of(y_pred, logits)

@@ -141,3 +141,24 @@ def test_crossentropy_through_softmax_equals_from_logits_bitwise(dtype):
     x2 = dc.Tensor(z.copy(), requires_grad=True)
     F.sparse_categorical_crossentropy(labels, x2, from_logits=True).backward()
     np.testing.assert_array_equal(x.grad, x2.grad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 1), (5, 10), (17, 3)])
+def test_row_kernels_equal_numpy_and_each_other(dtype, shape):
+    # the softmax kernel's log-sum-exp is what the losses reuse: it must be logsumexp_rows's, to the bit
+    from kernels import activations as row_kernels
+
+    z = (np.random.default_rng(1).standard_normal(shape) * 30).astype(dtype)
+    z[0, 0] = 700 if dtype == np.float64 else 80  # e^z would overflow without the shift
+    y, lse = row_kernels.softmax_and_logsumexp_rows(z)
+    np.testing.assert_array_equal(y, row_kernels.softmax_rows(z))
+    np.testing.assert_array_equal(lse, row_kernels.logsumexp_rows(z))
+    top = z.max(axis=1, keepdims=True).astype(np.float64)
+    e = np.exp(z - top)
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=tol, atol=tol)
+    np.testing.assert_allclose(lse, top + np.log(e.sum(axis=1, keepdims=True)), rtol=tol)
+    nan = z.copy()
+    nan[-1, -1] = np.nan
+    assert np.isnan(row_kernels.softmax_rows(nan)[-1]).all() and np.isnan(row_kernels.logsumexp_rows(nan)[-1])
