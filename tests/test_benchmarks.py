@@ -35,3 +35,9 @@ def test_quick_run_writes_json_and_compare_reads_it(tmp_path):
 def test_bad_shapes_are_refused():
     result = run("dense", "--shapes", "12x0x3", "--quick")
     assert result.returncode != 0 and "NxKxM" in result.stderr
+
+
+def test_load_benchmark_runs_every_cpu_kernel_in_a_new_process():
+    from benchmarks import load
+
+    assert load.time_new_process() > 0

@@ -1,0 +1,71 @@
+"""What the cpu kernels cost a new process before its first real call.
+
+    python -m benchmarks.load            # warm: numba's cache filled, three new processes
+    python -m benchmarks.load --cold     # cold: an empty cache directory, so every kernel compiles
+
+Each process imports `kernels` and runs every cpu kernel once on tiny arrays (the dense and
+low-rank forward and backward, the integer kernels, the optimizer updates), timed from before
+the import to after the last call. A warm run only loads machine code from numba's cache;
+a cold one compiles it all (numba writes the cache to a temporary directory, not the package's).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+_EVERY_KERNEL_ONCE = """
+import time
+start = time.perf_counter()
+import numpy as np
+import kernels
+cpu = kernels.get("cpu")
+f32 = np.float32
+x, w, b = np.ones((3, 5), f32), np.ones((5, 4), f32), np.zeros(4, f32)
+y = cpu.dense_forward(x, w, b, "relu")
+cpu.dense_backward(x, w, y, np.ones_like(y), "relu")
+u, v = np.ones((5, 2), f32), np.ones((2, 4), f32)
+y = cpu.lowrank_forward(x, u, v, b, "relu")
+cpu.lowrank_backward(x, u, v, y, np.ones_like(y), "relu")
+xq = cpu.quantize(x, 0.1)
+cpu.dequantize(xq, 0.1)
+wq_t = cpu.quantize(np.ascontiguousarray(w.T), 0.1)
+cpu.int8_matmul(xq, np.ascontiguousarray(wq_t.T))
+cpu.qdense_forward(xq, 0.1, 0, wq_t, np.full(4, 0.1, f32), wq_t.astype(np.int32).sum(axis=1), b, "relu")
+p, g, m, s = (np.ones(7, f32) for _ in range(4))
+cpu.sgd_update(p, g, m, 0.1, 0.9, False)
+cpu.adam_update(p, g, m, s, 0.001, 0.9, 0.999, 1e-7, 0.0)
+cpu.rmsprop_update(p, g, m, s, 0.001, 0.9, 0.0, 1e-7)
+print(time.perf_counter() - start)
+"""
+
+
+def time_new_process(cache_dir=None) -> float:
+    """Seconds for a new process to import kernels and run every cpu kernel once."""
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    result = subprocess.run(
+        [sys.executable, "-c", _EVERY_KERNEL_ONCE], capture_output=True, text=True, env=env, check=True
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cold", action="store_true", help="compile into an empty cache directory first")
+    parser.add_argument("--runs", type=int, default=3, help="warm processes to time (default 3)")
+    args = parser.parse_args(argv)
+    if args.cold:
+        with tempfile.TemporaryDirectory() as cache:
+            print(f"cold (empty cache, every kernel compiled): {time_new_process(cache):.2f} s")
+    time_new_process()  # fills the package's cache if it is empty, untimed
+    times = [time_new_process() for _ in range(args.runs)]
+    listed = ", ".join(f"{t:.2f} s" for t in times)
+    print(f"warm (numba's cache filled), {args.runs} new processes: {listed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
