@@ -421,7 +421,9 @@ class _SlpVectorizer:
     (two attribute writes), so whichever signature compiles first, it compiles with SLP;
     each is compiled once per process at most, and loaded from numba's cache after that.
     A class rather than a generator-based context manager: it is on every kernel call's
-    path, and this costs a fifth as much (0.3 against 1.4 µs). Blocks may nest.
+    path, and this costs less (1.0 against 1.4 µs a block, measured). Blocks may nest, in one
+    thread or several: the stack holds the setting found at each entry, so the setting is on
+    while any block is open and the original comes back when the last one closes.
     """
 
     def __init__(self):
