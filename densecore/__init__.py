@@ -23,7 +23,7 @@ from . import (
 from .backend import get_backend, set_backend
 from .gpu import device_info, gpu_available
 from .gradcheck import GradcheckError, gradcheck
-from .layers import Input
+from .layers import Input, clear_session
 from .models import Model, Sequential
 from .quantization import quantize, quantize_aware
 from .random import set_seed
@@ -49,6 +49,7 @@ __all__ = [
     "datasets",
     "load_model",
     "set_seed",
+    "clear_session",
     "set_backend",
     "get_backend",
     "gradcheck",

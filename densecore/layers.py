@@ -49,6 +49,12 @@ def _unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
+def clear_session() -> None:
+    """Start naming layers and models afresh, as keras.backend.clear_session() does: the
+    next Dense is "dense" again. Models already built keep their names."""
+    _names.clear()
+
+
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 

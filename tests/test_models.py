@@ -206,3 +206,11 @@ def test_set_weights_stores_c_contiguous_arrays():
     layer.set_weights([np.ascontiguousarray(kernel, np.float32), bias])
     bias += 1  # the layer holds copies: training it, or changing the arrays, never touches the other
     np.testing.assert_array_equal(layer.bias.data, np.zeros(3))
+
+
+def test_clear_session_starts_names_afresh_as_keras_does():
+    dc.layers.Dense(2)  # whatever came before, the counter now stands past "dense"
+    kept = dc.layers.Dense(2)
+    dc.clear_session()
+    assert dc.layers.Dense(2).name == "dense" and dc.layers.Dense(2).name == "dense_1"
+    assert kept.name not in ("dense",)  # layers made before keep their names
