@@ -100,7 +100,6 @@ def rebuilt(cls, layer, weights, **changes):
     config = {k: v for k, v in layer.get_config().items() if k != "input_shape"}
     new = cls.from_config({**config, **changes})
     new.build((None, weights[0].shape[0]))
-    new.built = True
     new.set_weights(weights)
     new.trainable = layer.trainable
     return new

@@ -90,13 +90,21 @@ def softmax_and_logsumexp_rows(z):
     return out, lse.reshape(-1, 1)
 
 
+@njit(inline="always", cache=True)
+def _row_max(row):
+    """max over a row, NaN skipped past the first element (a NaN still turns the row NaN
+    through e^(NaN − max))."""
+    top = row[0]
+    for c in range(1, row.shape[0]):
+        top = max(top, row[c])
+    return top
+
+
 @njit(cache=True, error_model="numpy")
 def _softmax_rows(z, out, lse):
     for n in range(z.shape[0]):
         row, o = z[n], out[n]
-        top = row[0]
-        for c in range(1, row.shape[0]):
-            top = max(top, row[c])
+        top = _row_max(row)
         total = 0.0
         for c in range(row.shape[0]):
             o[c] = np.exp(row[c] - top)
@@ -112,9 +120,7 @@ def logsumexp_rows(z):
     out = np.empty((z.shape[0], 1), z.dtype)
     for n in range(z.shape[0]):
         row = z[n]
-        top = row[0]
-        for c in range(1, row.shape[0]):
-            top = max(top, row[c])
+        top = _row_max(row)
         total = 0.0
         for c in range(row.shape[0]):
             total += np.exp(row[c] - top)

@@ -48,13 +48,16 @@ def _ready(*arrays) -> bool:
     )
 
 
+def _chained(x, w) -> bool:
+    """x (N, K) and w (K, M): two matrices that multiply (the fast paths' shape test)."""
+    return x.ndim == 2 and w.ndim == 2 and x.shape[1] == w.shape[0]
+
+
 def dense_inputs(where, x, w, b):
     """Validate the operands of a dense layer: x (N, K), w (K, M), b (M,) or None."""
     if (
-        _ready(x, w, *(() if b is None else (b,)))
-        and x.ndim == 2
-        and w.ndim == 2
-        and x.shape[1] == w.shape[0]
+        _ready(x, w, *(() if b is None else (b,)))  # (first: the rest assumes arrays)
+        and _chained(x, w)
         and (b is None or b.shape == (w.shape[1],))
     ):
         return x, w, b
@@ -81,13 +84,7 @@ def bias_vector(where, b, last):
 
 def dense_grad_inputs(where, x, w, y, dy):
     """Validate the operands of a dense layer's backward pass."""
-    if (
-        _ready(x, w, y, dy)
-        and x.ndim == 2
-        and w.ndim == 2
-        and x.shape[1] == w.shape[0]
-        and y.shape == dy.shape == (x.shape[0], w.shape[1])
-    ):
+    if _ready(x, w, y, dy) and _chained(x, w) and y.shape == dy.shape == (x.shape[0], w.shape[1]):
         return x, w, y, dy
     x, w, _ = dense_inputs(where, x, w, None)
     expected = (x.shape[0], w.shape[1])
