@@ -12,7 +12,7 @@ import numpy as np
 
 from kernels import activations as row_kernels
 
-from . import backend, device
+from . import backend, device, step_buffers
 from .tensor import Tensor, _relu, _sigmoid, as_tensor
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): probabilities are clipped to [ε, 1 - ε]
@@ -30,7 +30,8 @@ def dense(x, w, b=None, activation=None) -> Tensor:
 
     Returns:
         A Tensor (N, M). Its backward runs the kernel's dense_backward, skipping dX when x
-        needs no gradient and dW when w is frozen.
+        needs no gradient and dW when w is frozen. Inside a training step both kernels
+        write into arrays kept from the step before (see step_buffers.py).
 
     Example:
         >>> import numpy as np, densecore as dc
@@ -42,11 +43,12 @@ def dense(x, w, b=None, activation=None) -> Tensor:
     b = None if b is None else as_tensor(b)
     kernels = backend.kernels()
     xd = x.data if x.dtype == w.dtype else x.data.astype(w.dtype)
-    y = kernels.dense_forward(xd, w.data, None if b is None else b.data, activation)
+    buffers = step_buffers.for_node()
+    y = kernels.dense_forward(xd, w.data, None if b is None else b.data, activation, buffers=buffers)
 
     def backward(g):
         dx, dw, db = kernels.dense_backward(
-            xd, w.data, y, g, activation, need_dx=x.requires_grad, need_dw=w.requires_grad
+            xd, w.data, y, g, activation, need_dx=x.requires_grad, need_dw=w.requires_grad, buffers=buffers
         )
         if dx is not None:
             x._accumulate(dx)
@@ -74,12 +76,15 @@ def lowrank_dense(x, u, v, b=None, activation=None) -> Tensor:
     b = None if b is None else as_tensor(b)
     kernels = backend.kernels()
     xd = x.data if x.dtype == u.dtype else x.data.astype(u.dtype)
-    y = kernels.lowrank_forward(xd, u.data, v.data, None if b is None else b.data, activation)
+    buffers = step_buffers.for_node()
+    y = kernels.lowrank_forward(
+        xd, u.data, v.data, None if b is None else b.data, activation, buffers=buffers
+    )
 
     def backward(g):
         trainable = u.requires_grad or v.requires_grad
         dx, du, dv, db = kernels.lowrank_backward(
-            xd, u.data, v.data, y, g, activation, need_dx=x.requires_grad, need_dw=trainable
+            xd, u.data, v.data, y, g, activation, need_dx=x.requires_grad, need_dw=trainable, buffers=buffers
         )
         for tensor, grad in ((x, dx), (u, du), (v, dv), (b, db)):
             if tensor is not None and grad is not None:

@@ -2,7 +2,8 @@
 
 One training step, the hot path:
 
-    y_pred = model(x_batch)                 forward: one fused kernel per Dense
+    y_pred = model(x_batch)                 forward: one fused kernel per Dense, writing
+                                            into the arrays of the step before
     loss   = loss_fn(y_batch, y_pred) (+ regularisation penalties)
     loss.backward()                         backward: one kernel call per Dense
     optimizer.apply(trainable weights)      one fused update kernel per weight
@@ -23,7 +24,7 @@ import numpy as np
 from kernels import data as data_kernels
 
 from . import callbacks as callbacks_module
-from . import device
+from . import device, step_buffers
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -214,8 +215,19 @@ class Trainer:
         dtype = self.weights[0].dtype if self.weights else x.dtype
         return Tensor(device.to_device(x.astype(dtype, copy=False)))
 
+    def _step_buffers_for(self, x) -> step_buffers.StepBuffers:
+        """The arrays kept for steps on batches shaped like x (step_buffers.py): those of the
+        last two shapes, which is a fit's full batches and its last, shorter one."""
+        kept = self.__dict__.setdefault("_step_buffers", {})
+        key = (x.shape, x.dtype)
+        if key not in kept:
+            if len(kept) >= 2:
+                kept.pop(next(iter(kept)))
+            kept[key] = step_buffers.StepBuffers()
+        return kept[key]
+
     def _train_step(self, x, y, params):
-        with learning_phase(True):
+        with step_buffers.reusing(self._step_buffers_for(x)), learning_phase(True):
             y_pred = self(self._inputs(x))
         loss = self._total_loss(y, y_pred)
         value = float(loss.data)

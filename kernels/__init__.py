@@ -13,6 +13,8 @@ This package never imports densecore: the engine sits on top of it, not the othe
 
 import importlib
 
+from .buffers import Buffers  # noqa: F401  (kernels.Buffers: results kept between calls)
+
 _BACKENDS = {"reference": "kernels.reference", "cpu": "kernels.cpu", "cuda": "kernels.cuda"}
 
 # The functions every backend provides.

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import FUNCTIONS, activations, checks, gemm, int8, quant
+from .buffers import sub, take
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
 __all__ = list(FUNCTIONS)
@@ -26,8 +27,9 @@ __all__ = list(FUNCTIONS)
 _ROWS_PER_BLOCK = 16  # rows per task in the dZ/db sweep
 
 
-def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR):
-    """out = act(op(a) op(b) + bias) through the GEMV or the tiled GEMM."""
+def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR, buffers=None, name=""):
+    """out = act(op(a) op(b) + bias) through the GEMV or the tiled GEMM, whose packing
+    scratch is kept in `buffers` under `name` (or new)."""
     n_rows, n_cols = out.shape
     if out.size == 0:
         return out
@@ -39,12 +41,14 @@ def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR):
         elif n_rows == 1 and not trans_a:
             gemm.gemv_t(out, a, b, bias, act)
         else:
-            row_tiles, col_tiles = gemm.tiling(n_rows, n_cols, numba.get_num_threads())
-            gemm.gemm(out, a, b, trans_a, trans_b, bias, act, row_tiles, col_tiles)
+            n_k = a.shape[0] if trans_a else a.shape[1]
+            n_tr, n_tc, kc_even, shared, shape = gemm.plan(n_rows, n_cols, n_k, numba.get_num_threads())
+            packed = take(buffers, "cpu", "packed " + name, shape, out.dtype)
+            gemm.gemm(out, a, b, trans_a, trans_b, bias, act, n_tr, n_tc, kc_even, shared, packed)
     return out
 
 
-def dense_forward(x, w, b=None, activation=None):
+def dense_forward(x, w, b=None, activation=None, buffers=None):
     """Y = act(X W + b); must equal reference.dense_forward.
 
     Args:
@@ -52,6 +56,8 @@ def dense_forward(x, w, b=None, activation=None):
         w: kernel, shape (K, M), same dtype.
         b: bias, shape (M,), or None.
         activation: "linear" (or None), "relu", "sigmoid" or "tanh".
+        buffers: a kernels.Buffers to write y into and keep it for the next call (see
+            kernels/buffers.py), or None for a new array.
 
     Returns:
         y, shape (N, M), the dtype of x.
@@ -59,11 +65,11 @@ def dense_forward(x, w, b=None, activation=None):
     where = "cpu.dense_forward"
     x, w, b = checks.dense_inputs(where, x, w, b)
     act = activations.code(activation, where)
-    y = np.empty((x.shape[0], w.shape[1]), x.dtype)
-    return _matmul(y, x, w, False, False, b, act)
+    y = take(buffers, where, "y", (x.shape[0], w.shape[1]), x.dtype, (x, w, b))
+    return _matmul(y, x, w, False, False, b, act, buffers, "y")
 
 
-def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
+def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True, buffers=None):
     """(dX, dW, db) of Y = act(X W + b); must equal reference.dense_backward.
 
     Args:
@@ -73,6 +79,8 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
         activation: the forward's activation.
         need_dx: compute dX (skip it for a network's first layer).
         need_dw: compute dW (skip it for a frozen layer).
+        buffers: a kernels.Buffers to keep dx, dw, db and the scratch dZ for the next
+            call, or None for new arrays.
 
     Returns:
         (dx, dw, db); dx or dw is None when not asked for.
@@ -82,14 +90,18 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
     act = activations.code(activation, where)
     n_rows, n_in = x.shape
     n_out = w.shape[1]
-    dz = np.empty_like(dy)
-    db = np.empty(n_out, dy.dtype)
-    _dz_db(dz, db, np.empty((-(-n_rows // _ROWS_PER_BLOCK) or 1, n_out), dy.dtype), y, dy, act)
+    inputs = (x, w, y, dy)
+    dz = take(buffers, where, "dz", dy.shape, dy.dtype)  # scratch: never returned
+    partial = take(buffers, where, "db_partial", (-(-n_rows // _ROWS_PER_BLOCK) or 1, n_out), dy.dtype)
+    db = take(buffers, where, "db", (n_out,), dy.dtype, inputs)
+    _dz_db(dz, db, partial, y, dy, act)
     dx = dw = None
     if need_dw:
-        dw = _matmul(np.empty((n_in, n_out), x.dtype), x, dz, True, False)
+        dw = take(buffers, where, "dw", (n_in, n_out), x.dtype, inputs)
+        _matmul(dw, x, dz, True, False, buffers=buffers, name="dw")
     if need_dx:
-        dx = _matmul(np.empty((n_rows, n_in), x.dtype), dz, w, False, True)
+        dx = take(buffers, where, "dx", (n_rows, n_in), x.dtype, inputs)
+        _matmul(dx, dz, w, False, True, buffers=buffers, name="dx")
     return dx, dw, db
 
 
@@ -126,29 +138,32 @@ def _dz_db(dz, db, partial, y, dy, act):
             db[j] += partial[t, j]
 
 
-def lowrank_forward(x, u, v, b=None, activation=None):
+def lowrank_forward(x, u, v, b=None, activation=None, buffers=None):
     """Y = act((X U) V + b); must equal reference.lowrank_forward.
 
     One pass over X (kernels/gemm.py's `lowrank`): per block of rows, the thin intermediate
     t = X U stays in cache and is multiplied by V at once, with bias and activation fused.
+    `buffers` as in dense_forward.
     """
     where = "cpu.lowrank_forward"
     x, u, v, b = checks.lowrank_inputs(where, x, u, v, b)
     act = activations.code(activation, where)
-    y = np.empty((x.shape[0], v.shape[1]), x.dtype)
+    y = take(buffers, where, "y", (x.shape[0], v.shape[1]), x.dtype, (x, u, v, b))
     if y.size:
         with gemm.slp_vectorizer():
             gemm.lowrank(y, x, u, v, np.zeros(v.shape[1], x.dtype) if b is None else b, act)
     return y
 
 
-def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):
-    """(dx, du, dv, db) of Y = act((X U) V + b); must equal reference.lowrank_backward."""
+def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True, buffers=None):
+    """(dx, du, dv, db) of Y = act((X U) V + b); must equal reference.lowrank_backward.
+    `buffers` as in dense_backward."""
     where = "cpu.lowrank_backward"
     x, u, v, y, dy = checks.lowrank_grad_inputs(where, x, u, v, y, dy)
-    t = _matmul(np.empty((x.shape[0], u.shape[1]), x.dtype), x, u, False, False)
-    dt, dv, db = dense_backward(t, v, y, dy, activation, need_dx=True, need_dw=need_dw)
-    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx=need_dx, need_dw=need_dw)
+    t = take(buffers, where, "t", (x.shape[0], u.shape[1]), x.dtype)
+    _matmul(t, x, u, False, False, buffers=buffers, name="t")
+    dt, dv, db = dense_backward(t, v, y, dy, activation, True, need_dw, sub(buffers, "v"))
+    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx, need_dw, sub(buffers, "u"))
     return dx, du, dv, db
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from numba import cuda, float32, float64, int32
 
 from . import activations, checks, quant
+from .buffers import sub, take
 from .updates import V_MAX
 
 __all__ = [
@@ -206,6 +207,12 @@ def _alloc(shape, dtype, name):
         raise (_out_of_memory(exc, name, shape, dtype) or exc) from exc
 
 
+def _take(buffers, where, name, shape, dtype, inputs=()):
+    """A device array for `name`, kept in `buffers` for the next call (kernels/buffers.py)
+    or new: a cudaMalloc per array and step is what it saves."""
+    return take(buffers, where, name, shape, dtype, inputs, lambda shape, dtype: _alloc(shape, dtype, name))
+
+
 def _upload(array, name):
     """cuda.to_device, with out-of-memory reported as a MemoryError naming the array."""
     try:
@@ -233,7 +240,7 @@ def _zeros(n, dtype):
     return _upload(np.zeros(n, dtype), "zeros")
 
 
-def dense_forward(x, w, b=None, activation=None):
+def dense_forward(x, w, b=None, activation=None, buffers=None):
     """Y = act(X W + b) on the GPU; must equal reference.dense_forward."""
     where = "cuda.dense_forward"
     act = activations.code(activation, where)
@@ -242,12 +249,12 @@ def dense_forward(x, w, b=None, activation=None):
     )
     if not host and dx.shape[1] != dw.shape[0]:
         raise ValueError(f"{where}: x {dx.shape} and w {dw.shape} do not chain.")
-    y = _alloc((dx.shape[0], dw.shape[1]), dx.dtype, "y")
+    y = _take(buffers, where, "y", (dx.shape[0], dw.shape[1]), dx.dtype, (dx, dw, db))
     _matmul(y, dx, dw, False, False, db, act)
     return y.copy_to_host() if host else y
 
 
-def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
+def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True, buffers=None):
     """(dX, dW, db) on the GPU; must equal reference.dense_backward."""
     where = "cuda.dense_backward"
     act = activations.code(activation, where)
@@ -258,34 +265,36 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
     )
     n_rows, n_in = x.shape
     n_out = w.shape[1]
-    dz = _alloc((n_rows, n_out), x.dtype, "dz")
-    db = _alloc(n_out, x.dtype, "db")
+    inputs = (x, w, y, dy)
+    dz = _take(buffers, where, "dz", (n_rows, n_out), x.dtype)
+    db = _take(buffers, where, "db", (n_out,), x.dtype, inputs)
     if n_out:
         blocks = math.ceil(n_out / REDUCE_COLS)
         _DZ_DB[np.dtype(x.dtype)][blocks, (REDUCE_COLS, REDUCE_ROWS)](dz, db, y, dy, act)
     dx = dw = None
     if need_dw:
-        dw = _matmul(_alloc((n_in, n_out), x.dtype, "dw"), x, dz, True, False)
+        dw = _matmul(_take(buffers, where, "dw", (n_in, n_out), x.dtype, inputs), x, dz, True, False)
     if need_dx:
-        dx = _matmul(_alloc((n_rows, n_in), x.dtype, "dx"), dz, w, False, True)
+        dx = _matmul(_take(buffers, where, "dx", (n_rows, n_in), x.dtype, inputs), dz, w, False, True)
     if host:
         return tuple(None if a is None else a.copy_to_host() for a in (dx, dw, db))
     return dx, dw, db
 
 
-def lowrank_forward(x, u, v, b=None, activation=None):
+def lowrank_forward(x, u, v, b=None, activation=None, buffers=None):
     """Y = act((X U) V + b) on the GPU: two tiled products, t = X U kept on the device."""
     where = "cuda.lowrank_forward"
     act = activations.code(activation, where)
     (x, u, v, b), host = _inputs(
         where, {"x": x, "u": u, "v": v, "b": b}, lambda x, u, v, b: checks.lowrank_inputs(where, x, u, v, b)
     )
-    t = _matmul(_alloc((x.shape[0], u.shape[1]), x.dtype, "t"), x, u, False, False)
-    y = _matmul(_alloc((x.shape[0], v.shape[1]), x.dtype, "y"), t, v, False, False, b, act)
+    t = _matmul(_take(buffers, where, "t", (x.shape[0], u.shape[1]), x.dtype), x, u, False, False)
+    y = _take(buffers, where, "y", (x.shape[0], v.shape[1]), x.dtype, (x, u, v, b))
+    _matmul(y, t, v, False, False, b, act)
     return y.copy_to_host() if host else y
 
 
-def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):
+def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True, buffers=None):
     """(dx, du, dv, db) of Y = act((X U) V + b) on the GPU (formulas in reference.py)."""
     where = "cuda.lowrank_backward"
     (x, u, v, y, dy), host = _inputs(
@@ -293,10 +302,10 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
         {"x": x, "u": u, "v": v, "y": y, "dy": dy},
         lambda x, u, v, y, dy: checks.lowrank_grad_inputs(where, x, u, v, y, dy),
     )
-    t = _alloc((x.shape[0], u.shape[1]), x.dtype, "t")
+    t = _take(buffers, where, "t", (x.shape[0], u.shape[1]), x.dtype)
     _matmul(t, x, u, False, False)
-    dt, dv, db = dense_backward(t, v, y, dy, activation, True, need_dw)
-    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx, need_dw)
+    dt, dv, db = dense_backward(t, v, y, dy, activation, True, need_dw, sub(buffers, "v"))
+    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx, need_dw, sub(buffers, "u"))
     out = (dx, du, dv, db)
     return tuple(None if a is None else a.copy_to_host() for a in out) if host else out
 

@@ -90,6 +90,28 @@ def tiling(n_rows: int, n_cols: int, n_threads: int):
     return row_tiles, col_tiles
 
 
+@functools.lru_cache(maxsize=1024)
+def plan(n_rows: int, n_cols: int, n_k: int, n_threads: int):
+    """Everything `gemm` needs to know about its shape, decided once per shape.
+
+    Returns:
+        (n_tr, n_tc, kc_even, shared, packed_shape): the tiles (`tiling`); the K block,
+        K cut into equal blocks of at most KC (no thin last block); whether op(B) is packed
+        whole once for every row tile (when there are several and it stays in L3); and the
+        shape of the packing scratch: (1, col_panels, K, NR) when shared, else one K block
+        of each tile's columns, (tiles, panels per tile, kc_even, NR). The caller allocates
+        the scratch (or keeps it from the last call: kernels/buffers.py).
+    """
+    n_tr, n_tc = tiling(n_rows, n_cols, n_threads)
+    n_kb = max(1, -(-n_k // KC))
+    kc_even = max(1, -(-n_k // n_kb))
+    col_panels = -(-n_cols // NR)
+    shared = n_tr > 1 and n_k * n_cols <= SHARED_MAX
+    if shared:
+        return n_tr, n_tc, kc_even, True, (1, col_panels, n_k, NR)
+    return n_tr, n_tc, kc_even, False, (n_tr * n_tc, -(-col_panels // n_tc), kc_even, NR)
+
+
 # Packing copies go through a small stack array: LLVM cannot prove that two numpy arrays do
 # not overlap, so it will not vectorise a copy from one to the other, but it knows a fresh
 # stack array overlaps nothing. Rows are indexed through views with plain range variables,
@@ -169,17 +191,15 @@ _pack_narrow, _micro_narrow = _panel_kernels(NARROW)
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even, shared):
+def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even, bp, own):
     """Compute C[r0:r1, c0:c1] over all K blocks, then add bias and apply act to it.
 
-    `shared` is op(B) already packed whole (n_panels, K, NR) when several row tiles need the
-    same panels; otherwise it is empty and the tile packs its own columns, one K block at a
-    time, into a buffer that stays in L2.
+    bp holds op(B) packed: whole (n_panels, K, NR), already, when several row tiles share
+    the same panels; else (own) the tile packs its own columns into it, one K block at a
+    time, in a buffer small enough to stay in L2.
     """
     n_rp = (r1 - r0 + MR - 1) // MR
     n_cp = (c1 - c0 + NR - 1) // NR
-    own = shared.shape[0] == 0
-    bp = np.empty((n_cp, kc_even, NR), c.dtype) if own else shared
     p0 = 0 if own else c0 // NR  # the tile's first panel in bp
     edge_a = np.zeros((kc_even, MR), c.dtype)  # the last, partial row panel, zero-padded
     edge = np.empty((MR, NR), c.dtype)
@@ -189,7 +209,7 @@ def _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even, sh
         kc = min(kc_even, n_k - k0)
         kp = 0 if own else k0  # the block's first k in bp
         if own:
-            _pack_b(bp, b, trans_b, c0, c1, k0, kc)
+            _pack_b(bp[0:n_cp], b, trans_b, c0, c1, k0, kc)
         for rp in range(n_rp):
             row0 = r0 + rp * MR
             height = min(MR, r1 - row0)
@@ -255,26 +275,22 @@ def _epilogue(c, bias, act, r0, r1, c0, c1):
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
-def gemm(c, a, b, trans_a, trans_b, bias, act, n_tr, n_tc):
-    """C = act(op(A)·op(B) + bias), written into c (N, M), in n_tr × n_tc tiles (`tiling`).
-    See the module docstring."""
+def gemm(c, a, b, trans_a, trans_b, bias, act, n_tr, n_tc, kc_even, shared, packed):
+    """C = act(op(A)·op(B) + bias), written into c (N, M), with the tiles, K block and
+    packing scratch that `plan` gives for this shape. See the module docstring."""
     n_rows, n_cols = c.shape
     n_k = a.shape[0] if trans_a else a.shape[1]
-    n_kb = max(1, (n_k + KC - 1) // KC)
-    kc_even = max(1, (n_k + n_kb - 1) // n_kb)  # equal blocks: no thin last block
     row_panels = (n_rows + MR - 1) // MR
     col_panels = (n_cols + NR - 1) // NR
-    if n_tr > 1 and n_k * n_cols <= SHARED_MAX:  # every row tile needs the same panels: pack op(B) once
-        shared = np.empty((col_panels, n_k, NR), c.dtype)
+    if shared:  # every row tile needs the same panels: pack op(B) once
         for p in prange(col_panels):
-            _pack_b(shared[p : p + 1], b, trans_b, p * NR, n_cols, 0, n_k)
-    else:
-        shared = np.empty((0, 0, NR), c.dtype)
+            _pack_b(packed[0, p : p + 1], b, trans_b, p * NR, n_cols, 0, n_k)
     for t in prange(n_tr * n_tc):
         i, j = t // n_tc, t % n_tc  # panels cut in proportion: tiles differ by one at most
         r0, r1 = i * row_panels // n_tr * MR, min((i + 1) * row_panels // n_tr * MR, n_rows)
         c0, c1 = j * col_panels // n_tc * NR, min((j + 1) * col_panels // n_tc * NR, n_cols)
-        _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even, shared)
+        bp = packed[0] if shared else packed[t]
+        _tile(c, a, b, trans_a, trans_b, bias, act, r0, r1, c0, c1, n_k, kc_even, bp, not shared)
 
 
 GEMV_CHUNK = 256  # rows of B per GEMV task

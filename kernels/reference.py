@@ -29,12 +29,13 @@ import numpy as np
 from numba import njit
 
 from . import FUNCTIONS, activations, checks, quant
+from .buffers import sub, take
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
 __all__ = list(FUNCTIONS)
 
 
-def dense_forward(x, w, b=None, activation=None):
+def dense_forward(x, w, b=None, activation=None, buffers=None):
     """Y = act(X W + b).
 
     Args:
@@ -42,6 +43,8 @@ def dense_forward(x, w, b=None, activation=None):
         w: kernel, shape (K, M), same dtype as x.
         b: bias, shape (M,), or None for no bias.
         activation: "linear" (or None), "relu", "sigmoid" or "tanh".
+        buffers: a kernels.Buffers that keeps y for the next call (a training loop's
+            way to allocate nothing per step; see kernels/buffers.py), or None.
 
     Returns:
         y, shape (N, M), the dtype of x.
@@ -54,7 +57,7 @@ def dense_forward(x, w, b=None, activation=None):
     where = "reference.dense_forward"
     x, w, b = checks.dense_inputs(where, x, w, b)
     act = activations.code(activation, where)
-    y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    y = take(buffers, where, "y", (x.shape[0], w.shape[1]), x.dtype, (x, w, b))
     bias = np.zeros(w.shape[1], x.dtype) if b is None else b
     _dense_forward(y, x, w, bias, act)
     return y
@@ -72,7 +75,7 @@ def _dense_forward(y, x, w, b, act):
             y[n, j] = activations.apply(z + b[j], act)
 
 
-def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
+def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True, buffers=None):
     """Gradients of a dense layer from its inputs, its output and dL/dY.
 
     Args:
@@ -83,6 +86,7 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
         activation: the forward's activation.
         need_dx: compute dX (False for a network's first layer).
         need_dw: compute dW (False for a frozen layer).
+        buffers: a kernels.Buffers that keeps dx, dw, db and dz for the next call, or None.
 
     Returns:
         (dx, dw, db): shapes (N, K), (K, M), (M,); dx or dw is None when not asked for.
@@ -92,11 +96,12 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True):
     act = activations.code(activation, where)
     n_rows, n_in = x.shape
     n_out = w.shape[1]
-    dz = np.empty_like(dy)
-    db = np.empty(n_out, dy.dtype)
+    inputs = (x, w, y, dy)
+    dz = take(buffers, where, "dz", dy.shape, dy.dtype)
+    db = take(buffers, where, "db", (n_out,), dy.dtype, inputs)
     _dense_backward_dz(dz, db, y, dy, act)
-    dx = np.empty((n_rows, n_in), x.dtype) if need_dx else None
-    dw = np.empty((n_in, n_out), x.dtype) if need_dw else None
+    dx = take(buffers, where, "dx", (n_rows, n_in), x.dtype, inputs) if need_dx else None
+    dw = take(buffers, where, "dw", (n_in, n_out), x.dtype, inputs) if need_dw else None
     if need_dw:
         _dense_backward_dw(dw, x, dz)
     if need_dx:
@@ -155,28 +160,29 @@ def _dense_backward_dx(dx, w, dz):
 #     dU = Xᵀ dt    (K, R)      dX = dt Uᵀ    (N, K)
 
 
-def lowrank_forward(x, u, v, b=None, activation=None):
+def lowrank_forward(x, u, v, b=None, activation=None, buffers=None):
     """Y = act((X U) V + b), the math of a dense layer with W = U V.
 
     Args:
-        x: (N, K).  u: (K, R).  v: (R, M).  b: (M,) or None.  activation: as dense_forward.
+        x: (N, K).  u: (K, R).  v: (R, M).  b: (M,) or None.
+        activation, buffers: as dense_forward.
 
     Returns:
         y (N, M).
     """
     where = "reference.lowrank_forward"
     x, u, v, b = checks.lowrank_inputs(where, x, u, v, b)
-    t = dense_forward(x, u)
-    return dense_forward(t, v, b, activation)
+    t = dense_forward(x, u, buffers=sub(buffers, "u"))
+    return dense_forward(t, v, b, activation, sub(buffers, "v"))
 
 
-def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True):
+def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True, buffers=None):
     """Gradients (dx, du, dv, db) of Y = act((X U) V + b); dx or du, dv None when not needed."""
     where = "reference.lowrank_backward"
     x, u, v, y, dy = checks.lowrank_grad_inputs(where, x, u, v, y, dy)
-    t = dense_forward(x, u)
-    dt, dv, db = dense_backward(t, v, y, dy, activation, need_dx=True, need_dw=need_dw)
-    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx=need_dx, need_dw=need_dw)
+    t = dense_forward(x, u, buffers=sub(buffers, "t"))
+    dt, dv, db = dense_backward(t, v, y, dy, activation, True, need_dw, sub(buffers, "v"))
+    dx, du, _ = dense_backward(x, u, t, dt, None, need_dx, need_dw, sub(buffers, "u"))
     return dx, du, dv, db
 
 

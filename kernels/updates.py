@@ -16,6 +16,8 @@ The formulas are Keras 3's (keras/src/optimizers/{sgd,adam,rmsprop}.py):
 import numpy as np
 from numba import njit, prange
 
+from .checks import FLOAT_DTYPES
+
 __all__ = ["sgd_update", "adam_update", "rmsprop_update"]
 
 # Second moments are capped here: a gradient of 1e20 squares past float32's range, and an
@@ -30,23 +32,51 @@ CHUNK = 16384  # elements per parallel task; elementwise, so any split gives the
 
 
 def _scalars(w, *values):
-    """The scalars in w's dtype: then the loops run in float32 and vectorise."""
-    return tuple(w.dtype.type(v) for v in values)
+    """The scalars as one small array in w's dtype: the loops then run in float32 and
+    vectorise. (One array costs ~1 µs to make; six numpy scalars, ~4 µs.)"""
+    return np.array(values, w.dtype)
+
+
+def _flat(where, w, *others):
+    """w, its gradient and its state as flat views, after checking that they can be updated
+    in place together: numpy arrays of one float dtype (else TypeError) and one shape,
+    C-contiguous, w writeable (else ValueError: a mismatch would read past an array's end)."""
+    arrays = (w, *others)
+    dtype = getattr(w, "dtype", None)
+    typed = all(type(a) is np.ndarray and a.dtype == dtype for a in arrays) and dtype.type in FLOAT_DTYPES
+    if not (typed and all(a.shape == w.shape and a.flags.c_contiguous for a in arrays) and w.flags.writeable):
+        listed = ", ".join(
+            f"{getattr(a, 'shape', type(a).__name__)} {getattr(a, 'dtype', '')}".strip() for a in arrays
+        )
+        raise (ValueError if typed else TypeError)(
+            f"{where}: w, its gradient and its state must be C-contiguous numpy arrays of one "
+            f"float dtype and one shape, w writeable; received {listed}."
+        )
+    return arrays if w.ndim == 1 else tuple(a.reshape(-1) for a in arrays)
 
 
 def sgd_update(w, g, m, lr, momentum, nesterov):
     """In place: SGD with optional (Nesterov) momentum; m is unused when momentum == 0."""
-    _sgd(w, g, m, *_scalars(w, lr, momentum), bool(nesterov))
+    w, g, m = _flat("sgd_update", w, g, m)
+    _run(_sgd, w, g, m, _scalars(w, lr, momentum), bool(nesterov))
 
 
 def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
     """In place: decoupled weight decay (decay = λη, 0 for Adam), then the Adam step."""
-    _adam(w, g, m, v, *_scalars(w, alpha, 1 - beta_1, 1 - beta_2, epsilon, decay, V_MAX))
+    w, g, m, v = _flat("adam_update", w, g, m, v)
+    _run(_adam, w, g, m, v, _scalars(w, alpha, 1 - beta_1, 1 - beta_2, epsilon, decay, V_MAX))
 
 
 def rmsprop_update(w, g, v, mom, lr, rho, momentum, epsilon):
     """In place: RMSprop (uncentered); mom is unused when momentum == 0."""
-    _rmsprop(w, g, v, mom, *_scalars(w, lr, rho, 1 - rho, momentum, epsilon, V_MAX))
+    w, g, v, mom = _flat("rmsprop_update", w, g, v, mom)
+    _run(_rmsprop, w, g, v, mom, _scalars(w, lr, rho, 1 - rho, momentum, epsilon, V_MAX))
+
+
+def _run(loop, w, *args):
+    """The parallel loop, or its serial twin when w fits in one chunk: a parallel launch
+    costs more than updating a bias (the same bits either way: elementwise)."""
+    (loop if w.size > CHUNK else _SERIAL[loop])(w, *args)
 
 
 # Each task works on views of its chunk indexed from zero: numba then knows no index is
@@ -54,7 +84,8 @@ def rmsprop_update(w, g, v, mom, lr, rho, momentum, epsilon):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _sgd(w, g, m, lr, momentum, nesterov):
+def _sgd(w, g, m, scalars, nesterov):
+    lr, momentum = scalars[0], scalars[1]
     for t in prange((w.size + CHUNK - 1) // CHUNK):
         lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
         wc, gc, mc = w[lo:hi], g[lo:hi], m[lo:hi]
@@ -72,7 +103,15 @@ def _sgd(w, g, m, lr, momentum, nesterov):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _adam(w, g, m, v, alpha, c1, c2, epsilon, decay, v_max):
+def _adam(w, g, m, v, scalars):
+    alpha, c1, c2, epsilon, decay, v_max = (
+        scalars[0],
+        scalars[1],
+        scalars[2],
+        scalars[3],
+        scalars[4],
+        scalars[5],
+    )
     for t in prange((w.size + CHUNK - 1) // CHUNK):
         lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
         wc, gc, mc, vc = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
@@ -90,7 +129,15 @@ def _adam(w, g, m, v, alpha, c1, c2, epsilon, decay, v_max):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _rmsprop(w, g, v, mom, lr, rho, c, momentum, epsilon, v_max):
+def _rmsprop(w, g, v, mom, scalars):
+    lr, rho, c, momentum, epsilon, v_max = (
+        scalars[0],
+        scalars[1],
+        scalars[2],
+        scalars[3],
+        scalars[4],
+        scalars[5],
+    )
     for t in prange((w.size + CHUNK - 1) // CHUNK):
         lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
         wc, gc, vc, mc = w[lo:hi], g[lo:hi], v[lo:hi], mom[lo:hi]
@@ -105,3 +152,7 @@ def _rmsprop(w, g, v, mom, lr, rho, c, momentum, epsilon, v_max):
                 wc[i] -= mc[i]
             else:
                 wc[i] -= step
+
+
+# The same loops compiled without threads (prange runs as range), for small parameters.
+_SERIAL = {loop: njit(cache=True, error_model="numpy")(loop.py_func) for loop in (_sgd, _adam, _rmsprop)}
