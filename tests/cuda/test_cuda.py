@@ -48,6 +48,24 @@ def test_device_arrays_in_device_arrays_out():
     np.testing.assert_array_equal(y.copy_to_host(), np.full((3, 2), 4.0))
 
 
+def test_buffers_keep_device_arrays_and_give_the_same_results():
+    from numba import cuda
+
+    rng = np.random.default_rng(3)
+    x, w = (cuda.to_device(rng.standard_normal(s).astype(np.float32)) for s in ((6, 5), (5, 4)))
+    bufs = kernels.Buffers()
+    y = cuda_k.dense_forward(x, w, None, "relu", buffers=bufs)
+    dy = cuda.to_device(np.ones((6, 4), np.float32))
+    grads = cuda_k.dense_backward(x, w, y, dy, "relu", buffers=bufs)
+    assert cuda_k.dense_forward(x, w, None, "relu", buffers=bufs) is y  # kept on the device
+    assert cuda_k.dense_backward(x, w, y, dy, "relu", buffers=bufs)[1] is grads[1]
+    want = cpu_k.dense_backward(
+        x.copy_to_host(), w.copy_to_host(), y.copy_to_host(), dy.copy_to_host(), "relu"
+    )
+    for got, expected in zip(grads, want):
+        close(got.copy_to_host(), expected, np.float32)
+
+
 def test_lowrank_equals_cpu():
     rng = np.random.default_rng(0)
     x, u, v = (rng.standard_normal(s).astype(np.float32) for s in ((9, 12), (12, 3), (3, 10)))
