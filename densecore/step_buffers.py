@@ -30,6 +30,9 @@ class StepBuffers:
         self._sets = []
         self._used = 0
 
+    def __deepcopy__(self, memo):
+        return StepBuffers()  # a cloned model keeps none of the original's scratch arrays
+
     def next(self) -> Buffers:
         if self._used == len(self._sets):
             self._sets.append(Buffers())

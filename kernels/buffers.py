@@ -71,6 +71,9 @@ class Buffers:
                 )
         return array
 
+    def __deepcopy__(self, memo):
+        return Buffers()  # scratch: a copied model (or layer) starts with none, on any device
+
     def sub(self, name) -> "Buffers":
         """The Buffers of a kernel called from inside this one (one per call, by name)."""
         child = self._children.get(name)

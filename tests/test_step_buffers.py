@@ -92,3 +92,13 @@ def test_outside_a_training_step_every_result_is_new():
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert second is not first and np.array_equal(first, kept)
     assert np.array_equal(prediction, kept)  # untouched by the fit after it
+
+
+def test_a_cloned_model_copies_no_kept_arrays():
+    x, y = digits_like()
+    model = make("sequential")
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    clone = dc.compress.clone(model)
+    assert all(not kept._sets for kept in clone._step_buffers.values())
+    clone.fit(x, y, batch_size=32, epochs=1, verbose=0)  # and trains, making its own
+    assert all(kept._sets for kept in clone._step_buffers.values())
