@@ -104,14 +104,8 @@ def _sgd(w, g, m, scalars, nesterov):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _adam(w, g, m, v, scalars):
-    alpha, c1, c2, epsilon, decay, v_max = (
-        scalars[0],
-        scalars[1],
-        scalars[2],
-        scalars[3],
-        scalars[4],
-        scalars[5],
-    )
+    alpha, c1, c2 = scalars[0], scalars[1], scalars[2]  # (one small array: see _scalars)
+    epsilon, decay, v_max = scalars[3], scalars[4], scalars[5]
     for t in prange((w.size + CHUNK - 1) // CHUNK):
         lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
         wc, gc, mc, vc = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
@@ -130,14 +124,8 @@ def _adam(w, g, m, v, scalars):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _rmsprop(w, g, v, mom, scalars):
-    lr, rho, c, momentum, epsilon, v_max = (
-        scalars[0],
-        scalars[1],
-        scalars[2],
-        scalars[3],
-        scalars[4],
-        scalars[5],
-    )
+    lr, rho, c = scalars[0], scalars[1], scalars[2]
+    momentum, epsilon, v_max = scalars[3], scalars[4], scalars[5]
     for t in prange((w.size + CHUNK - 1) // CHUNK):
         lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
         wc, gc, vc, mc = w[lo:hi], g[lo:hi], v[lo:hi], mom[lo:hi]

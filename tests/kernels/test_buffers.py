@@ -3,26 +3,13 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 import kernels
 from kernels import Buffers
 
-from .test_dense import ACTIVATIONS, layout
+from .test_dense import case, make
 
 BACKENDS = ["reference", "cpu"]
-sizes = st.sampled_from([1, 2, 5, 8, 13, 31, 47, 130])
-case = st.fixed_dictionaries(
-    {
-        "n": sizes,
-        "k": sizes,
-        "m": sizes,
-        "dtype": st.sampled_from([np.float32, np.float64]),
-        "activation": st.sampled_from(ACTIVATIONS),
-        "layout": st.sampled_from(["c", "fortran", "strided"]),
-        "seed": st.integers(0, 2**16),
-    }
-)
 # One Buffers for every example: shapes and dtypes change from one to the next, so the
 # kept arrays are replaced as often as they are reused.
 KEPT = {backend: Buffers() for backend in BACKENDS}
@@ -35,20 +22,26 @@ def same(a, b):
 @pytest.mark.parametrize("backend", BACKENDS)
 @given(c=case)
 def test_dense_with_buffers_equals_without_bitwise(backend, c):
-    rng = np.random.default_rng(c["seed"])
-    dt = c["dtype"]
-    x = layout(rng.standard_normal((c["n"], c["k"])).astype(dt), c["layout"])
-    w = layout(rng.standard_normal((c["k"], c["m"])).astype(dt), c["layout"])
-    b = rng.standard_normal(c["m"]).astype(dt)
+    x, w, b = make(c)
     k, bufs = kernels.get(backend), KEPT[backend]
     want_y = k.dense_forward(x, w, b, c["activation"])
-    dy = rng.standard_normal(want_y.shape).astype(dt)
+    dy = np.random.default_rng(c["seed"]).standard_normal(want_y.shape).astype(c["dtype"])
     want = k.dense_backward(x, w, want_y, dy, c["activation"])
     for _ in range(2):  # the second call writes into what the first one kept
         y = k.dense_forward(x, w, b, c["activation"], buffers=bufs)
         grads = k.dense_backward(x, w, y, dy, c["activation"], buffers=bufs)
         assert same(y, want_y) and all(same(g, e) for g, e in zip(grads, want))
     assert k.dense_forward(x, w, b, c["activation"], buffers=bufs) is y  # kept, not new
+
+
+def test_a_large_product_packs_per_tile_into_the_kept_scratch(rng):
+    """Past SHARED_MAX, each tile packs its own panels: into one kept scratch array."""
+    k, bufs = kernels.get("cpu"), Buffers()
+    x = rng.standard_normal((130, 1100)).astype(np.float32)
+    w = rng.standard_normal((1100, 1000)).astype(np.float32)
+    want = k.dense_forward(x, w, None, "relu")
+    assert same(k.dense_forward(x, w, None, "relu", buffers=bufs), want)
+    assert same(k.dense_forward(x, w, None, "relu", buffers=bufs), want)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
