@@ -18,7 +18,8 @@ CHUNK = 65536  # elements per task of the NaN/inf count
 
 def take_rows(x, index, out):
     """out[: len(index)] = x[index], for 2-D C-contiguous x and out of one dtype; returns that
-    view. `index` holds row numbers in [0, len(x)) (fit's own permutation: not checked)."""
+    view. `index` holds row numbers in [0, len(x)): one outside is a ValueError (checked as
+    the rows are copied, for free; out's rows are then left undefined)."""
     n = len(index)
     if not (
         x.ndim == out.ndim == 2
@@ -33,16 +34,27 @@ def take_rows(x, index, out):
             f"least {n} rows; received x {x.shape} {x.dtype}, out {out.shape} {out.dtype}."
         )
     view = out[:n]
-    _take_rows(x, np.ascontiguousarray(index, np.int64), view)
+    index = np.ascontiguousarray(index, np.int64)
+    if _take_rows(x, index, view):
+        raise ValueError(
+            f"take_rows: row indices must lie in [0, {len(x)}); received {index.min()} to {index.max()}."
+        )
     return view
 
 
 @njit(cache=True, parallel=True)
 def _take_rows(x, index, out):
+    """Copy the rows; return how many indices fell outside x (those rows are not copied)."""
+    outside = 0
     for i in prange(index.shape[0]):
-        src, dst = x[index[i]], out[i]
+        r = index[i]
+        if r < 0 or r >= x.shape[0]:
+            outside += 1
+            continue
+        src, dst = x[r], out[i]
         for j in range(src.shape[0]):
             dst[j] = src[j]
+    return outside
 
 
 def count_nonfinite(x) -> int:

@@ -57,3 +57,10 @@ def test_count_nonfinite_equals_numpy(shape, dtype, seed, n_bad, contiguous):
     if not contiguous and x.ndim and x.shape[0] > 1:
         x = x[::2]
     assert data_kernels.count_nonfinite(x) == np.count_nonzero(~np.isfinite(x))
+
+
+@pytest.mark.parametrize("bad", [5, -1, 1 << 40])
+def test_take_rows_refuses_rows_outside_x(bad):
+    x = np.arange(15, dtype=np.float32).reshape(5, 3)
+    with pytest.raises(ValueError, match=r"take_rows: row indices must lie in \[0, 5\)"):
+        data_kernels.take_rows(x, np.array([0, bad, 2]), np.empty((3, 3), np.float32))
