@@ -346,8 +346,22 @@ def _rmsprop(w, g, v, mom, lr, rho, momentum, epsilon):
             w[i] -= step
 
 
-def _in_place(kernel, arrays, scalars):
-    """Run an elementwise update on device copies of host arrays and copy them back in place."""
+def _in_place(where, kernel, arrays, scalars):
+    """Run an elementwise update on device copies of host arrays and copy them back in place,
+    after the checks of updates._flat: one float dtype and one shape for all."""
+    dtypes = {np.dtype(getattr(a, "dtype", object)) for a in arrays}
+    if len(dtypes) != 1 or next(iter(dtypes)).type not in checks.FLOAT_DTYPES:
+        raise TypeError(
+            f"{where}: w, its gradient and its state must share one float dtype; received {dtypes}."
+        )
+    if len({tuple(a.shape) for a in arrays}) != 1 or not all(
+        a.flags.c_contiguous for a in arrays if isinstance(a, np.ndarray)
+    ):
+        raise ValueError(
+            f"{where}: w, its gradient and its state must share one shape, numpy arrays "
+            f"C-contiguous (they are updated in place); received {[tuple(a.shape) for a in arrays]}."
+        )
+    arrays = [a.reshape(-1) if a.ndim != 1 else a for a in arrays]  # views: contiguous
     host = [a for a in arrays if isinstance(a, np.ndarray)]
     device = [_upload(a, "optimizer state") if isinstance(a, np.ndarray) else a for a in arrays]
     size = arrays[0].size
@@ -361,17 +375,17 @@ def _in_place(kernel, arrays, scalars):
 
 def sgd_update(w, g, m, lr, momentum, nesterov):
     """In place, as updates.sgd_update."""
-    _in_place(_sgd, [w, g, m], [lr, momentum, nesterov])
+    _in_place("cuda.sgd_update", _sgd, [w, g, m], [lr, momentum, nesterov])
 
 
 def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
     """In place, as updates.adam_update."""
-    _in_place(_adam, [w, g, m, v], [alpha, beta_1, beta_2, epsilon, decay])
+    _in_place("cuda.adam_update", _adam, [w, g, m, v], [alpha, beta_1, beta_2, epsilon, decay])
 
 
 def rmsprop_update(w, g, v, mom, lr, rho, momentum, epsilon):
     """In place, as updates.rmsprop_update."""
-    _in_place(_rmsprop, [w, g, v, mom], [lr, rho, momentum, epsilon])
+    _in_place("cuda.rmsprop_update", _rmsprop, [w, g, v, mom], [lr, rho, momentum, epsilon])
 
 
 # ---- integer quantization (the math in kernels/quant.py; the loops in reference.py) --------

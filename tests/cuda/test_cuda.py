@@ -373,3 +373,15 @@ def test_checkpoints_saved_during_training_on_the_device_load_on_the_host(tmp_pa
     restored = dc.load_model(str(tmp_path / "model-2.dc"))
     np.testing.assert_array_equal(restored.predict(x), model.predict(x))
     restored.fit(x, y, epochs=1, batch_size=8, verbose=0)  # the optimizer state came back too
+
+
+def test_updates_refuse_mismatched_arrays_and_take_any_one_shape():
+    w, g, m, v = (np.ones((3, 4), np.float32) for _ in range(4))
+    with pytest.raises(ValueError, match="cuda.adam_update: .* one shape"):
+        cuda_k.adam_update(w, g[:2], m, v, 0.1, 0.9, 0.999, 1e-7, 0.0)
+    with pytest.raises(TypeError, match="cuda.sgd_update: .* one float dtype"):
+        cuda_k.sgd_update(w, g.astype(np.float64), m, 0.1, 0.0, False)
+    expected = w.copy()
+    cpu_k.adam_update(expected, g, m.copy(), v.copy(), 0.1, 0.9, 0.999, 1e-7, 0.0)
+    cuda_k.adam_update(w, g, m, v, 0.1, 0.9, 0.999, 1e-7, 0.0)  # 2-D, updated in place
+    close(w, expected, np.float32)
