@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from kernels import Buffers
 from kernels import data as data_kernels
 
 from . import callbacks as callbacks_module
@@ -60,12 +61,14 @@ def _as_inputs(where, x, name="x") -> np.ndarray:
     return array
 
 
-def _batch_taker(x, batch_size):
+def _batch_taker(x, batch_size, buffers):
     """index -> x[index] for fit's steps. A slice (no shuffle) is a view; a shuffled index
     is gathered in parallel into one buffer reused by every step (`kernels.data`), as
-    nothing keeps a step's batch after the step. numpy's indexing for other layouts."""
+    nothing keeps a step's batch after the step, and kept in `buffers` for the next fit.
+    numpy's indexing for other layouts."""
     flat = x.reshape(len(x), -1) if x.flags.c_contiguous else None
-    buffer = None if flat is None else np.empty((min(batch_size, len(x)), flat.shape[1]), x.dtype)
+    shape = (min(batch_size, len(x)), 0 if flat is None else flat.shape[1])
+    buffer = None if flat is None else buffers.take("fit", "batch", shape, x.dtype, (x,))
 
     def take(index):
         if isinstance(index, slice) or buffer is None:
@@ -302,7 +305,7 @@ class Trainer:
         cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self, params)
         trainable = self.trainable_weights
         loss_tracker = metrics_module.Mean("loss")
-        take = _batch_taker(x, batch_size)
+        take = _batch_taker(x, batch_size, self.__dict__.setdefault("_fit_buffers", Buffers()))
         self.stop_training = False
         with _deferred_interrupts() as interrupt:
             cbs.call("on_train_begin", None)

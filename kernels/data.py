@@ -4,7 +4,7 @@ and through temporary arrays; these are parallel sweeps with no temporaries.
 
     count_nonfinite(x)   #{ i : x_i is NaN or ±inf }   (8192×784 float32: 1.1 against 2.3 ms
                                                         for np.all(np.isfinite(x)), measured)
-    take_rows(x, i, out) out[r, :] = x[i[r], :]          into a buffer fit allocates once (batch
+    take_rows(x, i, out) out[r, :] = x[i[r], :]          into a buffer fit keeps (batch
                                                         512 of 784 features: 35 against 89 µs)
 """
 
