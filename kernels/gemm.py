@@ -31,6 +31,9 @@ How it is fast (GotoBLAS/BLIS structure, see PERF_NOTES.md):
   vectorised by LLVM's SLP vectoriser, which numba leaves off by default: these kernels are
   compiled with it on (see `slp_vectorizer`), for float32 and, when first used, float64.
 - Bias and activation are applied as the last K block is stored: no extra pass over C.
+- The packing scratch is the caller's (`plan` gives its shape for each product), so a
+  training loop keeps it from one call to the next (kernels/buffers.py) instead of
+  allocating it again.
 """
 
 import functools
