@@ -15,10 +15,11 @@ allocates its results, as a function should.
 """
 
 import contextlib
+import threading
 
 from kernels import Buffers
 
-_active = [None]
+_local = threading.local()  # per thread: a predict in another thread never gets a step's arrays
 
 
 class StepBuffers:
@@ -44,16 +45,16 @@ class StepBuffers:
 @contextlib.contextmanager
 def reusing(step_buffers: StepBuffers):
     """Within this block (one training step), dense nodes write into `step_buffers`."""
-    saved = _active[0]
+    saved = getattr(_local, "active", None)
     step_buffers._used = 0
-    _active[0] = step_buffers
+    _local.active = step_buffers
     try:
         yield
     finally:
-        _active[0] = saved
+        _local.active = saved
 
 
 def for_node():
     """The next node's Buffers inside a training step; None outside one."""
-    active = _active[0]
+    active = getattr(_local, "active", None)
     return None if active is None else active.next()

@@ -102,3 +102,18 @@ def test_a_cloned_model_copies_no_kept_arrays():
     assert all(not kept._sets for kept in clone._step_buffers.values())
     clone.fit(x, y, batch_size=32, epochs=1, verbose=0)  # and trains, making its own
     assert all(kept._sets for kept in clone._step_buffers.values())
+
+
+def test_another_thread_never_writes_into_a_steps_arrays():
+    import threading
+
+    from densecore import step_buffers
+
+    seen = []
+    kept = step_buffers.StepBuffers()
+    with step_buffers.reusing(kept):
+        worker = threading.Thread(target=lambda: seen.append(step_buffers.for_node()))
+        worker.start()
+        worker.join()
+        assert step_buffers.for_node() is not None  # this thread is inside the step
+    assert seen == [None]  # the other one is not
