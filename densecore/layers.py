@@ -8,6 +8,7 @@
 
 import contextlib
 import itertools
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -20,7 +21,16 @@ from . import random as dc_random
 from .tensor import Tensor, as_tensor
 
 _names = defaultdict(itertools.count)
-_training = [False]  # the learning phase of the model call in progress
+
+
+class _Phase(threading.local):
+    """The learning phase of the model call in progress, per thread: a predict in one thread
+    while another trains sees training=False (no dropout)."""
+
+    training = False
+
+
+_phase = _Phase()
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 _FUSED = {"linear", "relu", "tanh"}  # fused into the dense kernel's epilogue
@@ -36,12 +46,12 @@ def _activated(activation, kernel, *arrays):
 @contextlib.contextmanager
 def learning_phase(training: bool):
     """Within this block layers called without `training=` behave as in training or not."""
-    saved = _training[0]
-    _training[0] = bool(training)
+    saved = _phase.training
+    _phase.training = bool(training)
     try:
         yield
     finally:
-        _training[0] = saved
+        _phase.training = saved
 
 
 def _unique_name(base: str) -> str:
@@ -189,7 +199,7 @@ class Layer:
         if not self.built:
             self.build((None, *x.shape[1:]))
             self.built = True
-        return self.call(x, training=_training[0] if training is None else training)
+        return self.call(x, training=_phase.training if training is None else training)
 
     def compute_output_shape(self, input_shape):
         """The output shape for `input_shape` (batch first); the identity by default."""

@@ -83,9 +83,9 @@ class Model(Trainer, Layer):
             self.input_shape = (None, *x.shape[1:])
             self.built = True
         if type(self)._call_takes_training:
-            from .layers import _training
+            from .layers import _phase
 
-            return self.call(x, training=_training[0])
+            return self.call(x, training=_phase.training)
         return self.call(x)
 
     def call(self, inputs, training=None):

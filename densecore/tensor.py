@@ -11,12 +11,21 @@ part of the gradient, so the input's gradient is the sum over the stretched axes
 """
 
 import contextlib
+import threading
 
 import numpy as np
 
 from . import backend, device
 
-_grad_enabled = [True]
+
+class _GradMode(threading.local):
+    """Whether operations record a graph, per thread (`no_grad` in one thread leaves the
+    others recording)."""
+
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 @contextlib.contextmanager
@@ -31,12 +40,12 @@ def no_grad():
         >>> y.requires_grad
         False
     """
-    saved = _grad_enabled[0]
-    _grad_enabled[0] = False
+    saved = _grad_mode.enabled
+    _grad_mode.enabled = False
     try:
         yield
     finally:
-        _grad_enabled[0] = saved
+        _grad_mode.enabled = saved
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -120,7 +129,7 @@ class Tensor:
     def _child(self, data, parents, backward) -> "Tensor":
         """The result of an op: records parents and backward only when a gradient is needed."""
         out = Tensor(data)
-        if _grad_enabled[0] and any(p.requires_grad for p in parents):
+        if _grad_mode.enabled and any(p.requires_grad for p in parents):
             out.requires_grad = True
             out._parents = parents
             out._backward = backward

@@ -117,3 +117,27 @@ def test_another_thread_never_writes_into_a_steps_arrays():
         worker.join()
         assert step_buffers.for_node() is not None  # this thread is inside the step
     assert seen == [None]  # the other one is not
+
+
+def test_learning_phase_and_no_grad_are_per_thread():
+    """A model called in one thread while another is inside a training step's learning phase
+    (and a no_grad block) runs in inference mode and records its graph as usual."""
+    import threading
+
+    from densecore.tensor import no_grad
+
+    dc.set_seed(3)
+    model = dc.Sequential([Dense(32), dc.layers.Dropout(0.5)])
+    x = np.ones((4, 6), np.float32)
+    want = model(Tensor(x)).data.copy()
+    seen = {}
+
+    def other_thread():
+        seen["y"] = model(Tensor(x)).data.copy()
+        seen["records"] = (Tensor([1.0], requires_grad=True) * 2).requires_grad
+
+    with learning_phase(True), no_grad():
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+    assert np.array_equal(seen["y"], want) and seen["records"]
