@@ -11,6 +11,7 @@ is taken over the last axis, and the result is its mean over the batch.
 import numpy as np
 
 from kernels import activations as row_kernels
+from kernels.checks import FLOAT_DTYPES
 
 from . import backend, device, step_buffers
 from .tensor import Tensor, _relu, _sigmoid, as_tensor
@@ -185,7 +186,7 @@ def _rows(z, axis) -> bool:
         z.ndim == 2
         and axis in (-1, 1)
         and z.shape[1] > 0
-        and z.dtype in (np.float32, np.float64)  # what the kernels are compiled for
+        and z.dtype.type in FLOAT_DTYPES  # what the kernels are compiled for
         and z.flags.c_contiguous
     )
 

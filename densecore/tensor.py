@@ -307,8 +307,9 @@ class Tensor:
 
 
 def _relu(z: np.ndarray) -> np.ndarray:
-    """max(z, 0), NaN kept (numpy's maximum would keep it too, but where() says so)."""
-    return np.where(z > 0, z, 0).astype(z.dtype)
+    """max(z, 0) with NaN kept, as the kernels' fused relu and numpy's maximum keep it (NaN <= 0
+    is false, so NaN falls through to z)."""
+    return np.where(z <= 0, 0, z).astype(z.dtype, copy=False)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -11,6 +11,8 @@ and through temporary arrays; these are parallel sweeps with no temporaries.
 import numpy as np
 from numba import njit, prange
 
+from .checks import FLOAT_DTYPES
+
 __all__ = ["count_nonfinite", "take_rows"]
 
 CHUNK = 65536  # elements per task of the NaN/inf count
@@ -60,7 +62,7 @@ def _take_rows(x, index, out):
 def count_nonfinite(x) -> int:
     """How many elements of a float32/float64 array are NaN or ±inf (any shape; a
     non-contiguous or other-typed array is counted by numpy)."""
-    if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
+    if x.dtype.type in FLOAT_DTYPES and x.flags.c_contiguous:
         return int(_count_nonfinite(x.reshape(-1)))
     return int(np.count_nonzero(~np.isfinite(x)))
 

@@ -162,3 +162,16 @@ def test_row_kernels_equal_numpy_and_each_other(dtype, shape):
     nan = z.copy()
     nan[-1, -1] = np.nan
     assert np.isnan(row_kernels.softmax_rows(nan)[-1]).all() and np.isnan(row_kernels.logsumexp_rows(nan)[-1])
+
+
+def test_relu_keeps_nan_like_the_fused_kernel():
+    """Activation("relu") and F.relu give what Dense(activation="relu")'s kernel gives: NaN
+    stays NaN (as in numpy and PyTorch), negatives become 0."""
+    import kernels
+
+    x = np.array([[np.nan, -1.0, 2.0]], np.float32)
+    fused = kernels.get("cpu").dense_forward(x, np.eye(3, dtype=np.float32), None, "relu")
+    for y in (dc.functional.relu(dc.Tensor(x)).data, dc.layers.Activation("relu")(dc.Tensor(x)).data):
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y, [[np.nan, 0.0, 2.0]])
+    assert np.isnan(fused[0]).all()  # the NaN reaches every output through the product
