@@ -85,7 +85,10 @@ def test_qdense_equals_the_dequantized_float_math(backend, n, k, m, seed, activa
     y = kb.qdense_forward(xq, sx, zx, wq_t, sw, sums, b, activation)
     xd = sx * (xq.astype(np.float64) - zx)
     wd = sw * wq.astype(np.float64)
-    bq = 0 if b is None else np.rint(b / (np.float64(sx) * sw)) * (np.float64(sx) * sw)  # int32 bias
+    # the int32 bias: b rounded in steps of the float32 multiplier s_x s_j, as quant.fold defines it
+    # (rounding b / (s_x s_j) in float64 instead can land one step away at a tie)
+    mult = (np.float64(sx) * sw).astype(np.float32)
+    bq = 0 if b is None else np.rint(b / mult).astype(np.float64) * mult
     z = xd @ wd + bq
     want = {None: z, "relu": np.maximum(z, 0), "tanh": np.tanh(z), "sigmoid": 1 / (1 + np.exp(-z))}[
         activation
