@@ -25,6 +25,7 @@ from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (sha
 __all__ = list(FUNCTIONS)
 
 _ROWS_PER_BLOCK = 16  # rows per task in the dZ/db sweep
+_NO_BIAS = {np.dtype(t): np.zeros(0, t) for t in checks.FLOAT_DTYPES}  # (read only: shared)
 
 
 def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR, buffers=None, name=""):
@@ -34,7 +35,7 @@ def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR, buff
     if out.size == 0:
         return out
     if bias is None:  # empty: the epilogue skips its pass when act is linear too
-        bias = np.zeros(n_cols if act != activations.LINEAR else 0, out.dtype)
+        bias = _NO_BIAS[out.dtype] if act == activations.LINEAR else np.zeros(n_cols, out.dtype)
     with gemm.slp_vectorizer():
         if n_rows == 1 and not trans_a and not trans_b:
             gemm.gemv(out, a, b, bias, act)
