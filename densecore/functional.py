@@ -153,19 +153,13 @@ def softmax(x, axis: int = -1) -> Tensor:
         out._logits = x
         return out
     device.require_host(x.data, "softmax over this axis")
-    lse = None
-    if _rows(x.data, axis):
-        y, lse = row_kernels.softmax_and_logsumexp_rows(x.data)
-    else:
-        y = _softmax(x.data, axis)
+    y = _softmax(x.data, axis)
 
     def backward(g):
         x._accumulate(y * (g - (g * y).sum(axis=axis, keepdims=True)))
 
     out = x._child(y, (x,), backward)
-    out._logits = x
-    out._row_softmax = axis in (-1, x.ndim - 1)  # the cross-entropies' own softmax: reusable
-    out._logsumexp = lse  # and its log-sum-exp, when the row kernel made it
+    out._logits = x  # whatever the axis, as Keras: its losses take the logits along their own
     return out
 
 
@@ -239,11 +233,13 @@ def _scalar_loss(value, source: Tensor, grad_fn) -> Tensor:
     )
 
 
-def _device_loss(kind, source: Tensor, t, count: int) -> Tensor:
-    """A loss computed on the GPU: per-sample losses and the gradient in one kernel; only the
-    loss value comes back to the host (a scalar node on the host, as everywhere)."""
+def _kernel_loss(kind, source: Tensor, t, count: int) -> Tensor:
+    """A loss of 2-D logits (of outputs, for "squared") from the selected backend's kernel:
+    the per-sample losses and the gradient in one pass over the rows, kernels/losses.py (with
+    the math). On the GPU only the loss value comes back to the host."""
     kernels = backend.kernels()
-    t = device.targets_to_device(t)
+    if device.is_device(source.data):
+        t = device.targets_to_device(t)
 
     def run(scale):
         if kind == "squared":
@@ -265,21 +261,6 @@ def _logits_of(y_pred: Tensor, from_logits: bool):
     return y_pred if from_logits else getattr(y_pred, "_logits", None)
 
 
-def _logsumexp_of(y_pred: Tensor, logits: Tensor) -> np.ndarray:
-    """logsumexp(logits) along the last axis, (N, 1): the one the output layer's softmax
-    computed with it when there is one (bitwise the same), else computed here."""
-    lse = getattr(y_pred, "_logsumexp", None) if y_pred is not logits else None
-    return lse if lse is not None else _logsumexp(logits.data)
-
-
-def _softmax_of(y_pred: Tensor, logits: Tensor) -> np.ndarray:
-    """softmax(logits) along the last axis, as a new array: a copy of y_pred when y_pred is
-    that very softmax (the model's output layer computed it already), else computed."""
-    if y_pred is not logits and getattr(y_pred, "_row_softmax", False):
-        return y_pred.data.copy()
-    return _softmax(logits.data)
-
-
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
     """Mean of −[t log p + (1 − t) log(1 − p)].
 
@@ -295,8 +276,8 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
     y_pred = as_tensor(y_pred)
     t = _targets("binary_crossentropy", y_true, y_pred)
     logits = _logits_of(y_pred, from_logits)
-    if logits is not None and device.is_device(logits.data):
-        return _device_loss("binary", logits, t, t.size)
+    if logits is not None and logits.ndim == 2:
+        return _kernel_loss("binary", logits, t, t.size)
     device.require_host(y_pred.data, "binary_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
@@ -318,15 +299,13 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tenso
     t = _targets("categorical_crossentropy", y_true, y_pred)
     n = max(t.size // max(t.shape[-1], 1), 1)
     logits = _logits_of(y_pred, from_logits)
-    if logits is not None and device.is_device(logits.data) and t.ndim == 2:
-        return _device_loss("categorical", logits, t, n)
+    if logits is not None and logits.ndim == 2:
+        return _kernel_loss("categorical", logits, t, n)
     device.require_host(y_pred.data, "categorical_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
-        per = (t * (_logsumexp_of(y_pred, logits) - z)).sum(axis=-1)
-        return _scalar_loss(
-            per.mean(), logits, lambda: (t.sum(axis=-1, keepdims=True) * _softmax_of(y_pred, logits) - t) / n
-        )
+        per = (t * (_logsumexp(z) - z)).sum(axis=-1)
+        return _scalar_loss(per.mean(), logits, lambda: (t.sum(axis=-1, keepdims=True) * _softmax(z) - t) / n)
     total = y_pred.data.sum(axis=-1, keepdims=True)
     p = np.clip(y_pred.data / total, EPSILON, 1 - EPSILON)
     per = -(t * np.log(p)).sum(axis=-1)
@@ -375,21 +354,11 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
         )
     n, classes = y_pred.shape
     labels = sparse_labels("sparse_categorical_crossentropy", y_true, classes, n)
-    rows = np.arange(n)
     logits = _logits_of(y_pred, from_logits)
-    if logits is not None and device.is_device(logits.data):
-        return _device_loss("sparse", logits, labels.reshape(-1, 1), n)
-    device.require_host(y_pred.data, "sparse_categorical_crossentropy from probabilities")
     if logits is not None:
-        z = logits.data
-        lse = _logsumexp_of(y_pred, logits)[:, 0]
-
-        def grad():
-            g = _softmax_of(y_pred, logits)
-            g[rows, labels] -= 1
-            return g / max(n, 1)
-
-        return _scalar_loss((lse - z[rows, labels]).mean(), logits, grad)
+        return _kernel_loss("sparse", logits, labels.reshape(-1, 1), n)
+    device.require_host(y_pred.data, "sparse_categorical_crossentropy from probabilities")
+    rows = np.arange(n)
     p = np.clip(y_pred.data[rows, labels], EPSILON, 1 - EPSILON)
 
     def grad():
@@ -405,8 +374,8 @@ def mean_squared_error(y_true, y_pred) -> Tensor:
     """Mean of (t − p)²; gradient 2 (p − t) / count."""
     y_pred = as_tensor(y_pred)
     t = _targets("mean_squared_error", y_true, y_pred)
-    if device.is_device(y_pred.data) and y_pred.ndim == 2:
-        return _device_loss("squared", y_pred, t, t.size)
+    if y_pred.ndim == 2:
+        return _kernel_loss("squared", y_pred, t, t.size)
     d = y_pred.data - t
     return _scalar_loss((d * d).mean(), y_pred, lambda: 2 * d / max(d.size, 1))
 

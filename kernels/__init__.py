@@ -30,6 +30,8 @@ FUNCTIONS = (
     "sgd_update",
     "adam_update",
     "rmsprop_update",
+    "cross_entropy",
+    "squared_error",
 )
 
 

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import FUNCTIONS, activations, checks, gemm, int8, quant
+from . import FUNCTIONS, activations, checks, gemm, int8, losses, quant
 from .buffers import sub, take
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
@@ -222,3 +222,16 @@ def qdense_forward(
     if out_scale is None:
         return y
     return quantize(y, out_scale, out_zero)
+
+
+# ---- losses from logits, with their gradients (kernels/losses.py) ------------------------
+def cross_entropy(kind, z, t, scale):
+    """(Σ_n loss_n as a one-element float64 array, dL/dz · scale): one pass over the rows, in
+    threads when z holds more than a chunk; must equal reference.cross_entropy."""
+    return losses.run("cpu.cross_entropy", kind, z, t, scale)
+
+
+def squared_error(p, t, scale):
+    """(Σ (p − t)² as a one-element float64 array, 2 (p − t) · scale); must equal
+    reference.squared_error."""
+    return losses.run("cpu.squared_error", "squared", p, t, scale)

@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import cuda, float32, float64, int32
 
-from . import activations, checks, quant
+from . import activations, checks, losses, quant
 from .buffers import sub, take
 from .updates import V_MAX
 
@@ -523,8 +523,8 @@ def qdense_forward(
 # ---- what a training step needs besides the layers, for training that stays on the device --
 # Device arrays in, device arrays out. A loss or a count comes back as a one-element device
 # array: the caller copies that one number to the host, nothing else.
-DEVICE_FUNCTIONS = ("upload", "add", "softmax", "sigmoid", "cross_entropy", "squared_error", "count_correct")
-LOSS_KINDS = ("sparse", "categorical", "binary")
+DEVICE_FUNCTIONS = ("upload", "add", "softmax", "sigmoid", "count_correct")
+LOSS_KINDS = losses.KINDS
 
 
 @cuda.jit
@@ -556,53 +556,24 @@ def _sigmoid(out, z):
         out[i] = _apply(z[i], activations.SIGMOID)
 
 
+_cross_entropy_row = cuda.jit(device=True)(losses.cross_entropy_row)  # the cpu's own rows
+_squared_error_row = cuda.jit(device=True)(losses.squared_error_row)
+
+
 @cuda.jit
 def _cross_entropy_rows(per_row, grad, z, t, kind, scale):
-    """Per row: the loss from logits z and its gradient times `scale` (1 / count).
-
-    sparse       t[n] a label:       lse(z) − z[t],        grad softmax(z) − onehot(t)
-    categorical  t[n, :] targets:    Σ t (lse(z) − z),     grad (Σ t) softmax(z) − t
-    binary       t[n, :] in [0, 1]:  Σ max(z,0) − z t + log(1 + e^−|z|),  grad σ(z) − t
-    """
+    """One thread per row: its loss from logits z and its gradient times `scale` (the math
+    and the kinds: kernels/losses.py)."""
     n = cuda.grid(1)
     if n < z.shape[0]:
-        classes = z.shape[1]
-        loss = 0.0
-        if kind == 2:
-            for c in range(classes):
-                v, target = z[n, c], t[n, c]
-                loss += max(v, 0.0) - v * target + math.log1p(math.exp(-abs(v)))
-                grad[n, c] = (_apply(v, activations.SIGMOID) - target) * scale
-        else:
-            top = z[n, 0]
-            for c in range(1, classes):
-                top = max(top, z[n, c])
-            total = 0.0
-            for c in range(classes):
-                total += math.exp(z[n, c] - top)
-            lse = top + math.log(total)
-            mass = 1.0
-            if kind == 1:
-                mass = 0.0
-                for c in range(classes):
-                    mass += t[n, c]
-            for c in range(classes):
-                target = (1.0 if c == t[n, 0] else 0.0) if kind == 0 else t[n, c]
-                loss += target * (lse - z[n, c])
-                grad[n, c] = (mass * math.exp(z[n, c] - lse) - target) * scale
-        per_row[n] = loss
+        per_row[n] = _cross_entropy_row(grad[n], z[n], t[n], kind, scale)
 
 
 @cuda.jit
 def _squared_error_rows(per_row, grad, p, t, scale):
     n = cuda.grid(1)
     if n < p.shape[0]:
-        loss = 0.0
-        for c in range(p.shape[1]):
-            d = p[n, c] - t[n, c]
-            loss += d * d
-            grad[n, c] = 2.0 * d * scale
-        per_row[n] = loss
+        per_row[n] = _squared_error_row(grad[n], p[n], t[n], scale)
 
 
 @cuda.jit
@@ -688,23 +659,39 @@ def sigmoid(z):
     return out
 
 
-def cross_entropy(kind, z, t, scale):
-    """(Σ of the per-sample losses as a 1-element float64 device array, gradient · scale).
+def _loss_inputs(where, kind, z, t):
+    """Loss operands as device arrays, and whether they came from the host (then checked as
+    on the cpu, labels included, and the results go back). Device operands are the engine's,
+    already checked there."""
+    host = not (_is_device(z) or _is_device(t))
+    if not host:
+        return z, t, False
+    z, t = losses.loss_inputs(where, kind, z, t)
+    if kind == "sparse" and t.size and not (0 <= t.min() and t.max() < z.shape[1]):
+        raise ValueError(f"{where}: labels must lie in [0, {z.shape[1]}); received {t.min()} to {t.max()}.")
+    return _upload(z, "z"), _upload(t, "t"), True
 
-    kind: "sparse" (t int64 labels (N, 1)), "categorical" or "binary" (t like z); z logits.
-    """
+
+def cross_entropy(kind, z, t, scale):
+    """(Σ of the per-sample losses as a 1-element float64 array, gradient · scale), from
+    logits z; kinds and math as kernels/losses.py. Device arrays in, device arrays out (only
+    the one number comes back for the loss); numpy in, numpy out."""
+    z, t, host = _loss_inputs("cuda.cross_entropy", kind, z, t)
     per_row = _alloc(z.shape[0], np.float64, "losses")
     grad = _alloc(z.shape, z.dtype, "loss gradient")
-    _launch_1d(_cross_entropy_rows, z.shape[0], per_row, grad, z, t, LOSS_KINDS.index(kind), scale)
-    return _total(per_row), grad
+    _launch_1d(_cross_entropy_rows, z.shape[0], per_row, grad, z, t, LOSS_KINDS.index(kind), float(scale))
+    total = _total(per_row)
+    return (total.copy_to_host(), grad.copy_to_host()) if host else (total, grad)
 
 
 def squared_error(p, t, scale):
-    """(Σ (p − t)² as a 1-element float64 device array, 2 (p − t) · scale)."""
+    """(Σ (p − t)² as a 1-element float64 array, 2 (p − t) · scale), as cross_entropy."""
+    p, t, host = _loss_inputs("cuda.squared_error", "squared", p, t)
     per_row = _alloc(p.shape[0], np.float64, "losses")
     grad = _alloc(p.shape, p.dtype, "loss gradient")
-    _launch_1d(_squared_error_rows, p.shape[0], per_row, grad, p, t, scale)
-    return _total(per_row), grad
+    _launch_1d(_squared_error_rows, p.shape[0], per_row, grad, p, t, float(scale))
+    total = _total(per_row)
+    return (total.copy_to_host(), grad.copy_to_host()) if host else (total, grad)
 
 
 def count_correct(kind, p, t):

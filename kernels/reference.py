@@ -28,7 +28,7 @@ kernels it checks. Every fast kernel in this package names the function here it 
 import numpy as np
 from numba import njit
 
-from . import FUNCTIONS, activations, checks, quant
+from . import FUNCTIONS, activations, checks, losses, quant
 from .buffers import sub, take
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
@@ -288,3 +288,47 @@ def _qdense(y, xq, wq_t, multiplier, folded, act):
             for k in range(xq.shape[1]):
                 acc += np.int32(xq[n, k]) * np.int32(wq_t[j, k])
             y[n, j] = activations.apply(multiplier[j] * np.float32(acc + folded[j]), act)
+
+
+# ---- losses from logits, with their gradients (the math: kernels/losses.py) ---------------
+def cross_entropy(kind, z, t, scale):
+    """(Σ_n loss_n as a one-element float64 array, dL/dz · scale), in whole-array numpy.
+
+    Args:
+        kind: "sparse" (t: int64 labels, (N, 1)), "categorical" (t: targets like z) or
+            "binary" (t: targets in [0, 1] like z, one sigmoid per output).
+        z: logits (N, C), float32 or float64.
+        scale: the gradient's factor (1 / N for a mean over the batch).
+
+    Example:
+        >>> z = np.zeros((1, 2), np.float32)
+        >>> total, g = cross_entropy("sparse", z, np.array([[0]]), 1.0)
+        >>> round(float(total[0]), 4), g.tolist()
+        (0.6931, [[-0.5, 0.5]])
+    """
+    z, t = losses.loss_inputs("reference.cross_entropy", kind, z, t)
+    z64 = z.astype(np.float64)
+    if kind == "binary":
+        per_row = (np.maximum(z64, 0) - z64 * t + np.log1p(np.exp(-np.abs(z64)))).sum(axis=1)
+        grad = 1 / (1 + np.exp(-z64)) - t
+    else:
+        top = z64.max(axis=1, keepdims=True)
+        lse = top + np.log(np.exp(z64 - top).sum(axis=1, keepdims=True))
+        if kind == "sparse":
+            labels = t[:, 0]
+            if labels.size and not (0 <= labels.min() and labels.max() < z.shape[1]):
+                raise ValueError(
+                    f"reference.cross_entropy: labels must lie in [0, {z.shape[1]}); received "
+                    f"{labels.min()} to {labels.max()}."
+                )
+            t = np.eye(z.shape[1])[labels]  # one-hot
+        per_row = (t * (lse - z64)).sum(axis=1)
+        grad = t.sum(axis=1, keepdims=True) * np.exp(z64 - lse) - t
+    return np.array([per_row.sum()]), (grad * scale).astype(z.dtype)
+
+
+def squared_error(p, t, scale):
+    """(Σ (p − t)² as a one-element float64 array, 2 (p − t) · scale) for p, t (N, C)."""
+    p, t = losses.loss_inputs("reference.squared_error", "squared", p, t)
+    d = p.astype(np.float64) - t
+    return np.array([(d * d).sum()]), (2 * d * scale).astype(p.dtype)

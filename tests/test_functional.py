@@ -120,7 +120,7 @@ def test_sparse_crossentropy_from_probabilities_gradcheck():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_crossentropy_through_softmax_equals_from_logits_bitwise(dtype):
-    # the loss reuses the output layer's softmax for its gradient instead of computing it again
+    # through the output layer's softmax, the loss works from its logits: the same kernel, the same bits
     rng = np.random.default_rng(3)
     z = rng.standard_normal((7, 5)).astype(dtype) * 4
     labels = rng.integers(0, 5, 7)

@@ -104,6 +104,26 @@ def test_optimizer_updates_equal_cpu(name, args):
         close(a, b, np.float32)
 
 
+@pytest.mark.parametrize("kind", ["sparse", "categorical", "binary", "squared"])
+def test_losses_equal_cpu_and_check_host_operands_alike(kind):
+    rng = np.random.default_rng(2)
+    z = (3 * rng.standard_normal((9, 4))).astype(np.float32)
+    t = rng.integers(0, 4, (9, 1)) if kind == "sparse" else rng.random((9, 4)).astype(np.float32)
+    results = []
+    for module in (cuda_k, cpu_k):
+        if kind == "squared":
+            total, grad = module.squared_error(z, t, 0.5)
+        else:
+            total, grad = module.cross_entropy(kind, z, t, 0.5)
+        assert isinstance(total, np.ndarray) and isinstance(grad, np.ndarray)  # numpy in, numpy out
+        results.append((total, grad))
+    close(results[0][0], results[1][0], np.float32)
+    close(results[0][1], results[1][1], np.float32)
+    if kind == "sparse":
+        with pytest.raises(ValueError, match=r"^cuda\.cross_entropy: labels must lie in \[0, 4\)"):
+            cuda_k.cross_entropy(kind, z, t + 1, 0.5)
+
+
 def test_quantize_and_dequantize_equal_cpu_exactly():
     rng = np.random.default_rng(2)
     x = (rng.standard_normal((9, 13)) * 3).astype(np.float32)

@@ -1,0 +1,140 @@
+"""Losses from logits with their gradients, one row at a time, in one pass.
+
+Shapes: N = batch, C = classes (or outputs). z holds logits, t targets, `scale` is what the
+gradient is multiplied by (1 / count for a mean, times the incoming gradient).
+
+    sparse       t[n] = a label in [0, C):
+                 loss_n = lse(z_n) − z_n[t]                    grad = softmax(z_n) − onehot(t)
+    categorical  t[n, :] targets (one-hot or soft):
+                 loss_n = Σ_c t_c (lse(z_n) − z_c)             grad = (Σ_c t_c) softmax(z_n) − t_n
+    binary       t[n, :] in [0, 1], each output its own sigmoid:
+                 loss_n = Σ_c max(z_c, 0) − z_c t_c + log(1 + e^−|z_c|)      grad = σ(z) − t
+    squared      loss_n = Σ_c (p_c − t_c)²                     grad = 2 (p − t)
+
+with lse(z) = max z + log Σ_c e^(z_c − max z), which never overflows, and softmax(z)_c =
+e^(z_c − lse(z)). Why the gradients are so simple: for softmax followed by −log p[t], the
+softmax's Jacobian and the log's 1/p cancel, leaving p − onehot; σ and the binary loss
+cancel the same way. Working from the logits is also what keeps the loss finite where p
+rounds to 0 or 1.
+
+The row functions are the single source for every backend: the cpu loop below runs them
+over rows in threads, kernels/cuda.py compiles the same Python as device functions (one
+GPU thread per row), and kernels/reference.py states the same math with whole-array numpy.
+Each row's loss is summed in float64 and the rows' losses are added by numpy in a fixed
+order, so the total does not depend on the thread count.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import checks
+
+KINDS = ("sparse", "categorical", "binary")
+SPARSE, CATEGORICAL, BINARY, SQUARED = 0, 1, 2, 3
+
+CHUNK = 4096  # elements of z per thread task (~35 µs of exponentials); one chunk runs serially
+
+
+def cross_entropy_row(g, z, t, kind, scale):
+    """The loss of one row (float64), its gradient · scale written into g (see above)."""
+    classes = z.shape[0]
+    loss = 0.0
+    if kind == BINARY:
+        for c in range(classes):
+            v, target = z[c], t[c]
+            loss += max(v, 0.0) - v * target + math.log1p(math.exp(-abs(v)))
+            e = math.exp(-abs(v))  # σ(v) without overflow: 1/(1 + e^−v) or e^v/(1 + e^v)
+            sigma = 1.0 / (1.0 + e) if v >= 0.0 else e / (1.0 + e)
+            g[c] = (sigma - target) * scale
+        return loss
+    top = z[0]
+    for c in range(1, classes):
+        top = max(top, z[c])
+    total = 0.0
+    for c in range(classes):  # e^(z − max), kept in g: one exponential per element
+        g[c] = math.exp(z[c] - top)
+        total += g[c]
+    lse = top + math.log(total)
+    mass = 1.0  # Σ t: 1 for a label
+    if kind == CATEGORICAL:
+        mass = 0.0
+        for c in range(classes):
+            mass += t[c]
+    for c in range(classes):
+        target = (1.0 if c == t[0] else 0.0) if kind == SPARSE else t[c]
+        loss += target * (lse - z[c])
+        g[c] = (mass * (g[c] / total) - target) * scale
+    return loss
+
+
+def squared_error_row(g, p, t, scale):
+    """Σ_c (p_c − t_c)² of one row (float64), 2 (p − t) · scale written into g."""
+    loss = 0.0
+    for c in range(p.shape[0]):
+        d = p[c] - t[c]
+        loss += d * d
+        g[c] = 2.0 * d * scale
+    return loss
+
+
+_ce_row = njit(inline="always", cache=True)(cross_entropy_row)
+_se_row = njit(inline="always", cache=True)(squared_error_row)
+
+
+@njit(cache=True, parallel=True)
+def _rows(losses, grad, z, t, kind, scale):
+    """Every row's loss into `losses` and its gradient into `grad`; returns the number of
+    sparse labels outside [0, C) (those rows are left undefined)."""
+    n_rows, classes = z.shape
+    n_blocks = max(1, min(n_rows, (n_rows * classes + CHUNK - 1) // CHUNK))
+    per = (n_rows + n_blocks - 1) // n_blocks  # rows per task, as even as rows allow
+    outside = 0
+    for blk in prange(n_blocks):
+        for n in range(blk * per, min(n_rows, (blk + 1) * per)):
+            if kind == SQUARED:
+                losses[n] = _se_row(grad[n], z[n], t[n], scale)
+            elif kind == SPARSE and not 0 <= t[n, 0] < classes:
+                outside += 1
+            else:
+                losses[n] = _ce_row(grad[n], z[n], t[n], kind, scale)
+    return outside
+
+
+_rows_serial = njit(cache=True)(_rows.py_func)  # for one chunk: a launch costs more than it saves
+
+
+def loss_inputs(where, kind, z, t):
+    """Check the operands of a loss kernel: z (N, C) float logits, t (N, 1) int64 labels for
+    "sparse" or t (N, C) in z's dtype; returns them C-contiguous. TypeError/ValueError
+    naming `where` and the shapes otherwise."""
+    if kind not in KINDS and kind != "squared":
+        raise ValueError(f"{where}: unknown kind {kind!r}; expected one of {[*KINDS, 'squared']}.")
+    z = checks.as_float_matrix(z, "z", where)
+    if not isinstance(t, np.ndarray):
+        raise TypeError(f"{where}: t must be a numpy array; received {type(t).__name__}.")
+    if kind == "sparse":
+        if t.dtype != np.int64:
+            raise TypeError(f"{where}: sparse labels t must be int64; received dtype {t.dtype}.")
+        checks.check_shape(where, "t", t, (z.shape[0], 1), f"one label per row of z {z.shape}")
+    else:
+        if t.dtype != z.dtype:
+            raise TypeError(f"{where}: t must have z's dtype {z.dtype}; received {t.dtype}.")
+        checks.check_shape(where, "t", t, z.shape, "the shape of z")
+    return z, np.ascontiguousarray(t)
+
+
+def run(where, kind, z, t, scale):
+    """(Σ_n loss_n as a one-element float64 array, gradient · scale) on the cpu (see above)."""
+    z, t = loss_inputs(where, kind, z, t)
+    losses = np.empty(z.shape[0], np.float64)
+    grad = np.empty_like(z)
+    loop = _rows_serial if z.size <= CHUNK else _rows
+    outside = loop(losses, grad, z, t, SQUARED if kind == "squared" else KINDS.index(kind), float(scale))
+    if outside:
+        raise ValueError(
+            f"{where}: labels must lie in [0, {z.shape[1]}) for {z.shape[1]} classes; "
+            f"{outside} of {z.shape[0]} do not (from {t.min()} to {t.max()})."
+        )
+    return np.array([losses.sum()]), grad
