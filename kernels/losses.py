@@ -112,6 +112,8 @@ def loss_inputs(where, kind, z, t):
     if kind not in KINDS and kind != "squared":
         raise ValueError(f"{where}: unknown kind {kind!r}; expected one of {[*KINDS, 'squared']}.")
     z = checks.as_float_matrix(z, "z", where)
+    if z.shape[1] == 0 and kind in ("sparse", "categorical"):
+        raise ValueError(f"{where}: z must have at least one class (column); received shape {z.shape}.")
     if not isinstance(t, np.ndarray):
         raise TypeError(f"{where}: t must be a numpy array; received {type(t).__name__}.")
     if kind == "sparse":

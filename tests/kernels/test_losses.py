@@ -99,6 +99,7 @@ def test_bad_operands_are_named_before_any_work(module):
         (lambda: module.cross_entropy("binary", z, np.zeros((4, 2), np.float32), 1.0), ValueError, "(4, 3)"),
         (lambda: module.cross_entropy("binary", z, np.zeros((4, 3)), 1.0), TypeError, "float32"),
         (lambda: module.cross_entropy("hinge", z, z, 1.0), ValueError, "sparse"),
+        (lambda: module.cross_entropy("categorical", z[:, :0], z[:, :0], 1.0), ValueError, "one class"),
         (lambda: module.squared_error(z.astype(int), z, 1.0), TypeError, "float32 or float64"),
         (lambda: module.squared_error(z[0], z[0], 1.0), ValueError, "2 dimension"),
         (lambda: module.squared_error(z, z.tolist(), 1.0), TypeError, "numpy array"),
