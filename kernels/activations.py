@@ -68,50 +68,38 @@ def derivative_from_output(y, act):
     return 1.0
 
 
+def softmax_row(o, z):
+    """o = e^(z − max z) / Σ e^(z − max z) for one row z (≥ 1 element); NaN or +inf in z make
+    o NaN, as in numpy. Plain Python: the cpu loop below and kernels/cuda.py compile it."""
+    top = z[0]
+    for c in range(1, z.shape[0]):  # max skips a NaN past the first element; e^(NaN − top) does not
+        top = max(top, z[c])
+    total = 0.0
+    for c in range(z.shape[0]):
+        o[c] = math.exp(z[c] - top)
+        total += o[c]
+    for c in range(z.shape[0]):
+        o[c] = o[c] / total
+
+
+_softmax_row = njit(inline="always", cache=True)(softmax_row)
+
+
 def softmax_rows(z):
-    """e^(z − max z) / Σ e^(z − max z) along each row of a 2-D float array (≥ 1 column).
+    """softmax_row over each row of a 2-D float array (≥ 1 column).
 
     numpy's max and sum over a short last axis (ten classes) cost more than the arithmetic:
-    one pass per row here is 3× faster at 256 × 10 (14 against 47 µs). NaN or +inf in a row
-    make it NaN, as in numpy.
+    one pass per row here is 3× faster at 256 × 10 (14 against 47 µs).
     """
-    return softmax_and_logsumexp_rows(z)[0]
-
-
-def softmax_and_logsumexp_rows(z):
-    """(softmax_rows(z), logsumexp_rows(z)) from one pass: the log-sum-exp costs one log per
-    row on top of the softmax, where on its own it would take every exponential again (the
-    exponentials are most of the time: 5,120 of them at 512 × 10 take ~40 µs). The values
-    are bitwise those of the two functions, so a cross-entropy can take the log-sum-exp of
-    the output layer's softmax instead of computing it."""
     out = np.empty_like(z)
-    lse = np.empty(z.shape[0], z.dtype)
-    _softmax_rows(z, out, lse)
-    return out, lse.reshape(-1, 1)
-
-
-@njit(inline="always", cache=True)
-def _row_max(row):
-    """max over a row, NaN skipped past the first element (a NaN still turns the row NaN
-    through e^(NaN − max))."""
-    top = row[0]
-    for c in range(1, row.shape[0]):
-        top = max(top, row[c])
-    return top
+    _softmax_rows(z, out)
+    return out
 
 
 @njit(cache=True, error_model="numpy")
-def _softmax_rows(z, out, lse):
+def _softmax_rows(z, out):
     for n in range(z.shape[0]):
-        row, o = z[n], out[n]
-        top = _row_max(row)
-        total = 0.0
-        for c in range(row.shape[0]):
-            o[c] = np.exp(row[c] - top)
-            total += o[c]
-        for c in range(row.shape[0]):
-            o[c] = o[c] / total
-        lse[n] = top + np.log(total)  # as logsumexp_rows computes it, to the bit
+        _softmax_row(out[n], z[n])
 
 
 @njit(cache=True, error_model="numpy")
@@ -120,7 +108,9 @@ def logsumexp_rows(z):
     out = np.empty((z.shape[0], 1), z.dtype)
     for n in range(z.shape[0]):
         row = z[n]
-        top = _row_max(row)
+        top = row[0]
+        for c in range(1, row.shape[0]):
+            top = max(top, row[c])
         total = 0.0
         for c in range(row.shape[0]):
             total += np.exp(row[c] - top)
