@@ -8,7 +8,7 @@ sparse categorical cross-entropy, random data.
 
 Each timed call trains EPOCHS epochs over the same 8,192 samples (one `fit(..., epochs=EPOCHS)`
 for the fit-based frameworks), as a user's fit does: what a fit costs once, before its first
-step (Keras builds its data adapter and epoch iterator: ~8 ms per fit here), is spread over the
+step (Keras builds its data adapter and epoch iterator: ~10 ms per fit here), is spread over the
 epochs as in real use, not charged to every epoch. With one epoch per call, Keras measured ~5%
 slower at batch 512.
 
