@@ -44,9 +44,9 @@ def cross_entropy_row(g, z, t, kind, scale):
     if kind == BINARY:
         for c in range(classes):
             v, target = z[c], t[c]
-            loss += max(v, 0.0) - v * target + math.log1p(math.exp(-abs(v)))
-            e = math.exp(-abs(v))  # σ(v) without overflow: 1/(1 + e^−v) or e^v/(1 + e^v)
-            sigma = 1.0 / (1.0 + e) if v >= 0.0 else e / (1.0 + e)
+            e = math.exp(-abs(v))  # ≤ 1: neither term below can overflow
+            loss += max(v, 0.0) - v * target + math.log1p(e)
+            sigma = 1.0 / (1.0 + e) if v >= 0.0 else e / (1.0 + e)  # 1/(1 + e^−v) or e^v/(1 + e^v)
             g[c] = (sigma - target) * scale
         return loss
     top = z[0]
