@@ -4,8 +4,8 @@
     python -m benchmarks.load --cold     # cold: an empty cache directory, so every kernel compiles
 
 Each process imports `kernels` and runs every cpu kernel once on tiny arrays (the dense and
-low-rank forward and backward, the integer kernels, the optimizer updates), timed from before
-the import to after the last call. A warm run only loads machine code from numba's cache;
+low-rank forward and backward, the integer kernels, the optimizer updates, the losses), timed
+from before the import to after the last call. A warm run only loads machine code from numba's cache;
 a cold one compiles it all (numba writes the cache to a temporary directory, not the package's).
 """
 
@@ -37,6 +37,8 @@ p, g, m, s = (np.ones(7, f32) for _ in range(4))
 cpu.sgd_update(p, g, m, 0.1, 0.9, False)
 cpu.adam_update(p, g, m, s, 0.001, 0.9, 0.999, 1e-7, 0.0)
 cpu.rmsprop_update(p, g, m, s, 0.001, 0.9, 0.0, 1e-7)
+cpu.cross_entropy("sparse", y, np.zeros((3, 1), np.int64), 1 / 3)
+cpu.squared_error(y, y, 1.0)
 print(time.perf_counter() - start)
 """
 
