@@ -58,7 +58,7 @@ LOSSES = {
 
 
 @pytest.mark.parametrize("name", LOSSES)
-def test_loss_gradcheck(name):
+def test_loss_gradcheck(name, backend):  # each backend's loss kernel (kernels/losses.py)
     assert dc.gradcheck(LOSSES[name], [tensor((4, 3))])
 
 
