@@ -13,7 +13,8 @@ epochs as in real use, not charged to every epoch. With one epoch per call, Kera
 slower at batch 512.
 
 Also reported: the share of densecore's step spent inside the kernels (dense forward and
-backward and the optimizer update), measured by timing each kernel call during one epoch.
+backward, the loss and the optimizer update), measured by timing each kernel call during one
+epoch.
 """
 
 import functools
@@ -152,7 +153,7 @@ def kernel_share(model, run) -> float:
     from densecore import backend
 
     module = backend.kernels()
-    names = ("dense_forward", "dense_backward", "adam_update")
+    names = ("dense_forward", "dense_backward", "adam_update", "cross_entropy")
     saved = {n: getattr(module, n) for n in names}
     spent = [0.0]
 
