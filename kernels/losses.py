@@ -105,10 +105,11 @@ def _rows(losses, grad, z, t, kind, scale):
 _rows_serial = njit(cache=True)(_rows.py_func)  # for one chunk: a launch costs more than it saves
 
 
-def loss_inputs(where, kind, z, t):
+def loss_inputs(where, kind, z, t, check_labels=True):
     """Check the operands of a loss kernel: z (N, C) float logits, t (N, 1) int64 labels for
-    "sparse" or t (N, C) in z's dtype; returns them C-contiguous. TypeError/ValueError
-    naming `where` and the shapes otherwise."""
+    "sparse" (in [0, C), unless the caller counts them itself: check_labels=False) or t (N, C)
+    in z's dtype; returns them C-contiguous. TypeError/ValueError naming `where` and the
+    shapes otherwise."""
     if kind not in KINDS and kind != "squared":
         raise ValueError(f"{where}: unknown kind {kind!r}; expected one of {[*KINDS, 'squared']}.")
     z = checks.as_float_matrix(z, "z", where)
@@ -120,6 +121,8 @@ def loss_inputs(where, kind, z, t):
         if t.dtype != np.int64:
             raise TypeError(f"{where}: sparse labels t must be int64; received dtype {t.dtype}.")
         checks.check_shape(where, "t", t, (z.shape[0], 1), f"one label per row of z {z.shape}")
+        if check_labels and t.size and not (0 <= t.min() and t.max() < z.shape[1]):
+            _labels_outside(where, t, z.shape[1])
     else:
         if t.dtype != z.dtype:
             raise TypeError(f"{where}: t must have z's dtype {z.dtype}; received {t.dtype}.")
@@ -129,14 +132,17 @@ def loss_inputs(where, kind, z, t):
 
 def run(where, kind, z, t, scale):
     """(Σ_n loss_n as a one-element float64 array, gradient · scale) on the cpu (see above)."""
-    z, t = loss_inputs(where, kind, z, t)
+    z, t = loss_inputs(where, kind, z, t, check_labels=False)  # counted by the row loop, for free
     losses = np.empty(z.shape[0], np.float64)
     grad = np.empty_like(z)
     loop = _rows_serial if z.size <= CHUNK else _rows
     outside = loop(losses, grad, z, t, SQUARED if kind == "squared" else KINDS.index(kind), float(scale))
     if outside:
-        raise ValueError(
-            f"{where}: labels must lie in [0, {z.shape[1]}) for {z.shape[1]} classes; "
-            f"{outside} of {z.shape[0]} do not (from {t.min()} to {t.max()})."
-        )
+        _labels_outside(where, t, z.shape[1])
     return np.array([losses.sum()]), grad
+
+
+def _labels_outside(where, t, classes):
+    raise ValueError(
+        f"{where}: labels must lie in [0, {classes}) for {classes} classes; received {t.min()} to {t.max()}."
+    )
