@@ -51,7 +51,7 @@ def dense_forward(x, w, b=None, activation=None, buffers=None):
 
     Example:
         >>> x = np.ones((2, 3), np.float32); w = np.ones((3, 4), np.float32)
-        >>> dense_forward(x, w, None, "relu")[0, 0]
+        >>> float(dense_forward(x, w, None, "relu")[0, 0])
         3.0
     """
     where = "reference.dense_forward"
