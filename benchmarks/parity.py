@@ -28,6 +28,20 @@ CASES = {
         optimizer=("SGD", {"momentum": 0.9}),
         loss="sparse_categorical_crossentropy",
     ),
+    "breast cancer, class_weight {0: 2, 1: 0.5}: the first case, each class's loss reweighted": dict(
+        data=dc.datasets.load_breast_cancer,
+        layers=[(10, "relu"), (1, "sigmoid")],
+        optimizer=("Adam", {}),
+        loss="binary_crossentropy",
+        fit={"class_weight": {0: 2.0, 1: 0.5}},
+    ),
+    "digits, sample_weight 1 + (label mod 3): the second case, per-sample weights": dict(
+        data=dc.datasets.load_digits,
+        layers=[(64, "tanh"), (10, "softmax")],
+        optimizer=("SGD", {"momentum": 0.9}),
+        loss="sparse_categorical_crossentropy",
+        fit={"sample_weight": lambda y: 1.0 + (y % 3)},
+    ),
 }
 
 
@@ -36,6 +50,7 @@ def run_case(spec, epochs=5, batch_size=32):
 
     (x, y), _ = spec["data"]()
     x = dc.datasets.standardize(x)
+    fit_args = {key: value(y) if callable(value) else value for key, value in spec.get("fit", {}).items()}
     keras.utils.set_random_seed(0)
     k_model = keras.Sequential(
         [keras.Input((x.shape[1],))] + [keras.layers.Dense(u, activation=a) for u, a in spec["layers"]]
@@ -43,13 +58,17 @@ def run_case(spec, epochs=5, batch_size=32):
     start = [w.copy() for w in k_model.get_weights()]
     name, kwargs = spec["optimizer"]
     k_model.compile(getattr(keras.optimizers, name)(**kwargs), spec["loss"], metrics=["accuracy"])
-    k_hist = k_model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0).history
+    k_hist = k_model.fit(
+        x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0, **fit_args
+    ).history
 
     d_model = dc.Sequential([dc.layers.Dense(u, activation=a) for u, a in spec["layers"]])
     d_model.build((None, x.shape[1]))
     d_model.set_weights(start)
     d_model.compile(getattr(dc.optimizers, name)(**kwargs), spec["loss"], metrics=["accuracy"])
-    d_hist = d_model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0).history
+    d_hist = d_model.fit(
+        x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0, **fit_args
+    ).history
     return k_hist, d_hist
 
 

@@ -5,13 +5,16 @@ are fused: each computes its value and its gradient in one node, in the numerica
 form, so logits of ±1000 give finite values and gradients.
 
 Losses follow Keras's argument order `(y_true, y_pred)` and reduction: the per-sample loss
-is taken over the last axis, and the result is its mean over the batch.
+is taken over the last axis, and the result is its mean over the batch. With
+`sample_weight` (one weight w_n per sample, Keras's "sum_over_batch_size"), it is
+Σ_n w_n loss_n / N: the weights scale each sample's share, the divisor stays the batch size.
 """
 
 import numpy as np
 
 from kernels import activations as row_kernels
 from kernels.checks import FLOAT_DTYPES
+from kernels.losses import sample_weights as _checked_weights
 
 from . import backend, device, step_buffers
 from .tensor import Tensor, _relu, _sigmoid, as_tensor
@@ -226,6 +229,25 @@ def _targets(where, y_true, y_pred: Tensor) -> np.ndarray:
     return t.astype(y_pred.dtype, copy=False)
 
 
+def _sample_weights(where, sample_weight, y_pred: Tensor):
+    """sample_weight as one float64 weight per sample (y_pred's first axis), or None.
+
+    Accepts a list, an array of shape (N,) or (N, 1), or a Tensor (its values: weights get
+    no gradient). ValueError/TypeError naming `where` for anything else, NaN or inf.
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    return _checked_weights(where, w, y_pred.shape[0] if y_pred.ndim else 1)
+
+
+def _weighted(values: np.ndarray, w):
+    """values with sample n's entries times w_n (w along the first axis); as is for None."""
+    return values if w is None else values * w.reshape((-1,) + (1,) * (values.ndim - 1))
+
+
 def _scalar_loss(value, source: Tensor, grad_fn) -> Tensor:
     """A scalar node whose backward passes g · grad_fn() to `source`."""
     return source._child(
@@ -233,18 +255,19 @@ def _scalar_loss(value, source: Tensor, grad_fn) -> Tensor:
     )
 
 
-def _kernel_loss(kind, source: Tensor, t, count: int) -> Tensor:
+def _kernel_loss(kind, source: Tensor, t, count: int, w=None) -> Tensor:
     """A loss of 2-D logits (of outputs, for "squared") from the selected backend's kernel:
-    the per-sample losses and the gradient in one pass over the rows, kernels/losses.py (with
-    the math). On the GPU only the loss value comes back to the host."""
+    the per-sample losses, weighted by w when given, and the gradient in one pass over the
+    rows, kernels/losses.py (with the math). On the GPU only the loss value comes back to
+    the host."""
     kernels = backend.kernels()
     if device.is_device(source.data):
         t = device.targets_to_device(t)
 
     def run(scale):
         if kind == "squared":
-            return kernels.squared_error(source.data, t, scale)
-        return kernels.cross_entropy(kind, source.data, t, scale)
+            return kernels.squared_error(source.data, t, scale, w)
+        return kernels.cross_entropy(kind, source.data, t, scale, w)
 
     total, grad = run(1.0 / max(count, 1))
     value = float(device.to_host(total)[0]) / max(count, 1)
@@ -261,8 +284,8 @@ def _logits_of(y_pred: Tensor, from_logits: bool):
     return y_pred if from_logits else getattr(y_pred, "_logits", None)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
-    """Mean of −[t log p + (1 − t) log(1 − p)].
+def binary_crossentropy(y_true, y_pred, from_logits: bool = False, sample_weight=None) -> Tensor:
+    """Mean of −[t log p + (1 − t) log(1 − p)] (each sample's weighted by sample_weight).
 
     From logits z (p = σ(z)) it is computed as max(z, 0) − z t + log(1 + e^−|z|), which
     never overflows, and its gradient is (σ(z) − t) / count. From probabilities, p is
@@ -275,37 +298,48 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
     """
     y_pred = as_tensor(y_pred)
     t = _targets("binary_crossentropy", y_true, y_pred)
+    w = _sample_weights("binary_crossentropy", sample_weight, y_pred)
     logits = _logits_of(y_pred, from_logits)
     if logits is not None and logits.ndim == 2:
-        return _kernel_loss("binary", logits, t, t.size)
+        return _kernel_loss("binary", logits, t, t.size, w)
     device.require_host(y_pred.data, "binary_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
         per = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
-        return _scalar_loss(per.mean(), logits, lambda: (_sigmoid(z) - t) / z.size)
+        return _scalar_loss(_weighted(per, w).mean(), logits, lambda: _weighted(_sigmoid(z) - t, w) / z.size)
     p = np.clip(y_pred.data, EPSILON, 1 - EPSILON)
     per = -(t * np.log(p) + (1 - t) * np.log(1 - p))
     inside = (y_pred.data > EPSILON) & (y_pred.data < 1 - EPSILON)
-    return _scalar_loss(per.mean(), y_pred, lambda: inside * (p - t) / (p * (1 - p)) / p.size)
+
+    def grad():
+        return _weighted(inside * (p - t) / (p * (1 - p)), w) / p.size
+
+    return _scalar_loss(_weighted(per, w).mean(), y_pred, grad)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
-    """Mean over the batch of −Σ_c t_c log p_c, with t one-hot (or soft) targets.
+def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, sample_weight=None) -> Tensor:
+    """Mean over the batch of −Σ_c t_c log p_c, with t one-hot (or soft) targets (each
+    sample's weighted by sample_weight).
 
     From logits: Σ_c t_c (logsumexp(z) − z_c), gradient (Σ t) softmax(z) − t. From
     probabilities: p is renormalised to sum to 1 and clipped to [ε, 1 − ε], as Keras does.
     """
     y_pred = as_tensor(y_pred)
     t = _targets("categorical_crossentropy", y_true, y_pred)
+    w = _sample_weights("categorical_crossentropy", sample_weight, y_pred)
     n = max(t.size // max(t.shape[-1], 1), 1)
     logits = _logits_of(y_pred, from_logits)
     if logits is not None and logits.ndim == 2:
-        return _kernel_loss("categorical", logits, t, n)
+        return _kernel_loss("categorical", logits, t, n, w)
     device.require_host(y_pred.data, "categorical_crossentropy from probabilities")
     if logits is not None:
         z = logits.data
         per = (t * (_logsumexp(z) - z)).sum(axis=-1)
-        return _scalar_loss(per.mean(), logits, lambda: (t.sum(axis=-1, keepdims=True) * _softmax(z) - t) / n)
+
+        def grad_z():
+            return _weighted(t.sum(axis=-1, keepdims=True) * _softmax(z) - t, w) / n
+
+        return _scalar_loss(_weighted(per, w).sum() / n, logits, grad_z)
     total = y_pred.data.sum(axis=-1, keepdims=True)
     p = np.clip(y_pred.data / total, EPSILON, 1 - EPSILON)
     per = -(t * np.log(p)).sum(axis=-1)
@@ -313,9 +347,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tenso
     def grad():  # through the renormalisation q = p / Σp: dq/dp = (I − q 1ᵀ) / Σp
         inside = (y_pred.data / total > EPSILON) & (y_pred.data / total < 1 - EPSILON)
         dq = -t / p * inside
-        return (dq - (dq * (y_pred.data / total)).sum(axis=-1, keepdims=True)) / total / n
+        return _weighted((dq - (dq * (y_pred.data / total)).sum(axis=-1, keepdims=True)) / total, w) / n
 
-    return _scalar_loss(per.mean(), y_pred, grad)
+    return _scalar_loss(_weighted(per, w).sum() / n, y_pred, grad)
 
 
 def sparse_labels(where, y_true, n_classes: int, n_rows: int) -> np.ndarray:
@@ -342,8 +376,9 @@ def sparse_labels(where, y_true, n_classes: int, n_rows: int) -> np.ndarray:
     return labels
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
-    """Mean over the batch of −log p[label], with integer labels.
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, sample_weight=None) -> Tensor:
+    """Mean over the batch of −log p[label], with integer labels (each sample's weighted by
+    sample_weight).
 
     From logits: logsumexp(z) − z[label], gradient softmax(z) − onehot(label), divided by N.
     """
@@ -354,9 +389,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
         )
     n, classes = y_pred.shape
     labels = sparse_labels("sparse_categorical_crossentropy", y_true, classes, n)
+    w = _sample_weights("sparse_categorical_crossentropy", sample_weight, y_pred)
     logits = _logits_of(y_pred, from_logits)
     if logits is not None:
-        return _kernel_loss("sparse", logits, labels.reshape(-1, 1), n)
+        return _kernel_loss("sparse", logits, labels.reshape(-1, 1), n, w)
     device.require_host(y_pred.data, "sparse_categorical_crossentropy from probabilities")
     rows = np.arange(n)
     p = np.clip(y_pred.data[rows, labels], EPSILON, 1 - EPSILON)
@@ -364,26 +400,30 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
     def grad():
         g = np.zeros_like(y_pred.data)
         inside = (y_pred.data[rows, labels] > EPSILON) & (y_pred.data[rows, labels] < 1 - EPSILON)
-        g[rows, labels] = np.where(inside, -1.0 / p, 0.0) / max(n, 1)
+        g[rows, labels] = _weighted(np.where(inside, -1.0 / p, 0.0), w) / max(n, 1)
         return g
 
-    return _scalar_loss((-np.log(p)).mean(), y_pred, grad)
+    return _scalar_loss(_weighted(-np.log(p), w).mean(), y_pred, grad)
 
 
-def mean_squared_error(y_true, y_pred) -> Tensor:
-    """Mean of (t − p)²; gradient 2 (p − t) / count."""
+def mean_squared_error(y_true, y_pred, sample_weight=None) -> Tensor:
+    """Mean of (t − p)²; gradient 2 (p − t) / count (each sample's times its weight)."""
     y_pred = as_tensor(y_pred)
     t = _targets("mean_squared_error", y_true, y_pred)
+    w = _sample_weights("mean_squared_error", sample_weight, y_pred)
     if y_pred.ndim == 2:
-        return _kernel_loss("squared", y_pred, t, t.size)
+        return _kernel_loss("squared", y_pred, t, t.size, w)
     d = y_pred.data - t
-    return _scalar_loss((d * d).mean(), y_pred, lambda: 2 * d / max(d.size, 1))
+    return _scalar_loss(_weighted(d * d, w).mean(), y_pred, lambda: _weighted(2 * d, w) / max(d.size, 1))
 
 
-def mean_absolute_error(y_true, y_pred) -> Tensor:
-    """Mean of |t − p|; gradient sign(p − t) / count."""
+def mean_absolute_error(y_true, y_pred, sample_weight=None) -> Tensor:
+    """Mean of |t − p|; gradient sign(p − t) / count (each sample's times its weight)."""
     y_pred = as_tensor(y_pred)
     t = _targets("mean_absolute_error", y_true, y_pred)
+    w = _sample_weights("mean_absolute_error", sample_weight, y_pred)
     device.require_host(y_pred.data, "mean_absolute_error")
     d = y_pred.data - t
-    return _scalar_loss(np.abs(d).mean(), y_pred, lambda: np.sign(d) / max(d.size, 1))
+    return _scalar_loss(
+        _weighted(np.abs(d), w).mean(), y_pred, lambda: _weighted(np.sign(d), w) / max(d.size, 1)
+    )

@@ -8,7 +8,9 @@ from . import functional as F
 
 
 class Loss:
-    """Base class: `loss(y_true, y_pred)` returns a scalar Tensor.
+    """Base class: `loss(y_true, y_pred, sample_weight=None)` returns a scalar Tensor: the
+    batch mean of the per-sample losses, each times its weight when sample_weight (one
+    weight per sample) is given, divided by the batch size as in Keras.
 
     Args:
         from_logits: whether y_pred holds logits rather than probabilities (default False).
@@ -22,8 +24,8 @@ class Loss:
         self.from_logits = bool(from_logits)
         self.name = name or self.default_name
 
-    def __call__(self, y_true, y_pred):
-        return type(self).fn(y_true, y_pred, from_logits=self.from_logits)
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return type(self).fn(y_true, y_pred, from_logits=self.from_logits, sample_weight=sample_weight)
 
     def get_config(self):
         """The constructor arguments, for saving."""
@@ -53,8 +55,8 @@ class MeanSquaredError(Loss):
 
     default_name = "mean_squared_error"
 
-    def __call__(self, y_true, y_pred):
-        return F.mean_squared_error(y_true, y_pred)
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return F.mean_squared_error(y_true, y_pred, sample_weight)
 
 
 class MeanAbsoluteError(Loss):
@@ -62,8 +64,8 @@ class MeanAbsoluteError(Loss):
 
     default_name = "mean_absolute_error"
 
-    def __call__(self, y_true, y_pred):
-        return F.mean_absolute_error(y_true, y_pred)
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return F.mean_absolute_error(y_true, y_pred, sample_weight)
 
 
 ALL = {

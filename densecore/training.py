@@ -13,6 +13,7 @@ Metrics are counted from y_pred's numpy data, outside the graph.
 
 import contextlib
 import copy
+import inspect
 import math
 import signal
 import sys
@@ -86,6 +87,29 @@ def _check_batch_size(where, batch_size):
     return int(batch_size)
 
 
+def _class_weights_of(where, y, class_weight) -> np.ndarray:
+    """Keras's class_weight as one weight per sample: class_weight[label], 1 for a class it
+    does not name. The label is y itself for integer labels (N,) or (N, 1) and for binary
+    targets (rounded), and the argmax of one-hot or soft targets (N, C)."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            f"{where}: class_weight must be a dict {{class: weight}}; received {class_weight!r:.60}."
+        )
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"{where}: class_weight keys must be integer classes; received {key!r}.")
+        number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise ValueError(f"{where}: class_weight[{key}] must be a finite number; received {value!r}.")
+    y = np.asarray(y)
+    if y.ndim > 1 and y.shape[-1] != 1:
+        labels = np.argmax(y.reshape(len(y), -1), axis=-1)
+    else:
+        labels = np.round(y.reshape(len(y))).astype(np.int64)
+    lookup = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([lookup.get(int(label), 1.0) for label in labels], np.float64)
+
+
 @contextlib.contextmanager
 def _deferred_interrupts():
     """Within fit, Ctrl-C only asks to stop: the step in progress finishes (no parameter is
@@ -99,6 +123,14 @@ def _deferred_interrupts():
         yield requested
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _parameters(fn) -> tuple:
+    """The names of fn's parameters (none when they cannot be read)."""
+    try:
+        return tuple(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return ()
 
 
 class Trainer:
@@ -185,6 +217,30 @@ class Trainer:
                     ) from None
         return x, y
 
+    def _sample_weights(self, where, y, sample_weight=None, class_weight=None):
+        """One float64 weight per sample of y, from sample_weight or class_weight, checked;
+        None when neither is given (the unweighted loss, bit for bit)."""
+        if sample_weight is None and class_weight is None:
+            return None
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError(f"{where}: give sample_weight or class_weight, not both (as Keras).")
+        if not isinstance(self.loss, losses_module.Loss) and "sample_weight" not in _parameters(self.loss):
+            raise TypeError(
+                f"{where}: the compiled loss {self.loss!r:.60} takes no sample_weight; compile a "
+                f"densecore loss (e.g. loss='mse') or a callable (y_true, y_pred, sample_weight)."
+            )
+        if class_weight is not None:
+            return _class_weights_of(where, y, class_weight)
+        w = _as_inputs(where, sample_weight, "sample_weight")
+        if w.ndim == 2 and w.shape[1] == 1:
+            w = w[:, 0]
+        if w.shape != (len(y),):
+            raise ValueError(
+                f"{where}: sample_weight must hold one weight per sample, shape ({len(y)},); "
+                f"received {w.shape}."
+            )
+        return w.astype(np.float64)
+
     def _ensure_built(self, where, x):
         if not self.built:
             self.build((None, x.shape[1]))
@@ -196,19 +252,25 @@ class Trainer:
             )
 
     # ---- steps -------------------------------------------------------------------------
-    def _total_loss(self, y_true, y_pred):
-        loss = self.loss(y_true, y_pred)
+    def _total_loss(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None:
+            loss = self.loss(y_true, y_pred)
+        else:
+            loss = self.loss(y_true, y_pred, sample_weight=sample_weight)
         for penalty in self.regularization_losses():
             loss = loss + penalty
         return loss
 
-    def train_on_batch(self, x, y):
-        """One optimizer step on one batch; returns the loss (before the step)."""
-        self._require_compiled("train_on_batch")
-        self._require_trainable("train_on_batch")
-        x, y = self._prepare("train_on_batch", x, y)
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """One optimizer step on one batch; returns the loss (before the step). Weights as
+        in fit."""
+        where = "train_on_batch"
+        self._require_compiled(where)
+        self._require_trainable(where)
+        x, y = self._prepare(where, x, y)
+        w = self._sample_weights(where, y, sample_weight, class_weight)
         with device.resident(self.weights, self.optimizer):
-            return self._train_step(x, y, self.trainable_weights)
+            return self._train_step(x, y, self.trainable_weights, w)
 
     def _inputs(self, x) -> Tensor:
         """A batch as the model's input: on the cuda backend, copied to the device once (in
@@ -229,10 +291,10 @@ class Trainer:
             kept[key] = step_buffers.StepBuffers()
         return kept[key]
 
-    def _train_step(self, x, y, params):
+    def _train_step(self, x, y, params, sample_weight=None):
         with step_buffers.reusing(self._step_buffers_for(x)), learning_phase(True):
             y_pred = self(self._inputs(x))
-        loss = self._total_loss(y, y_pred)
+        loss = self._total_loss(y, y_pred, sample_weight)
         value = float(loss.data)
         if not math.isfinite(value):
             return value  # no update: the last good weights stay
@@ -254,6 +316,8 @@ class Trainer:
         validation_split=0.0,
         validation_data=None,
         shuffle=True,
+        class_weight=None,
+        sample_weight=None,
         initial_epoch=0,
     ):
         """Train for `epochs` passes over (x, y), as keras.Model.fit.
@@ -265,8 +329,14 @@ class Trainer:
             verbose: 0 silent, 1 progress bar, 2 one line per epoch.
             callbacks: a list of Callback.
             validation_split: the last fraction of x and y, taken before shuffling, held out.
-            validation_data: (x_val, y_val), evaluated after each epoch.
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), evaluated
+                after each epoch.
             shuffle: reshuffle the samples each epoch (with densecore's seeded stream).
+            class_weight: {class: weight}: each sample's loss counts its class's weight
+                (1 for classes not named), to make up for classes seen less often.
+            sample_weight: one weight per sample (N,). Either weighting gives, as Keras's
+                default reduction, the batch loss Σ_n w_n loss_n / batch size; metrics
+                are not weighted (as Keras's `metrics`).
             initial_epoch: the epoch to start from (to resume training).
 
         Returns:
@@ -284,10 +354,15 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer; received {epochs!r}.")
         x, y = self._prepare(where, x, y)
+        w = self._sample_weights(where, y, sample_weight, class_weight)
+        w_val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val).")
-            x_val, y_val = self._prepare("fit (validation_data)", *validation_data)
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("fit: validation_data must be a tuple (x_val, y_val[, sample_weight_val]).")
+            where_val = "fit (validation_data)"
+            x_val, y_val = self._prepare(where_val, *validation_data[:2])
+            if len(validation_data) == 3:
+                w_val = self._sample_weights(where_val, y_val, validation_data[2])
         elif validation_split:
             split = int(math.floor(len(x) * (1.0 - validation_split)))
             if split == 0 or split == len(x):
@@ -296,6 +371,8 @@ class Trainer:
                     f"{'training' if split == 0 else 'validation'} out of {len(x)}."
                 )
             x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+            if w is not None:
+                w, w_val = w[:split], w[split:]
         else:
             x_val = y_val = None
 
@@ -329,7 +406,7 @@ class Trainer:
                             )
                         xb, yb = take(index), y[index]
                         cbs.batch_begin(step)
-                        value = self._train_step(xb, yb, trainable)
+                        value = self._train_step(xb, yb, trainable, None if w is None else w[index])
                         if not math.isfinite(value):
                             warnings.warn(
                                 f"fit: the loss became {value} at epoch {epoch + 1}, step "
@@ -348,7 +425,7 @@ class Trainer:
                                 bar.update(step + 1, logs)
                     logs = self._logs(loss_tracker)
                     if x_val is not None and not self.stop_training:
-                        val = self._evaluate_arrays(x_val, y_val, batch_size)
+                        val = self._evaluate_arrays(x_val, y_val, batch_size, w_val)
                         logs.update({f"val_{k}": v for k, v in val.items()})
                 if bar is not None:
                     bar.update(steps, logs, final=True)
@@ -365,8 +442,9 @@ class Trainer:
         return logs
 
     # ---- evaluate and predict ----------------------------------------------------------
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, return_dict=False):
-        """The loss (and metrics) on (x, y), without training.
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on (x, y), without training; with sample_weight (N,), the
+        loss weighted as in fit.
 
         Returns:
             The loss as a float; `[loss, *metrics]` when metrics were compiled; or a dict
@@ -375,7 +453,7 @@ class Trainer:
         self._require_compiled("evaluate")
         batch_size = _check_batch_size("evaluate", batch_size)
         x, y = self._prepare("evaluate", x, y)
-        logs = self._evaluate_arrays(x, y, batch_size)
+        logs = self._evaluate_arrays(x, y, batch_size, self._sample_weights("evaluate", y, sample_weight))
         if verbose:
             print(format_logs(logs))
         if return_dict:
@@ -383,15 +461,16 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def _evaluate_arrays(self, x, y, batch_size) -> dict:
+    def _evaluate_arrays(self, x, y, batch_size, w=None) -> dict:
         tracker = metrics_module.Mean("loss")
         for metric in self.compiled_metrics:
             metric.reset_state()
         with no_grad(), learning_phase(False), device.resident(self.weights):
             for start in range(0, len(x), batch_size):
-                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+                batch = slice(start, start + batch_size)
+                xb, yb, wb = x[batch], y[batch], None if w is None else w[batch]
                 y_pred = self(self._inputs(xb))
-                tracker.update_state(float(self._total_loss(yb, y_pred).data), len(xb))
+                tracker.update_state(float(self._total_loss(yb, y_pred, wb).data), len(xb))
                 for metric in self.compiled_metrics:
                     metric.update_state(yb, y_pred.data)
         logs = self._logs(tracker)

@@ -225,13 +225,14 @@ def qdense_forward(
 
 
 # ---- losses from logits, with their gradients (kernels/losses.py) ------------------------
-def cross_entropy(kind, z, t, scale):
-    """(Σ_n loss_n as a one-element float64 array, dL/dz · scale): one pass over the rows, in
-    threads when z holds more than a chunk; must equal reference.cross_entropy."""
-    return losses.run("cpu.cross_entropy", kind, z, t, scale)
+def cross_entropy(kind, z, t, scale, w=None):
+    """(Σ_n w_n loss_n as a one-element float64 array, dL/dz · scale), w the optional sample
+    weights (N,): one pass over the rows, in threads when z holds more than a chunk; must
+    equal reference.cross_entropy."""
+    return losses.run("cpu.cross_entropy", kind, z, t, scale, w)
 
 
-def squared_error(p, t, scale):
-    """(Σ (p − t)² as a one-element float64 array, 2 (p − t) · scale); must equal
-    reference.squared_error."""
-    return losses.run("cpu.squared_error", "squared", p, t, scale)
+def squared_error(p, t, scale, w=None):
+    """(Σ_n w_n Σ_c (p − t)² as a one-element float64 array, 2 w_n (p − t) · scale); must
+    equal reference.squared_error."""
+    return losses.run("cpu.squared_error", "squared", p, t, scale, w)

@@ -556,19 +556,22 @@ _squared_error_row = cuda.jit(device=True)(losses.squared_error_row)
 
 
 @cuda.jit
-def _cross_entropy_rows(per_row, grad, z, t, kind, scale):
-    """One thread per row: its loss from logits z and its gradient times `scale` (the math
-    and the kinds: kernels/losses.py)."""
+def _cross_entropy_rows(per_row, grad, z, t, kind, scale, w):
+    """One thread per row: its loss from logits z and its gradient times `scale`, both
+    times the row's weight w[n] when w is not empty (the math and the kinds:
+    kernels/losses.py)."""
     n = cuda.grid(1)
     if n < z.shape[0]:
-        per_row[n] = _cross_entropy_row(grad[n], z[n], t[n], kind, scale)
+        wn = w[n] if w.shape[0] > 0 else 1.0
+        per_row[n] = wn * _cross_entropy_row(grad[n], z[n], t[n], kind, scale * wn)
 
 
 @cuda.jit
-def _squared_error_rows(per_row, grad, p, t, scale):
+def _squared_error_rows(per_row, grad, p, t, scale, w):
     n = cuda.grid(1)
     if n < p.shape[0]:
-        per_row[n] = _squared_error_row(grad[n], p[n], t[n], scale)
+        wn = w[n] if w.shape[0] > 0 else 1.0
+        per_row[n] = wn * _squared_error_row(grad[n], p[n], t[n], scale * wn)
 
 
 @cuda.jit
@@ -654,35 +657,45 @@ def sigmoid(z):
     return out
 
 
-def _loss_inputs(where, kind, z, t):
+def _loss_inputs(where, kind, z, t, w):
     """Loss operands as device arrays, and whether they came from the host (then checked as
     on the cpu, labels included, and the results go back). Device operands are the engine's,
-    already checked there."""
+    already checked there; the sample weights (numpy, or None) are checked either way."""
     host = not (_is_device(z) or _is_device(t))
-    if not host:
-        return z, t, False
-    z, t = losses.loss_inputs(where, kind, z, t)
-    return _upload(z, "z"), _upload(t, "t"), True
+    if host:
+        z, t, w = losses.loss_inputs(where, kind, z, t, w)
+        z, t = _upload(z, "z"), _upload(t, "t")
+    else:
+        w = losses.sample_weights(where, w, z.shape[0])
+    return z, t, _upload(w, "sample weights") if w.size else _no_weights(), host
 
 
-def cross_entropy(kind, z, t, scale):
-    """(Σ of the per-sample losses as a 1-element float64 array, gradient · scale), from
-    logits z; kinds and math as kernels/losses.py. Device arrays in, device arrays out (only
-    the one number comes back for the loss); numpy in, numpy out."""
-    z, t, host = _loss_inputs("cuda.cross_entropy", kind, z, t)
+@functools.lru_cache(maxsize=1)
+def _no_weights():
+    """An empty device array: "every weight is 1" for the loss kernels, made once."""
+    return cuda.to_device(np.zeros(0, np.float64))
+
+
+def cross_entropy(kind, z, t, scale, w=None):
+    """(Σ_n w_n loss_n as a 1-element float64 array, gradient · scale), from logits z, with
+    optional sample weights w (N,); kinds and math as kernels/losses.py. Device arrays in,
+    device arrays out (only the one number comes back for the loss); numpy in, numpy out."""
+    z, t, w, host = _loss_inputs("cuda.cross_entropy", kind, z, t, w)
     per_row = _alloc(z.shape[0], np.float64, "losses")
     grad = _alloc(z.shape, z.dtype, "loss gradient")
-    _launch_1d(_cross_entropy_rows, z.shape[0], per_row, grad, z, t, LOSS_KINDS.index(kind), float(scale))
+    kind = LOSS_KINDS.index(kind)
+    _launch_1d(_cross_entropy_rows, z.shape[0], per_row, grad, z, t, kind, float(scale), w)
     total = _total(per_row)
     return (total.copy_to_host(), grad.copy_to_host()) if host else (total, grad)
 
 
-def squared_error(p, t, scale):
-    """(Σ (p − t)² as a 1-element float64 array, 2 (p − t) · scale), as cross_entropy."""
-    p, t, host = _loss_inputs("cuda.squared_error", "squared", p, t)
+def squared_error(p, t, scale, w=None):
+    """(Σ_n w_n Σ_c (p − t)² as a 1-element float64 array, 2 w_n (p − t) · scale), as
+    cross_entropy."""
+    p, t, w, host = _loss_inputs("cuda.squared_error", "squared", p, t, w)
     per_row = _alloc(p.shape[0], np.float64, "losses")
     grad = _alloc(p.shape, p.dtype, "loss gradient")
-    _launch_1d(_squared_error_rows, p.shape[0], per_row, grad, p, t, float(scale))
+    _launch_1d(_squared_error_rows, p.shape[0], per_row, grad, p, t, float(scale), w)
     total = _total(per_row)
     return (total.copy_to_host(), grad.copy_to_host()) if host else (total, grad)
 

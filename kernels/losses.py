@@ -1,7 +1,9 @@
 """Losses from logits with their gradients, one row at a time, in one pass.
 
 Shapes: N = batch, C = classes (or outputs). z holds logits, t targets, `scale` is what the
-gradient is multiplied by (1 / count for a mean, times the incoming gradient).
+gradient is multiplied by (1 / count for a mean, times the incoming gradient), and w, when
+given, one weight per sample (Keras's sample_weight): row n's loss counts w_n times and its
+gradient is multiplied by w_n too, since d(w_n loss_n)/dz_n = w_n dloss_n/dz_n.
 
     sparse       t[n] = a label in [0, C):
                  loss_n = lse(z_n) − z_n[t]                    grad = softmax(z_n) − onehot(t)
@@ -84,32 +86,35 @@ _se_row = njit(inline="always", cache=True)(squared_error_row)
 
 
 @njit(cache=True, parallel=True)
-def _rows(losses, grad, z, t, kind, scale):
-    """Every row's loss into `losses` and its gradient into `grad`; returns the number of
-    sparse labels outside [0, C) (those rows are left undefined)."""
+def _rows(losses, grad, z, t, kind, scale, w):
+    """Every row's loss (times its weight) into `losses` and its gradient into `grad`;
+    returns the number of sparse labels outside [0, C) (those rows are left undefined).
+    An empty w means every weight is 1."""
     n_rows, classes = z.shape
+    weighted = w.shape[0] > 0
     n_blocks = max(1, min(n_rows, (n_rows * classes + CHUNK - 1) // CHUNK))
     per = (n_rows + n_blocks - 1) // n_blocks  # rows per task, as even as rows allow
     outside = 0
     for blk in prange(n_blocks):
         for n in range(blk * per, min(n_rows, (blk + 1) * per)):
+            wn = w[n] if weighted else 1.0
             if kind == SQUARED:
-                losses[n] = _se_row(grad[n], z[n], t[n], scale)
+                losses[n] = wn * _se_row(grad[n], z[n], t[n], scale * wn)
             elif kind == SPARSE and not 0 <= t[n, 0] < classes:
                 outside += 1
             else:
-                losses[n] = _ce_row(grad[n], z[n], t[n], kind, scale)
+                losses[n] = wn * _ce_row(grad[n], z[n], t[n], kind, scale * wn)
     return outside
 
 
 _rows_serial = njit(cache=True)(_rows.py_func)  # for one chunk: a launch costs more than it saves
 
 
-def loss_inputs(where, kind, z, t, check_labels=True):
+def loss_inputs(where, kind, z, t, w=None, check_labels=True):
     """Check the operands of a loss kernel: z (N, C) float logits, t (N, 1) int64 labels for
     "sparse" (in [0, C), unless the caller counts them itself: check_labels=False) or t (N, C)
-    in z's dtype; returns them C-contiguous. TypeError/ValueError naming `where` and the
-    shapes otherwise."""
+    in z's dtype, and w None or N finite sample weights; returns (z, t, w) C-contiguous, w as
+    float64 (empty for None). TypeError/ValueError naming `where` and the shapes otherwise."""
     if kind not in KINDS and kind != "squared":
         raise ValueError(f"{where}: unknown kind {kind!r}; expected one of {[*KINDS, 'squared']}.")
     z = checks.as_float_matrix(z, "z", where)
@@ -127,16 +132,36 @@ def loss_inputs(where, kind, z, t, check_labels=True):
         if t.dtype != z.dtype:
             raise TypeError(f"{where}: t must have z's dtype {z.dtype}; received {t.dtype}.")
         checks.check_shape(where, "t", t, z.shape, "the shape of z")
-    return z, np.ascontiguousarray(t)
+    return z, np.ascontiguousarray(t), sample_weights(where, w, z.shape[0])
 
 
-def run(where, kind, z, t, scale):
-    """(Σ_n loss_n as a one-element float64 array, gradient · scale) on the cpu (see above)."""
-    z, t = loss_inputs(where, kind, z, t, check_labels=False)  # counted by the row loop, for free
+_UNWEIGHTED = np.zeros(0, np.float64)  # "every weight is 1"; empty, so nothing can write it
+# (and writable on purpose: numba compiles a read-only array as a type of its own)
+
+
+def sample_weights(where, w, n_rows):
+    """w as N float64 sample weights (an empty array for None), checked: a ValueError or
+    TypeError naming `where` for a wrong shape, non-numbers, NaN or inf."""
+    if w is None:
+        return _UNWEIGHTED
+    if not isinstance(w, np.ndarray) or w.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: sample weights must be a numpy array of numbers; received {w!r:.60}.")
+    checks.check_shape(where, "sample weights", w, (n_rows,), "one per sample")
+    w = np.ascontiguousarray(w, np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{where}: sample weights contain NaN or inf.")
+    return w
+
+
+def run(where, kind, z, t, scale, w=None):
+    """(Σ_n w_n loss_n as a one-element float64 array, gradient · scale) on the cpu (see
+    above)."""
+    z, t, w = loss_inputs(where, kind, z, t, w, check_labels=False)  # the row loop counts labels
     losses = np.empty(z.shape[0], np.float64)
     grad = np.empty_like(z)
     loop = _rows_serial if z.size <= CHUNK else _rows
-    outside = loop(losses, grad, z, t, SQUARED if kind == "squared" else KINDS.index(kind), float(scale))
+    code = SQUARED if kind == "squared" else KINDS.index(kind)
+    outside = loop(losses, grad, z, t, code, float(scale), w)
     if outside:
         _labels_outside(where, t, z.shape[1])
     return np.array([losses.sum()]), grad

@@ -291,14 +291,15 @@ def _qdense(y, xq, wq_t, multiplier, folded, act):
 
 
 # ---- losses from logits, with their gradients (the math: kernels/losses.py) ---------------
-def cross_entropy(kind, z, t, scale):
-    """(Σ_n loss_n as a one-element float64 array, dL/dz · scale), in whole-array numpy.
+def cross_entropy(kind, z, t, scale, w=None):
+    """(Σ_n w_n loss_n as a one-element float64 array, dL/dz · scale), in whole-array numpy.
 
     Args:
         kind: "sparse" (t: int64 labels, (N, 1)), "categorical" (t: targets like z) or
             "binary" (t: targets in [0, 1] like z, one sigmoid per output).
         z: logits (N, C), float32 or float64.
         scale: the gradient's factor (1 / N for a mean over the batch).
+        w: None, or one weight per sample (N,): row n's loss and gradient count w_n times.
 
     Example:
         >>> z = np.zeros((1, 2), np.float32)
@@ -306,11 +307,13 @@ def cross_entropy(kind, z, t, scale):
         >>> round(float(total[0]), 4), g.tolist()
         (0.6931, [[-0.5, 0.5]])
     """
-    z, t = losses.loss_inputs("reference.cross_entropy", kind, z, t)
+    z, t, w = losses.loss_inputs("reference.cross_entropy", kind, z, t, w)
+    w = w if w.size else np.ones(z.shape[0])
     z64 = z.astype(np.float64)
     if kind == "binary":
-        per_row = (np.maximum(z64, 0) - z64 * t + np.log1p(np.exp(-np.abs(z64)))).sum(axis=1)
-        grad = 1 / (1 + np.exp(-z64)) - t
+        e = np.exp(-np.abs(z64))  # ≤ 1: nothing below overflows
+        per_row = (np.maximum(z64, 0) - z64 * t + np.log1p(e)).sum(axis=1)
+        grad = np.where(z64 >= 0, 1 / (1 + e), e / (1 + e)) - t  # σ(z), from either side
     else:
         top = z64.max(axis=1, keepdims=True)
         lse = top + np.log(np.exp(z64 - top).sum(axis=1, keepdims=True))
@@ -318,11 +321,13 @@ def cross_entropy(kind, z, t, scale):
             t = np.eye(z.shape[1])[t[:, 0]]  # one-hot (labels checked by loss_inputs)
         per_row = (t * (lse - z64)).sum(axis=1)
         grad = t.sum(axis=1, keepdims=True) * np.exp(z64 - lse) - t
-    return np.array([per_row.sum()]), (grad * scale).astype(z.dtype)
+    return np.array([(w * per_row).sum()]), (grad * (scale * w[:, None])).astype(z.dtype)
 
 
-def squared_error(p, t, scale):
-    """(Σ (p − t)² as a one-element float64 array, 2 (p − t) · scale) for p, t (N, C)."""
-    p, t = losses.loss_inputs("reference.squared_error", "squared", p, t)
+def squared_error(p, t, scale, w=None):
+    """(Σ_n w_n Σ_c (p − t)² as a one-element float64 array, 2 w_n (p − t) · scale) for p,
+    t (N, C) and optional sample weights w (N,)."""
+    p, t, w = losses.loss_inputs("reference.squared_error", "squared", p, t, w)
+    w = w if w.size else np.ones(p.shape[0])
     d = p.astype(np.float64) - t
-    return np.array([(d * d).sum()]), (2 * d * scale).astype(p.dtype)
+    return np.array([(w * (d * d).sum(axis=1)).sum()]), (2 * d * (scale * w[:, None])).astype(p.dtype)

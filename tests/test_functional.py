@@ -1,5 +1,7 @@
 """functional: dense on every backend, activations and fused losses — values and gradients."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -45,21 +47,73 @@ labels = np.array([0, 2, 1, 2])
 onehot = np.eye(3)[labels]
 binary = np.array([[1.0, 0.0, 1.0], [0, 0, 1], [1, 1, 0], [0, 1, 0]])
 
-LOSSES = {
-    "bce_logits": lambda z: F.binary_crossentropy(binary, z, from_logits=True),
-    "bce_through_sigmoid": lambda z: F.binary_crossentropy(binary, F.sigmoid(z)),
-    "cce_logits": lambda z: F.categorical_crossentropy(onehot, z, from_logits=True),
-    "cce_through_softmax": lambda z: F.categorical_crossentropy(onehot, F.softmax(z)),
-    "scce_logits": lambda z: F.sparse_categorical_crossentropy(labels, z, from_logits=True),
-    "scce_through_softmax": lambda z: F.sparse_categorical_crossentropy(labels, F.softmax(z)),
-    "mse": lambda z: F.mean_squared_error(binary, z),
-    "mae": lambda z: F.mean_absolute_error(binary, z),
+LOSSES = {  # y_pred, sample weights (or None) -> the loss
+    "bce_logits": lambda z, w=None: F.binary_crossentropy(binary, z, from_logits=True, sample_weight=w),
+    "bce_through_sigmoid": lambda z, w=None: F.binary_crossentropy(binary, F.sigmoid(z), sample_weight=w),
+    "cce_logits": lambda z, w=None: F.categorical_crossentropy(onehot, z, from_logits=True, sample_weight=w),
+    "cce_through_softmax": lambda z, w=None: F.categorical_crossentropy(
+        onehot, F.softmax(z), sample_weight=w
+    ),
+    "scce_logits": lambda z, w=None: F.sparse_categorical_crossentropy(labels, z, True, w),
+    "scce_through_softmax": lambda z, w=None: F.sparse_categorical_crossentropy(
+        labels, F.softmax(z), False, w
+    ),
+    "mse": lambda z, w=None: F.mean_squared_error(binary, z, w),
+    "mae": lambda z, w=None: F.mean_absolute_error(binary, z, w),
 }
+WEIGHTS = np.array([0.5, 2.0, 0.0, 1.5])
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["", "weighted"])
+@pytest.mark.parametrize("name", LOSSES)
+def test_loss_gradcheck(name, weighted, backend):  # each backend's loss kernel (kernels/losses.py)
+    w = WEIGHTS if weighted else None
+    assert dc.gradcheck(lambda z: LOSSES[name](z, w), [tensor((4, 3))])
 
 
 @pytest.mark.parametrize("name", LOSSES)
-def test_loss_gradcheck(name, backend):  # each backend's loss kernel (kernels/losses.py)
-    assert dc.gradcheck(LOSSES[name], [tensor((4, 3))])
+def test_sample_weights_scale_each_samples_share_of_the_batch_mean(name, backend):
+    """Keras's sum_over_batch_size: Σ_n w_n loss_n / N, N the batch size (not Σ w)."""
+    z = tensor((4, 3))
+    per_sample = []
+    for n in range(4):  # each sample's own loss: the loss of a batch of that sample alone
+        one = np.zeros(4)
+        one[n] = 4.0  # Σ one·loss / 4 = loss_n
+        per_sample.append(LOSSES[name](z, one).item())
+    want = (WEIGHTS * np.array(per_sample)).sum() / 4
+    assert np.isclose(LOSSES[name](z, WEIGHTS).item(), want, rtol=1e-10)
+    assert LOSSES[name](z, np.ones(4)).item() == LOSSES[name](z).item()
+
+
+def test_sample_weights_of_outputs_beyond_two_axes_weight_the_first():
+    z = tensor((2, 3, 4))
+    t = (np.arange(24).reshape(2, 3, 4) % 2).astype(float)
+    w = np.array([3.0, 0.0])
+    weighted = F.binary_crossentropy(t, z, from_logits=True, sample_weight=w).item()
+    first = F.binary_crossentropy(t[:1], z.data[:1], from_logits=True).item()
+    assert np.isclose(weighted, 3.0 * first / 2)
+    assert dc.gradcheck(lambda z: F.mean_absolute_error(t, z, sample_weight=w), [z])
+
+
+@pytest.mark.parametrize(
+    "weights, error, words",
+    [
+        (np.ones(3), ValueError, "binary_crossentropy: sample weights must have shape (4,)"),
+        (
+            np.array([1.0, np.inf, 1.0, 1.0]),
+            ValueError,
+            "binary_crossentropy: sample weights contain NaN or inf",
+        ),
+        (
+            np.array(["a"] * 4),
+            TypeError,
+            "binary_crossentropy: sample weights must be a numpy array of numbers",
+        ),
+    ],
+)
+def test_bad_sample_weights_are_named(weights, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        F.binary_crossentropy(binary, np.zeros((4, 3)), from_logits=True, sample_weight=weights)
 
 
 @pytest.mark.parametrize("name", ["bce", "cce"])

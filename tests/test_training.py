@@ -198,6 +198,28 @@ BAD_FIT = {
     "1-d x": (dict(x=x_ok[:, 0], y=y_ok), ValueError, ["(samples, features)"]),
     "y shape": (dict(x=x_ok, y=np.zeros((64, 3))), ValueError, ["y does not fit", "(64, 3)"]),
     "split": (dict(x=x_ok, y=y_ok, validation_split=1.5), ValueError, ["validation_split"]),
+    "weights shape": (dict(x=x_ok, y=y_ok, sample_weight=np.ones(10)), ValueError, ["(64,)", "(10,)"]),
+    "nan weight": (
+        dict(x=x_ok, y=y_ok, sample_weight=np.full(64, np.nan)),
+        ValueError,
+        ["sample_weight", "NaN"],
+    ),
+    "both weights": (
+        dict(x=x_ok, y=y_ok, sample_weight=np.ones(64), class_weight={0: 1}),
+        ValueError,
+        ["not both"],
+    ),
+    "class_weight list": (
+        dict(x=x_ok, y=y_ok, class_weight=[1, 2]),
+        TypeError,
+        ["class_weight must be a dict"],
+    ),
+    "class_weight inf": (dict(x=x_ok, y=y_ok, class_weight={1: np.inf}), ValueError, ["class_weight[1]"]),
+    "val weights": (
+        dict(x=x_ok, y=y_ok, validation_data=(x_ok, y_ok, np.ones(3))),
+        ValueError,
+        ["fit (validation_data): sample_weight", "(64,)"],
+    ),
 }
 
 
@@ -233,3 +255,60 @@ def test_fit_and_evaluate_before_compile_and_unknown_names():
         model.compile("adam", "hinge")
     with pytest.raises(ValueError, match="accuracy"):
         model.compile("adam", "mse", metrics=["auc"])
+
+
+def fit_weighted(seed=0, **weights):
+    x, y = data(48)
+    dc.set_seed(seed)
+    model = binary_model()
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_split=0.25, **weights)
+    return history.history, model.get_weights()
+
+
+def same(run_a, run_b):
+    (history_a, weights_a), (history_b, weights_b) = run_a, run_b
+    return history_a == history_b and all(np.array_equal(a, b) for a, b in zip(weights_a, weights_b))
+
+
+def test_class_weight_is_the_sample_weight_of_each_samples_class():
+    x, y = data(48)
+    per_sample = np.where(y == 1, 3.0, 0.5)
+    assert same(fit_weighted(class_weight={0: 0.5, 1: 3.0}), fit_weighted(sample_weight=per_sample))
+    assert same(fit_weighted(sample_weight=np.ones(48)), fit_weighted())  # unit weights: not a bit moves
+    assert not same(fit_weighted(class_weight={1: 3.0}), fit_weighted())
+    onehot = np.eye(3)[[0, 2, 1, 2]]  # one-hot targets: the class is the argmax
+    assert dc.training._class_weights_of("fit", onehot, {2: 5}).tolist() == [1, 5, 1, 5]
+
+
+def test_weighted_loss_is_keras_sum_over_batch_size_everywhere():
+    """fit, train_on_batch, evaluate and val_loss all give Σ w_n loss_n / N."""
+    x, y = data(40)
+    w = np.linspace(0.0, 2.0, 40)
+    model = binary_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    per_sample = [model.evaluate(x[i : i + 1], y[i : i + 1])[0] for i in range(40)]
+    want = np.dot(w, per_sample) / 40
+    assert np.isclose(model.evaluate(x, y, batch_size=7, sample_weight=w)[0], want, rtol=1e-5)
+    seen = []
+
+    class Spy(dc.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(logs["val_loss"])
+
+    start = model.get_weights()
+    model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y, w), callbacks=[Spy()])
+    assert np.isclose(seen[0], model.evaluate(x, y, sample_weight=w)[0], rtol=1e-6)
+    model.set_weights(start)
+    assert np.isclose(model.train_on_batch(x, y, sample_weight=w), want, rtol=1e-5)
+
+
+def test_weights_need_a_loss_that_takes_them():
+    x, y = data(16)
+    model = dc.Sequential([Dense(1)])
+    model.compile("sgd", lambda t, p: dc.functional.mean_squared_error(t, p))
+    with pytest.raises(TypeError, match="takes no sample_weight"):
+        model.fit(x, y, sample_weight=np.ones(16), verbose=0)
+    model.compile(
+        "sgd", lambda t, p, sample_weight=None: dc.functional.mean_squared_error(t, p, sample_weight)
+    )
+    model.fit(x, y, sample_weight=np.ones(16), verbose=0)

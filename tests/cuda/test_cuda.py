@@ -109,16 +109,18 @@ def test_losses_equal_cpu_and_check_host_operands_alike(kind):
     rng = np.random.default_rng(2)
     z = (3 * rng.standard_normal((9, 4))).astype(np.float32)
     t = rng.integers(0, 4, (9, 1)) if kind == "sparse" else rng.random((9, 4)).astype(np.float32)
-    results = []
-    for module in (cuda_k, cpu_k):
-        if kind == "squared":
-            total, grad = module.squared_error(z, t, 0.5)
-        else:
-            total, grad = module.cross_entropy(kind, z, t, 0.5)
-        assert isinstance(total, np.ndarray) and isinstance(grad, np.ndarray)  # numpy in, numpy out
-        results.append((total, grad))
-    close(results[0][0], results[1][0], np.float32)
-    close(results[0][1], results[1][1], np.float32)
+    w = rng.random(9)
+    for weights in (None, w):
+        results = []
+        for module in (cuda_k, cpu_k):
+            if kind == "squared":
+                total, grad = module.squared_error(z, t, 0.5, weights)
+            else:
+                total, grad = module.cross_entropy(kind, z, t, 0.5, weights)
+            assert isinstance(total, np.ndarray) and isinstance(grad, np.ndarray)  # numpy in, numpy out
+            results.append((total, grad))
+        close(results[0][0], results[1][0], np.float32)
+        close(results[0][1], results[1][1], np.float32)
     if kind == "sparse":
         with pytest.raises(ValueError, match=r"^cuda\.cross_entropy: labels must lie in \[0, 4\)"):
             cuda_k.cross_entropy(kind, z, t + 1, 0.5)
@@ -190,7 +192,8 @@ def test_out_of_device_memory_is_a_memory_error_naming_the_array(monkeypatch):
         cuda_k.dense_forward(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))
 
 
-def test_two_epochs_on_cuda_match_cpu():
+@pytest.mark.parametrize("weights", [{}, {"class_weight": {0: 0.25, 1: 2.0}}], ids=["", "class_weight"])
+def test_two_epochs_on_cuda_match_cpu(weights):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((24, 6)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
@@ -203,7 +206,7 @@ def test_two_epochs_on_cuda_match_cpu():
                 [dc.layers.Dense(5, activation="relu"), dc.layers.Dense(2, activation="softmax")]
             )
             model.compile("adam", "sparse_categorical_crossentropy")
-            return model.fit(x, y, epochs=2, batch_size=12, verbose=0).history["loss"]
+            return model.fit(x, y, epochs=2, batch_size=12, verbose=0, **weights).history["loss"]
         finally:
             dc.set_backend("cpu")
 

@@ -68,10 +68,18 @@ def _signatures():
             (
                 f"sparse loss {name}",
                 kc._cross_entropy_rows,
-                (float64[::1], mat, mat, int64[:, ::1], int64, float64),
+                (float64[::1], mat, mat, int64[:, ::1], int64, float64, float64[::1]),
             ),
-            (f"loss {name}", kc._cross_entropy_rows, (float64[::1], mat, mat, mat, int64, float64)),
-            (f"squared error {name}", kc._squared_error_rows, (float64[::1], mat, mat, mat, float64)),
+            (
+                f"loss {name}",
+                kc._cross_entropy_rows,
+                (float64[::1], mat, mat, mat, int64, float64, float64[::1]),
+            ),
+            (
+                f"squared error {name}",
+                kc._squared_error_rows,
+                (float64[::1], mat, mat, mat, float64, float64[::1]),
+            ),
             (f"sparse count {name}", kc._correct_rows, (float64[::1], mat, int64[:, ::1], int64)),
             (f"count {name}", kc._correct_rows, (float64[::1], mat, mat, int64)),
         ]

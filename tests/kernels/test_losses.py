@@ -1,5 +1,6 @@
-"""The loss kernels (kernels/losses.py): numpy's formulas from every host backend, one result for
-any thread split, finite for huge logits, clear errors for bad operands."""
+"""The loss kernels (kernels/losses.py): numpy's formulas from every host backend, with and without
+sample weights, one result for any thread split, finite for huge logits, clear errors for bad
+operands."""
 
 import re
 
@@ -15,18 +16,21 @@ BACKENDS = [kernels.get(name) for name in ("reference", "cpu")]
 KINDS = [*losses.KINDS, "squared"]
 
 
-def numpy_loss(kind, z, t):
-    """(Σ per-row loss, gradient) straight from the textbook formulas, in float64."""
+def numpy_loss(kind, z, t, w=None):
+    """(Σ_n w_n loss_n, gradient) straight from the textbook formulas, in float64."""
     z = z.astype(np.float64)
+    w = np.ones(len(z)) if w is None else w
     if kind == "squared":
-        return ((z - t) ** 2).sum(), 2 * (z - t)
-    if kind == "binary":
+        per, grad = (z - t) ** 2, 2 * (z - t)
+    elif kind == "binary":
         p = 1 / (1 + np.exp(-z))
-        return -(t * np.log(p) + (1 - t) * np.log(1 - p)).sum(), p - t
-    if kind == "sparse":
-        t = np.eye(z.shape[1])[t[:, 0]]
-    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    return -(t * np.log(p)).sum(), t.sum(axis=1, keepdims=True) * p - t
+        per, grad = -(t * np.log(p) + (1 - t) * np.log(1 - p)), p - t
+    else:
+        if kind == "sparse":
+            t = np.eye(z.shape[1])[t[:, 0]]
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        per, grad = -(t * np.log(p)), t.sum(axis=1, keepdims=True) * p - t
+    return (w * per.sum(axis=1)).sum(), w[:, None] * grad
 
 
 def operands(kind, shape, dtype, seed=0, contiguous=True):
@@ -39,27 +43,31 @@ def operands(kind, shape, dtype, seed=0, contiguous=True):
     return z, (t > 0.5).astype(dtype) if kind == "binary" else t
 
 
-def call(module, kind, z, t, scale):
+def call(module, kind, z, t, scale, w=None):
     if kind == "squared":
-        return module.squared_error(z, t, scale)
-    return module.cross_entropy(kind, z, t, scale)
+        return module.squared_error(z, t, scale, w)
+    return module.cross_entropy(kind, z, t, scale, w)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     kind=st.sampled_from(KINDS),
     rows=st.integers(1, 40),
     cols=st.integers(1, 12),
     dtype=st.sampled_from([np.float32, np.float64]),
     contiguous=st.booleans(),
+    weighted=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_every_host_backend_gives_numpys_loss_and_gradient(kind, rows, cols, dtype, contiguous, seed):
+def test_every_host_backend_gives_numpys_loss_and_gradient(
+    kind, rows, cols, dtype, contiguous, weighted, seed
+):
     z, t = operands(kind, (rows, cols), dtype, seed, contiguous)
-    want_total, want_grad = numpy_loss(kind, z, t)
+    w = np.random.default_rng(seed).random(rows) * 3 if weighted else None
+    want_total, want_grad = numpy_loss(kind, z, t, w)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for module in BACKENDS:
-        total, grad = call(module, kind, z, t, 0.5)
+        total, grad = call(module, kind, z, t, 0.5, w)
         assert total.shape == (1,) and total.dtype == np.float64
         assert grad.dtype == dtype and grad.shape == z.shape
         np.testing.assert_allclose(total[0], want_total, rtol=tol, atol=tol)
@@ -71,11 +79,22 @@ def test_threaded_rows_give_the_serial_loops_bits(kind):
     z, t = operands(kind, (3 * losses.CHUNK // 10 + 7, 10), np.float32, seed=1)  # several chunks
     kind_code = losses.SQUARED if kind == "squared" else losses.KINDS.index(kind)
     results = []
+    w = np.random.default_rng(2).random(len(z))
     for loop in (losses._rows, losses._rows_serial):
-        per_row, grad = np.empty(len(z)), np.empty_like(z)
-        assert loop(per_row, grad, z, t, kind_code, 0.25) == 0
-        results.append((per_row, grad))
-    assert all(np.array_equal(a, b) for a, b in zip(*results))
+        for weights in (w, np.zeros(0)):
+            per_row, grad = np.empty(len(z)), np.empty_like(z)
+            assert loop(per_row, grad, z, t, kind_code, 0.25, weights) == 0
+            results.append((per_row, grad))
+    threaded, serial = results[:2], results[2:]
+    assert all(np.array_equal(a, b) for pair in zip(threaded, serial) for a, b in zip(*pair))
+
+
+@pytest.mark.parametrize("module", BACKENDS, ids=lambda m: m.__name__)
+def test_unit_weights_change_no_bit(module):
+    z, t = operands("sparse", (13, 5), np.float32, seed=3)
+    plain = call(module, "sparse", z, t, 0.5)
+    ones = call(module, "sparse", z, t, 0.5, np.ones(13, np.float32))
+    assert all(np.array_equal(a, b) for a, b in zip(plain, ones))
 
 
 @pytest.mark.parametrize("kind", losses.KINDS)
@@ -103,6 +122,9 @@ def test_bad_operands_are_named_before_any_work(module):
         (lambda: module.squared_error(z.astype(int), z, 1.0), TypeError, "float32 or float64"),
         (lambda: module.squared_error(z[0], z[0], 1.0), ValueError, "2 dimension"),
         (lambda: module.squared_error(z, z.tolist(), 1.0), TypeError, "numpy array"),
+        (lambda: module.squared_error(z, z, 1.0, np.ones(3)), ValueError, "weights must have shape (4,)"),
+        (lambda: module.squared_error(z, z, 1.0, [1, 1, 1, 1]), TypeError, "sample weights must be a numpy"),
+        (lambda: module.cross_entropy("binary", z, z, 1.0, np.array([1, np.nan, 1, 1])), ValueError, "NaN"),
     ]
     for run, error, words in cases:
         with pytest.raises(error, match=rf"^{name}\.(cross_entropy|squared_error): .*{re.escape(words)}"):
