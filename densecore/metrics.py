@@ -7,6 +7,10 @@ fraction of samples right over all samples seen, not a mean of batch means.
 
 "accuracy"/"acc" means, as in Keras, the accuracy that fits the loss: binary (threshold
 0.5), categorical (argmax of one-hot targets) or sparse categorical (argmax vs label).
+
+With sample weights w (compile's `weighted_metrics`), a metric is the weighted mean
+Σ_n w_n v_n / Σ_n w_n of its per-sample values v_n, as Keras's; precision and recall count
+each sample's true and predicted positives w_n times.
 """
 
 import numpy as np
@@ -27,14 +31,31 @@ class Metric:
         """Start a new count (fit calls it at each epoch)."""
         self.total, self.count = 0.0, 0.0
 
-    def update_state(self, y_true, y_pred):
-        """Add one batch: y_true and y_pred as numpy arrays (y_pred may live on the GPU)."""
-        if device.is_device(y_pred) and self.device_kind and getattr(self, "threshold", 0.5) == 0.5:
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add one batch: y_true and y_pred as numpy arrays (y_pred may live on the GPU), and
+        optionally one weight per sample (N,)."""
+        unweighted = sample_weight is None
+        if (
+            unweighted
+            and device.is_device(y_pred)
+            and self.device_kind
+            and getattr(self, "threshold", 0.5) == 0.5
+        ):
             self._update_on_device(np.asarray(y_true), y_pred)
             return
         values = self.values(np.asarray(y_true), device.to_host(y_pred))  # others: on the host
-        self.total += float(np.sum(values))
-        self.count += values.size
+        if unweighted:
+            self.total += float(np.sum(values))
+            self.count += values.size
+            return
+        w = np.asarray(sample_weight, np.float64).reshape(-1)
+        per_sample = values.reshape(len(w), -1).mean(axis=1)
+        self.total += float(np.dot(w, per_sample))
+        self.count += float(w.sum())
+
+    def get_config(self) -> dict:
+        """The constructor arguments, for saving."""
+        return {"name": self.name}
 
     def _update_on_device(self, y_true, y_pred):
         """The accuracies count right answers on the GPU; one number comes back per batch."""
@@ -67,6 +88,9 @@ class BinaryAccuracy(Metric):
     def __init__(self, name=None, threshold=0.5):
         self.threshold = threshold
         super().__init__(name)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "threshold": self.threshold}
 
     def values(self, y_true, y_pred):
         y_true = _align(y_true, y_pred)
@@ -120,11 +144,20 @@ class Precision(Metric):
     def reset_state(self):
         self.true_positives, self.predicted = 0.0, 0.0
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred, y_true, w = self._positives(y_true, y_pred, sample_weight)
+        self.true_positives += float(((y_pred & y_true) * w).sum())
+        self.predicted += float((y_pred * w).sum())
+
+    @staticmethod
+    def _positives(y_true, y_pred, sample_weight):
+        """(predicted positive, actually positive, weights shaped to broadcast over them)."""
         y_pred = device.to_host(y_pred) > 0.5
         y_true = _align(np.asarray(y_true), y_pred) > 0.5
-        self.true_positives += float((y_pred & y_true).sum())
-        self.predicted += float(y_pred.sum())
+        if sample_weight is None:
+            return y_pred, y_true, 1.0
+        w = np.asarray(sample_weight, np.float64).reshape((-1,) + (1,) * (y_pred.ndim - 1))
+        return y_pred, y_true, w
 
     def result(self):
         return self.true_positives / self.predicted if self.predicted else 0.0
@@ -135,11 +168,10 @@ class Recall(Precision):
 
     default_name = "recall"
 
-    def update_state(self, y_true, y_pred):
-        y_pred = device.to_host(y_pred) > 0.5
-        y_true = _align(np.asarray(y_true), y_pred) > 0.5
-        self.true_positives += float((y_pred & y_true).sum())
-        self.predicted += float(y_true.sum())
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred, y_true, w = self._positives(y_true, y_pred, sample_weight)
+        self.true_positives += float(((y_pred & y_true) * w).sum())
+        self.predicted += float((y_true * w).sum())
 
 
 class Mean(Metric):
@@ -163,6 +195,7 @@ ALL = {
     "precision": Precision,
     "recall": Recall,
 }
+CLASSES = {cls.__name__: cls for cls in set(ALL.values())}
 _ACCURACY_FOR = {
     "binary": BinaryAccuracy,
     "categorical": CategoricalAccuracy,
@@ -185,3 +218,20 @@ def get(identifier, loss=None) -> Metric:
         f"Unknown metric {identifier!r}; expected one of "
         f"{sorted(ALL) + ['accuracy', 'acc']} or a Metric instance."
     )
+
+
+def from_config(spec, loss=None, custom_objects=None) -> Metric:
+    """A Metric from what `model.save` wrote: {"class_name", "config"} (a name, in files
+    written before metrics kept their settings). Classes of your own are found in
+    custom_objects; ValueError for a class found nowhere."""
+    if isinstance(spec, str):
+        return get(spec, loss)
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        raise ValueError(f"not a saved metric: {spec!r:.80}")
+    name = spec.get("class_name")
+    cls = (custom_objects or {}).get(name) or CLASSES.get(name)
+    if cls is None:
+        raise ValueError(
+            f"metric class {name!r} is not built in; pass it in custom_objects={{{name!r}: cls}}"
+        )
+    return cls(**spec["config"])

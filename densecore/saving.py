@@ -17,6 +17,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 import zlib
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from . import layers as layers_module
 from . import losses as losses_module
+from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import quantization  # noqa: F401  (registers the quantized layers for loading)
 
@@ -80,7 +82,7 @@ def save_model(model, filepath) -> None:
             config["compile"] = {
                 "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
                 "loss": {"class_name": type(loss).__name__, "config": loss.get_config()},
-                "metrics": model._compile_config["metrics"],
+                **model._compile_config,  # metrics and weighted_metrics
             }
             state = optimizer.state_arrays(model.trainable_weights)
             config["optimizer"] = {"iterations": optimizer.iterations, "arrays": len(state)}
@@ -259,7 +261,11 @@ def load_model(filepath, custom_objects=None, compile=True):
             loss = losses_module.CLASSES[spec["loss"]["class_name"]](**spec["loss"]["config"])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"load_model: {archive.path!r} has an invalid compile config ({exc}).") from None
-        model.compile(optimizer=optimizer, loss=loss, metrics=spec.get("metrics"))
+        metrics = {
+            kind: _metrics_from(archive, spec.get(kind) or [], loss, custom_objects)
+            for kind in ("metrics", "weighted_metrics")
+        }
+        model.compile(optimizer=optimizer, loss=loss, **metrics)
         state = archive.config.get("optimizer") or {}
         params = model.trainable_weights
         expected = [(p.size,) for p in params for _ in optimizer._slots]
@@ -268,6 +274,23 @@ def load_model(filepath, custom_objects=None, compile=True):
             optimizer.load_state_arrays(params, arrays)
             optimizer.iterations = int(state.get("iterations", 0))
     return model
+
+
+def _metrics_from(archive, specs, loss, custom_objects) -> list:
+    """The saved metrics, rebuilt; one that cannot be (a class of your own not given in
+    custom_objects) is left out with a warning: a metric must never keep a model from loading."""
+    rebuilt = []
+    for spec in specs:
+        try:
+            rebuilt.append(metrics_module.from_config(spec, loss, custom_objects))
+        except (ValueError, TypeError) as exc:
+            warnings.warn(
+                f"load_model: {archive.path!r}: a saved metric was not restored ({exc}); compile "
+                f"again to count it.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    return rebuilt
 
 
 def load_weights(model, filepath) -> None:

@@ -125,6 +125,17 @@ def _deferred_interrupts():
         signal.signal(signal.SIGINT, previous)
 
 
+def _as_list(metrics) -> list:
+    if isinstance(metrics, (str, metrics_module.Metric)):
+        return [metrics]
+    return list(metrics or [])
+
+
+def _saved(metric) -> dict:
+    """A compiled metric as model.save writes it: its class and settings."""
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
 def _parameters(fn) -> tuple:
     """The names of fn's parameters (none when they cannot be read)."""
     try:
@@ -136,7 +147,7 @@ def _parameters(fn) -> tuple:
 class Trainer:
     """The training half of Model (see training.py's docstring for the step)."""
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs):
         """Set the optimizer, loss and metrics for fit and evaluate.
 
         Args:
@@ -145,6 +156,9 @@ class Trainer:
             loss: a name ("binary_crossentropy", "sparse_categorical_crossentropy", "mse",
                 ...), a Loss, or a callable `(y_true, y_pred) -> scalar Tensor`.
             metrics: a list of names ("accuracy", "mae", ...) or Metric objects.
+            weighted_metrics: the same, counted with fit's or evaluate's sample weights
+                (class_weight or sample_weight); a name that is also in `metrics` is
+                logged as "weighted_<name>", as Keras.
 
         Example:
             >>> import densecore as dc
@@ -158,11 +172,32 @@ class Trainer:
             raise ValueError("compile: a loss is required, e.g. loss='mse'.")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss if callable(loss) and not isinstance(loss, str) else losses_module.get(loss)
-        if isinstance(metrics, (str, metrics_module.Metric)):
-            metrics = [metrics]
-        self.compiled_metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
-        self._compile_config = {"metrics": [m.name for m in self.compiled_metrics]}
+        unweighted = [metrics_module.get(m, self.loss) for m in _as_list(metrics)]
+        weighted = [copy.copy(metrics_module.get(m, self.loss)) for m in _as_list(weighted_metrics)]
+        taken = {m.name for m in unweighted}
+        for metric in weighted:  # a copy: its own name and counts, even if also in metrics
+            metric.reset_state()
+            if metric.name in taken:
+                metric.name = f"weighted_{metric.name}"
+            taken.add(metric.name)
+        self.compiled_metrics = unweighted + weighted
+        self._weighted_metrics = weighted
+        self._compile_config = {
+            "metrics": [_saved(m) for m in unweighted],
+            "weighted_metrics": [_saved(m) for m in weighted],
+        }
         self.compiled = True
+
+    def _update_metrics(self, y, y_pred, sample_weight):
+        """Count one batch in every compiled metric; weighted_metrics see the weights."""
+        weighted = self._weighted_metrics
+        for metric in self.compiled_metrics[: len(self.compiled_metrics) - len(weighted)]:
+            metric.update_state(y, y_pred)
+        for metric in weighted:  # a metric of your own may not take weights: none, none passed
+            if sample_weight is None:
+                metric.update_state(y, y_pred)
+            else:
+                metric.update_state(y, y_pred, sample_weight=sample_weight)
 
     def _require_trainable(self, where):
         from .compress import _walk
@@ -206,10 +241,11 @@ class Trainer:
                 raise type(exc)(
                     f"{where}: y does not fit the model's output (batch, {units}): {exc}"
                 ) from None
+            rows = np.arange(units + 1) % len(y)  # not `units` rows: (u, u) & (u,) would broadcast
             for metric in self.compiled_metrics:
                 probe = copy.copy(metric)
                 try:
-                    probe.update_state(y[:2], fake[:2])
+                    probe.update_state(y[rows], fake[rows])
                 except (ValueError, TypeError, IndexError) as exc:
                     raise ValueError(
                         f"{where}: metric '{metric.name}' does not fit y {y.shape} and "
@@ -300,8 +336,7 @@ class Trainer:
             return value  # no update: the last good weights stay
         loss.backward()
         self.optimizer.apply(params)
-        for metric in self.compiled_metrics:
-            metric.update_state(y, y_pred.data)
+        self._update_metrics(y, y_pred.data, sample_weight)
         return value
 
     # ---- fit ---------------------------------------------------------------------------
@@ -471,8 +506,7 @@ class Trainer:
                 xb, yb, wb = x[batch], y[batch], None if w is None else w[batch]
                 y_pred = self(self._inputs(xb))
                 tracker.update_state(float(self._total_loss(yb, y_pred, wb).data), len(xb))
-                for metric in self.compiled_metrics:
-                    metric.update_state(yb, y_pred.data)
+                self._update_metrics(yb, y_pred.data, wb)
         logs = self._logs(tracker)
         for metric in self.compiled_metrics:  # leave the training metrics' state to fit
             metric.reset_state()

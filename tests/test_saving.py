@@ -210,3 +210,43 @@ def test_unknown_subclass_needs_custom_objects(tmp_path):
     with pytest.raises(ValueError, match="custom_objects"):
         dc.load_model(tmp_path / "l.dc")
     assert dc.load_model(tmp_path / "l.dc", custom_objects={"Local": Local}).count_params() == 8
+
+
+class Hits(dc.metrics.Metric):
+    """A metric class of the user's own."""
+
+    default_name = "hits"
+
+    def values(self, y_true, y_pred):
+        return ((y_pred[:, 0] > 0.5) == y_true).astype(float)
+
+
+def test_metrics_come_back_with_their_class_settings_and_weighting(tmp_path):
+    x, y = data()
+    model = dc.Sequential([Dense(1, activation="sigmoid")])
+    model.compile(
+        "adam",
+        "binary_crossentropy",
+        metrics=["acc", dc.metrics.Precision(name="prec"), dc.metrics.BinaryAccuracy(threshold=0.7), Hits()],
+        weighted_metrics=["acc"],
+    )
+    w = np.linspace(0, 2, len(x))
+    model.fit(x, y, epochs=1, verbose=0, sample_weight=w)
+    model.save(tmp_path / "m.dc")
+    with pytest.warns(RuntimeWarning, match="'Hits'.*custom_objects"):  # left out, the rest loads
+        partial = dc.load_model(tmp_path / "m.dc")
+    assert [m.name for m in partial.compiled_metrics] == ["acc", "prec", "binary_accuracy", "weighted_acc"]
+    loaded = dc.load_model(tmp_path / "m.dc", custom_objects={"Hits": Hits})
+    described = [(type(m).__name__, m.get_config()) for m in loaded.compiled_metrics]
+    assert described == [(type(m).__name__, m.get_config()) for m in model.compiled_metrics]
+    assert loaded.compiled_metrics[2].threshold == 0.7
+    assert loaded.evaluate(x, y, sample_weight=w, return_dict=True) == model.evaluate(
+        x, y, sample_weight=w, return_dict=True
+    )
+
+
+def test_files_that_name_their_metrics_still_load():  # as written before metrics kept settings
+    from densecore import metrics
+
+    loss = dc.losses.SparseCategoricalCrossentropy()
+    assert type(metrics.from_config("accuracy", loss)) is metrics.SparseCategoricalAccuracy

@@ -312,3 +312,31 @@ def test_weights_need_a_loss_that_takes_them():
         "sgd", lambda t, p, sample_weight=None: dc.functional.mean_squared_error(t, p, sample_weight)
     )
     model.fit(x, y, sample_weight=np.ones(16), verbose=0)
+
+
+def test_weighted_metrics_count_each_sample_its_weight():
+    x, y = data(40)
+    w = np.linspace(0.0, 2.0, 40)
+    model = dc.Sequential([Dense(1, activation="sigmoid")])
+    model.compile(
+        "adam", "binary_crossentropy", metrics=["accuracy", "mse"], weighted_metrics=["accuracy", "precision"]
+    )
+    logs = model.evaluate(x, y, batch_size=7, sample_weight=w, return_dict=True)
+    assert list(logs) == ["loss", "accuracy", "mse", "weighted_accuracy", "precision"]
+    p = model.predict(x)[:, 0]
+    right = (p > 0.5) == (y > 0.5)
+    assert np.isclose(logs["accuracy"], right.mean())
+    assert np.isclose(logs["weighted_accuracy"], np.dot(w, right) / w.sum())
+    positive = p > 0.5
+    assert np.isclose(logs["precision"], np.dot(w, positive & (y > 0.5)) / np.dot(w, positive))
+    unweighted = model.evaluate(x, y, return_dict=True)  # no weights: the weighted count all alike
+    assert np.isclose(unweighted["weighted_accuracy"], unweighted["accuracy"])
+    history = model.fit(x, y, epochs=1, verbose=0, class_weight={0: 1.0, 1: 2.0}).history
+    assert set(history) == {"loss", "accuracy", "mse", "weighted_accuracy", "precision"}
+
+
+def test_a_metric_that_does_not_fit_the_outputs_is_named_before_training():
+    model = dc.Sequential([Dense(2, activation="softmax")])  # precision is for binary outputs
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["precision"])
+    with pytest.raises(ValueError, match="metric 'precision' does not fit"):
+        model.fit(x_ok[:2], y_ok[:2], verbose=0)  # two samples, two outputs: shapes that broadcast

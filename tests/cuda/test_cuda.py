@@ -205,12 +205,15 @@ def test_two_epochs_on_cuda_match_cpu(weights):
             model = dc.Sequential(
                 [dc.layers.Dense(5, activation="relu"), dc.layers.Dense(2, activation="softmax")]
             )
-            model.compile("adam", "sparse_categorical_crossentropy")
-            return model.fit(x, y, epochs=2, batch_size=12, verbose=0, **weights).history["loss"]
+            model.compile("adam", "sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
+            return model.fit(x, y, epochs=2, batch_size=12, verbose=0, **weights).history
         finally:
             dc.set_backend("cpu")
 
-    np.testing.assert_allclose(train("cuda"), train("cpu"), rtol=1e-4)
+    on_gpu, on_cpu = train("cuda"), train("cpu")
+    assert list(on_gpu) == ["loss", "accuracy"]
+    for key, values in on_cpu.items():
+        np.testing.assert_allclose(on_gpu[key], values, rtol=1e-4)
 
 
 # What a real numba.cuda DeviceNDArray offers: the simulator's stand-in also behaves like a
