@@ -125,6 +125,22 @@ def _deferred_interrupts():
         signal.signal(signal.SIGINT, previous)
 
 
+def _validation_epochs(where, freq):
+    """fit's validation_freq as a test of the epoch number (from 1): every freq-th, or those
+    listed."""
+    if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool) and freq > 0:
+        return lambda epoch: epoch % freq == 0
+    if isinstance(freq, (list, tuple, set)) and all(
+        isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in freq
+    ):
+        listed = set(int(e) for e in freq)
+        return lambda epoch: epoch in listed
+    raise ValueError(
+        f"{where}: validation_freq must be a positive integer or a list of epochs (from 1); "
+        f"received {freq!r}."
+    )
+
+
 def _as_list(metrics) -> list:
     if isinstance(metrics, (str, metrics_module.Metric)):
         return [metrics]
@@ -354,6 +370,8 @@ class Trainer:
         class_weight=None,
         sample_weight=None,
         initial_epoch=0,
+        validation_batch_size=None,
+        validation_freq=1,
     ):
         """Train for `epochs` passes over (x, y), as keras.Model.fit.
 
@@ -373,6 +391,9 @@ class Trainer:
                 default reduction, the batch loss Σ_n w_n loss_n / batch size; metrics
                 are not weighted (as Keras's `metrics`).
             initial_epoch: the epoch to start from (to resume training).
+            validation_batch_size: samples per validation step (default: batch_size).
+            validation_freq: validate every this many epochs (an int), or after the epochs
+                in a list (counted from 1); the "val_" lists then hold those epochs only.
 
         Returns:
             A History; `history.history` maps "loss", each metric and their "val_" forms
@@ -388,6 +409,10 @@ class Trainer:
             raise ValueError(f"fit: validation_split must be in [0, 1); received {validation_split!r}.")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer; received {epochs!r}.")
+        validation_batch_size = _check_batch_size(
+            where, batch_size if validation_batch_size is None else validation_batch_size
+        )
+        validates = _validation_epochs(where, validation_freq)
         x, y = self._prepare(where, x, y)
         w = self._sample_weights(where, y, sample_weight, class_weight)
         w_val = None
@@ -459,8 +484,8 @@ class Trainer:
                             if bar is not None:
                                 bar.update(step + 1, logs)
                     logs = self._logs(loss_tracker)
-                    if x_val is not None and not self.stop_training:
-                        val = self._evaluate_arrays(x_val, y_val, batch_size, w_val)
+                    if x_val is not None and not self.stop_training and validates(epoch + 1):
+                        val = self._evaluate_arrays(x_val, y_val, validation_batch_size, w_val)
                         logs.update({f"val_{k}": v for k, v in val.items()})
                 if bar is not None:
                     bar.update(steps, logs, final=True)

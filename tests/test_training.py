@@ -198,6 +198,12 @@ BAD_FIT = {
     "1-d x": (dict(x=x_ok[:, 0], y=y_ok), ValueError, ["(samples, features)"]),
     "y shape": (dict(x=x_ok, y=np.zeros((64, 3))), ValueError, ["y does not fit", "(64, 3)"]),
     "split": (dict(x=x_ok, y=y_ok, validation_split=1.5), ValueError, ["validation_split"]),
+    "validation_freq": (dict(x=x_ok, y=y_ok, validation_freq=0), ValueError, ["validation_freq", "0"]),
+    "validation_batch_size": (
+        dict(x=x_ok, y=y_ok, validation_batch_size=-1),
+        ValueError,
+        ["batch_size", "-1"],
+    ),
     "weights shape": (dict(x=x_ok, y=y_ok, sample_weight=np.ones(10)), ValueError, ["(64,)", "(10,)"]),
     "nan weight": (
         dict(x=x_ok, y=y_ok, sample_weight=np.full(64, np.nan)),
@@ -340,3 +346,30 @@ def test_a_metric_that_does_not_fit_the_outputs_is_named_before_training():
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["precision"])
     with pytest.raises(ValueError, match="metric 'precision' does not fit"):
         model.fit(x_ok[:2], y_ok[:2], verbose=0)  # two samples, two outputs: shapes that broadcast
+
+
+@pytest.mark.parametrize("freq, epochs", [(2, [2, 4]), ([1, 3], [1, 3])])
+def test_validation_freq_validates_only_those_epochs(freq, epochs):
+    x, y = data(40)
+    model = binary_model()
+    seen = []
+
+    class Spy(dc.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if "val_loss" in logs:
+                seen.append(epoch + 1)
+
+    history = model.fit(
+        x, y, epochs=4, verbose=0, validation_split=0.25, validation_freq=freq, callbacks=[Spy()]
+    ).history
+    assert seen == epochs and len(history["val_loss"]) == len(epochs) and len(history["loss"]) == 4
+
+
+def test_validation_batch_size_changes_the_steps_not_the_result():
+    x, y = data(40)
+    runs = []
+    for size in (None, 3):
+        dc.set_seed(0)
+        model = binary_model()
+        runs.append(model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y), validation_batch_size=size))
+    assert np.isclose(runs[0].history["val_loss"][0], runs[1].history["val_loss"][0], rtol=1e-6)
