@@ -4,10 +4,14 @@ A callback sees the model as `self.model` and can stop training by setting
 `self.model.stop_training = True`.
 """
 
+import csv
 import math
+import os
 import warnings
 
 import numpy as np
+
+from .schedules import LearningRateSchedule
 
 
 class Callback:
@@ -91,7 +95,7 @@ class CallbackList:
 
 def _overrides_batch_hooks(cb) -> bool:
     names = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
-    return any(getattr(type(cb), n) is not getattr(Callback, n) for n in names)
+    return any(getattr(type(cb), n) is not getattr(Callback, n) or n in vars(cb) for n in names)
 
 
 class History(Callback):
@@ -256,3 +260,125 @@ class TerminateOnNaN(Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
             self.model.stop_training = True
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by `factor` when `monitor` has not improved by more than
+    `min_delta` for `patience` epochs, then wait `cooldown` epochs; never below `min_lr`.
+    Keras's defaults and rules (factor 0.1, patience 10, min_delta 1e-4)."""
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        super().__init__()
+        if not 0 <= factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in [0, 1); received {factor!r}.")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, factor, patience, verbose
+        self.min_delta, self.cooldown, self.min_lr = abs(min_delta), cooldown, min_lr
+        self._improves, self.mode = _better(monitor, mode)
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = optimizer.current_learning_rate()
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"ReduceLROnPlateau: metric '{self.monitor}' is not in logs ({sorted(logs)}); not reducing.",
+                stacklevel=2,
+            )
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        shifted = current + self.min_delta if self.mode == "min" else current - self.min_delta
+        if self.best is None or self._improves(shifted, self.best):
+            self.best, self.wait = current, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait < self.patience:
+            return
+        old = optimizer.current_learning_rate()
+        if old > np.float32(self.min_lr):
+            if isinstance(optimizer.learning_rate, LearningRateSchedule):
+                raise TypeError(
+                    "ReduceLROnPlateau: the optimizer's learning rate is a schedule; give it a "
+                    "number to reduce."
+                )
+            optimizer.learning_rate = new = max(old * self.factor, self.min_lr)
+            self.cooldown_counter, self.wait = self.cooldown, 0
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file: `epoch` (from 0) and the log keys of
+    the first epoch, in sorted order ("NA" where an epoch lacks one, e.g. with
+    validation_freq). append=True continues an existing file (to resume training). Each
+    row is flushed as it is written, so an interrupted fit keeps every finished epoch."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+        self.keys, self._file, self._writer = None, None, None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self.keys, self._writer, self._header = None, None, not exists
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._writer is None:
+            self.keys = sorted(logs)
+            self._writer = csv.DictWriter(self._file, ["epoch", *self.keys], delimiter=self.separator)
+            if self._header:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None
+
+
+class LambdaCallback(Callback):
+    """A callback from functions, as Keras's: on_epoch_begin/on_epoch_end(epoch, logs),
+    on_train_begin/on_train_end(logs), on_train_batch_begin/on_train_batch_end(batch,
+    logs) (also as on_batch_begin/on_batch_end). Hooks not given do nothing."""
+
+    HOOKS = (
+        "on_epoch_begin",
+        "on_epoch_end",
+        "on_train_begin",
+        "on_train_end",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_batch_begin",
+        "on_batch_end",
+    )
+
+    def __init__(self, **hooks):
+        super().__init__()
+        unknown = set(hooks) - set(self.HOOKS)
+        if unknown:
+            raise TypeError(
+                f"LambdaCallback: unknown hooks {sorted(unknown)}; expected some of {list(self.HOOKS)}."
+            )
+        for name, fn in hooks.items():
+            if fn is not None:
+                setattr(self, name, fn)

@@ -141,6 +141,12 @@ def _validation_epochs(where, freq):
     )
 
 
+def _flat(logs: dict):
+    """Keras's return form of logs: the loss alone, or [loss, *metrics]."""
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
 def _as_list(metrics) -> list:
     if isinstance(metrics, (str, metrics_module.Metric)):
         return [metrics]
@@ -313,16 +319,36 @@ class Trainer:
             loss = loss + penalty
         return loss
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
-        """One optimizer step on one batch; returns the loss (before the step). Weights as
-        in fit."""
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch, as Keras's: the loss (before the step), or
+        `[loss, *metrics]` on this batch alone when metrics were compiled, or a dict with
+        return_dict=True. Weights as in fit."""
         where = "train_on_batch"
         self._require_compiled(where)
         self._require_trainable(where)
         x, y = self._prepare(where, x, y)
         w = self._sample_weights(where, y, sample_weight, class_weight)
+        self._reset_metrics()
         with device.resident(self.weights, self.optimizer):
-            return self._train_step(x, y, self.trainable_weights, w)
+            value = self._train_step(x, y, self.trainable_weights, w)
+        return self._batch_logs(value, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on one batch, without training; returns as train_on_batch."""
+        where = "test_on_batch"
+        self._require_compiled(where)
+        x, y = self._prepare(where, x, y)
+        logs = self._evaluate_arrays(x, y, max(len(x), 1), self._sample_weights(where, y, sample_weight))
+        return logs if return_dict else _flat(logs)
+
+    def _batch_logs(self, loss_value, return_dict):
+        logs = self._logs(loss_value)
+        self._reset_metrics()
+        return logs if return_dict else _flat(logs)
+
+    def _reset_metrics(self):
+        for metric in self.compiled_metrics:
+            metric.reset_state()
 
     def _inputs(self, x) -> Tensor:
         """A batch as the model's input: on the cuda backend, copied to the device once (in
@@ -452,8 +478,7 @@ class Trainer:
                     print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
                 bar = Progbar(steps, verbose) if verbose else None
                 loss_tracker.reset_state()
-                for metric in self.compiled_metrics:
-                    metric.reset_state()
+                self._reset_metrics()
                 order = dc_random.generator().permutation(len(x)) if shuffle else None
                 with device.resident(self.weights, self.optimizer):  # one copy each way per epoch
                     for step in range(steps):
@@ -479,11 +504,11 @@ class Trainer:
                             break
                         loss_tracker.update_state(value, len(xb))
                         if bar is not None or cbs._batch_hooks:
-                            logs = self._logs(loss_tracker)
+                            logs = self._logs(loss_tracker.result())
                             cbs.batch_end(step, logs)
                             if bar is not None:
                                 bar.update(step + 1, logs)
-                    logs = self._logs(loss_tracker)
+                    logs = self._logs(loss_tracker.result())
                     if x_val is not None and not self.stop_training and validates(epoch + 1):
                         val = self._evaluate_arrays(x_val, y_val, validation_batch_size, w_val)
                         logs.update({f"val_{k}": v for k, v in val.items()})
@@ -495,8 +520,8 @@ class Trainer:
             cbs.call("on_train_end", None)
         return history
 
-    def _logs(self, loss_tracker) -> dict:
-        logs = {"loss": loss_tracker.result()}
+    def _logs(self, loss: float) -> dict:
+        logs = {"loss": loss}
         for metric in self.compiled_metrics:
             logs[metric.name] = metric.result()
         return logs
@@ -516,15 +541,11 @@ class Trainer:
         logs = self._evaluate_arrays(x, y, batch_size, self._sample_weights("evaluate", y, sample_weight))
         if verbose:
             print(format_logs(logs))
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else _flat(logs)
 
     def _evaluate_arrays(self, x, y, batch_size, w=None) -> dict:
         tracker = metrics_module.Mean("loss")
-        for metric in self.compiled_metrics:
-            metric.reset_state()
+        self._reset_metrics()
         with no_grad(), learning_phase(False), device.resident(self.weights):
             for start in range(0, len(x), batch_size):
                 batch = slice(start, start + batch_size)
@@ -532,9 +553,8 @@ class Trainer:
                 y_pred = self(self._inputs(xb))
                 tracker.update_state(float(self._total_loss(yb, y_pred, wb).data), len(xb))
                 self._update_metrics(yb, y_pred.data, wb)
-        logs = self._logs(tracker)
-        for metric in self.compiled_metrics:  # leave the training metrics' state to fit
-            metric.reset_state()
+        logs = self._logs(tracker.result())
+        self._reset_metrics()  # leave the training metrics' state to fit
         return logs
 
     def predict(self, x, batch_size=None, verbose=0):

@@ -34,7 +34,7 @@ def test_history_keys_and_epoch_loss_is_batch_size_weighted_mean():
     replay = binary_model()
     replay.build((None, 5))
     replay.set_weights(start)
-    losses = [replay.train_on_batch(x[i : i + 16], y[i : i + 16]) for i in range(0, 50, 16)]
+    losses = [replay.train_on_batch(x[i : i + 16], y[i : i + 16])[0] for i in range(0, 50, 16)]
     sizes = [16, 16, 16, 2]
     assert np.isclose(history.history["loss"][0], np.dot(losses, sizes) / 50, rtol=1e-6)
 
@@ -305,7 +305,7 @@ def test_weighted_loss_is_keras_sum_over_batch_size_everywhere():
     model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y, w), callbacks=[Spy()])
     assert np.isclose(seen[0], model.evaluate(x, y, sample_weight=w)[0], rtol=1e-6)
     model.set_weights(start)
-    assert np.isclose(model.train_on_batch(x, y, sample_weight=w), want, rtol=1e-5)
+    assert np.isclose(model.train_on_batch(x, y, sample_weight=w)[0], want, rtol=1e-5)
 
 
 def test_weights_need_a_loss_that_takes_them():
@@ -373,3 +373,66 @@ def test_validation_batch_size_changes_the_steps_not_the_result():
         model = binary_model()
         runs.append(model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y), validation_batch_size=size))
     assert np.isclose(runs[0].history["val_loss"][0], runs[1].history["val_loss"][0], rtol=1e-6)
+
+
+def test_reduce_lr_on_plateau_follows_keras():
+    """The learning rates Keras 3's ReduceLROnPlateau gives for this sequence (run once)."""
+    seq = [1.0, 0.995, 0.98, 0.985, 0.99, 0.97, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+    keras_lrs = [0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.02, 0.02, 0.02, 0.02]
+    model = dc.Sequential([Dense(1)])
+    model.compile(dc.optimizers.SGD(0.1), "mse")
+    cb = dc.callbacks.ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1, min_delta=0.01, min_lr=0.02)
+    cb.set_model(model)
+    cb.on_train_begin()
+    lrs = []
+    for epoch, value in enumerate(seq):
+        logs = {"val_loss": value}
+        cb.on_epoch_end(epoch, logs)
+        lrs.append(model.optimizer.learning_rate)
+        assert logs["learning_rate"] == (lrs[-2] if epoch else 0.1)  # logged before the change
+    assert np.allclose(lrs, keras_lrs)
+    with pytest.raises(ValueError, match="factor"):
+        dc.callbacks.ReduceLROnPlateau(factor=1.5)
+
+
+def test_csv_logger_writes_a_row_per_epoch_and_appends(tmp_path):
+    x, y = data(40)
+    path = tmp_path / "log.csv"
+    model = binary_model()
+    cb = dc.callbacks.CSVLogger(path)
+    model.fit(x, y, epochs=3, verbose=0, validation_split=0.25, validation_freq=[1, 3], callbacks=[cb])
+    rows = path.read_text().splitlines()
+    assert rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    assert rows[2].endswith(",NA,NA") and not rows[3].endswith("NA")
+    model.fit(
+        x, y, epochs=4, initial_epoch=3, verbose=0, callbacks=[dc.callbacks.CSVLogger(path, append=True)]
+    )
+    rows = path.read_text().splitlines()
+    assert len(rows) == 5 and rows[4].startswith("3,")  # no second header
+
+
+def test_lambda_callback_calls_the_hooks_it_is_given():
+    x, y = data(40)
+    seen = []
+    cb = dc.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(("epoch", epoch)),
+        on_train_batch_end=lambda batch, logs: seen.append(("batch", batch)),
+    )
+    binary_model().fit(x, y, epochs=1, batch_size=20, verbose=0, callbacks=[cb])
+    assert seen == [("batch", 0), ("batch", 1), ("epoch", 0)]
+    with pytest.raises(TypeError, match="on_epoch_ends"):
+        dc.callbacks.LambdaCallback(on_epoch_ends=print)
+
+
+def test_train_and_test_on_batch_return_keras_forms():
+    x, y = data(16)
+    model = binary_model()
+    loss, acc = model.train_on_batch(x, y)
+    assert 0 <= acc <= 1 and loss > 0
+    logs = model.test_on_batch(x, y, return_dict=True)
+    assert list(logs) == ["loss", "accuracy"]
+    assert logs == model.evaluate(x, y, batch_size=16, return_dict=True)
+    plain = dc.Sequential([Dense(1)])
+    plain.compile("sgd", "mse")
+    assert isinstance(plain.train_on_batch(x, y), float) and isinstance(plain.test_on_batch(x, y), float)
