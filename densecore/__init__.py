@@ -19,6 +19,7 @@ from . import (
     optimizers,
     quantization,
     regularizers,
+    utils,
 )
 from .backend import get_backend, set_backend
 from .gpu import device_info, gpu_available
@@ -47,6 +48,7 @@ __all__ = [
     "regularizers",
     "functional",
     "datasets",
+    "utils",
     "load_model",
     "set_seed",
     "clear_session",
