@@ -138,7 +138,7 @@ def low_rank(model, rank=None, energy=None, layers=None, verbose=1):
     Example:
         >>> import densecore as dc
         >>> model = dc.Sequential([dc.layers.Dense(64, input_shape=(64,)), dc.layers.Dense(10)])
-        >>> small = dc.compress.low_rank(model, rank=8, verbose=0)
+        >>> small = dc.compress.low_rank(model, rank=9, verbose=0)  # 9·(64+10) > 64·10: kept
         >>> [type(layer).__name__ for layer in small.layers]
         ['LowRankDense', 'Dense']
     """

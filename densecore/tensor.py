@@ -79,7 +79,7 @@ class Tensor:
         >>> x = dc.Tensor([[1.0, 2.0]], requires_grad=True)
         >>> (x * x).sum().backward()
         >>> x.grad
-        array([[2., 4.]], dtype=float32)
+        array([[2., 4.]])
     """
 
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to Tensor's operators
