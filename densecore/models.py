@@ -71,6 +71,31 @@ class Model(Trainer, Layer):
         """The tracked layers, in the order they were assigned or added."""
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
 
+    def get_layer(self, name=None, index=None):
+        """A layer by its name or its index in `layers`, as keras.Model.get_layer.
+
+        Raises:
+            ValueError: for neither or both, an index out of range, or no layer of that name
+                (the message lists the names there are).
+        """
+        layers = self.layers
+        if (name is None) == (index is None):
+            raise ValueError(f"get_layer: give a name or an index, not {'both' if name else 'neither'}.")
+        if index is not None:
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, (int, np.integer))
+                or not -len(layers) <= index < len(layers)
+            ):
+                raise ValueError(f"get_layer: index {index!r} is out of range for {len(layers)} layers.")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"get_layer: no layer named {name!r}; the layers are {[layer.name for layer in layers]}."
+        )
+
     def __call__(self, inputs, training=None):
         x = as_tensor(inputs)
         if training is None:

@@ -2,7 +2,8 @@
 prints at most ~20 times a second however fast the steps are.
 
 verbose=1 on a terminal:  `12/18 ━━━━━━━━━━━━━━╸       ETA 12ms - loss: 0.3100 - accuracy: 0.9100`
-verbose=2 or not a terminal: one line per epoch.
+verbose=1 elsewhere: that line once, when the epoch ends.
+verbose=2: one line per epoch without the bar, as Keras: `18/18 - 0s - 2ms/step - loss: 0.3100`.
 """
 
 import sys
@@ -33,7 +34,7 @@ class Progbar:
     """
 
     def __init__(self, target: int, verbose: int = 1, stream=None):
-        self.target, self.stream = target, stream or sys.stdout
+        self.target, self.stream, self.verbose = target, stream or sys.stdout, verbose
         self.live = verbose == 1 and getattr(self.stream, "isatty", lambda: False)()
         self.start = self.last_draw = time.perf_counter()
 
@@ -49,9 +50,12 @@ class Progbar:
             timing = f"{_duration(elapsed)} {_duration(per_step)}/step"
         else:
             timing = f"ETA {_duration(per_step * (self.target - step))}"
-        filled = int(_WIDTH * step / max(self.target, 1))
-        bar = "━" * filled + ("╸" if filled < _WIDTH else "") + " " * max(_WIDTH - filled - 1, 0)
-        line = f"{step}/{self.target} {bar} {timing}"
+        if self.verbose == 2:
+            line = f"{step}/{self.target} - {elapsed:.0f}s - {_duration(per_step)}/step"
+        else:
+            filled = int(_WIDTH * step / max(self.target, 1))
+            bar = "━" * filled + ("╸" if filled < _WIDTH else "") + " " * max(_WIDTH - filled - 1, 0)
+            line = f"{step}/{self.target} {bar} {timing}"
         if logs:
             line += " - " + format_logs(logs)
         if self.live:

@@ -214,3 +214,18 @@ def test_clear_session_starts_names_afresh_as_keras_does():
     dc.clear_session()
     assert dc.layers.Dense(2).name == "dense" and dc.layers.Dense(2).name == "dense_1"
     assert kept.name not in ("dense",)  # layers made before keep their names
+
+
+def test_get_layer_by_name_or_index_as_keras():
+    hidden = dc.layers.Dense(4, activation="relu", name="hidden")
+    model = dc.Sequential([dc.Input((3,)), hidden, dc.layers.Dense(1)])
+    assert model.get_layer("hidden") is hidden and model.get_layer(index=0) is hidden
+    assert model.get_layer(index=-1) is model.layers[-1]
+    for kwargs, words in [
+        ({"name": "nope"}, "'hidden'"),
+        ({"index": 2}, "out of range"),
+        ({}, "neither"),
+        ({"name": "hidden", "index": 0}, "both"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            model.get_layer(**kwargs)

@@ -170,7 +170,11 @@ def test_verbose_progress_output(capsys):
     x, y = data()
     binary_model().fit(x, y, epochs=2, verbose=2)
     out = capsys.readouterr().out
-    assert "Epoch 1/2" in out and "2/2 " in out and "loss:" in out and "accuracy:" in out
+    assert "Epoch 1/2" in out and "2/2 - " in out and "/step - loss:" in out and "accuracy:" in out
+    assert "━" not in out  # verbose=2: no bar, as Keras
+    binary_model().fit(x, y, epochs=1, verbose=1)  # not a terminal: the bar once, at the end
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("2/2 ━")
 
 
 def test_regression_with_mae_metric():
