@@ -414,8 +414,10 @@ class Trainer:
             class_weight: {class: weight}: each sample's loss counts its class's weight
                 (1 for classes not named), to make up for classes seen less often.
             sample_weight: one weight per sample (N,). Either weighting gives, as Keras's
-                default reduction, the batch loss Σ_n w_n loss_n / batch size; metrics
-                are not weighted (as Keras's `metrics`).
+                default reduction, the batch loss Σ_n w_n loss_n / batch size; of the
+                metrics, only compile's `weighted_metrics` see the weights. Validation
+                data is weighted by its own weights (validation_split's share of
+                sample_weight, or validation_data's third element), never by class_weight.
             initial_epoch: the epoch to start from (to resume training).
             validation_batch_size: samples per validation step (default: batch_size).
             validation_freq: validate every this many epochs (an int), or after the epochs
@@ -457,8 +459,8 @@ class Trainer:
                     f"{'training' if split == 0 else 'validation'} out of {len(x)}."
                 )
             x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
-            if w is not None:
-                w, w_val = w[:split], w[split:]
+            if w is not None:  # sample weights split with the data; class weights train only (Keras)
+                w, w_val = w[:split], (w[split:] if class_weight is None else None)
         else:
             x_val = y_val = None
 

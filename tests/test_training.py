@@ -271,7 +271,7 @@ def fit_weighted(seed=0, **weights):
     x, y = data(48)
     dc.set_seed(seed)
     model = binary_model()
-    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_split=0.25, **weights)
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_data=(x[:8], y[:8]), **weights)
     return history.history, model.get_weights()
 
 
@@ -440,3 +440,20 @@ def test_train_and_test_on_batch_return_keras_forms():
     plain = dc.Sequential([Dense(1)])
     plain.compile("sgd", "mse")
     assert isinstance(plain.train_on_batch(x, y), float) and isinstance(plain.test_on_batch(x, y), float)
+
+
+def test_class_weight_weights_training_not_validation():  # as Keras: the split keeps sample weights only
+    x, y = data(40)
+    seen = {}
+
+    class Spy(dc.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen[len(seen)] = (logs["val_loss"], self.model.evaluate(x[30:], y[30:], sample_weight=w[30:])[0])
+
+    model = binary_model()
+    w = np.linspace(0.5, 1.5, 40)
+    model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, class_weight={1: 3.0}, callbacks=[Spy()])
+    unweighted = model.evaluate(x[30:], y[30:])[0]
+    model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, sample_weight=w, callbacks=[Spy()])
+    assert np.isclose(seen[0][0], unweighted, rtol=1e-6)
+    assert np.isclose(seen[1][0], seen[1][1], rtol=1e-6)
