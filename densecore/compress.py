@@ -424,10 +424,10 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
         if data is None:
             raise ValueError(f"{where}: criterion='activation' needs data=.")
         data = np.asarray(data, np.float32)
-        if data.ndim != 2 or data.shape[1:] != tuple(model.input_shape[1:]) or not np.all(np.isfinite(data)):
+        if data.shape[1:] != tuple(model.input_shape[1:]) or not np.all(np.isfinite(data)):
             raise ValueError(
                 f"{where}: data must be finite, of shape (samples, "
-                f"{model.input_shape[1]}); received {data.shape}."
+                f"{', '.join(map(str, model.input_shape[1:]))}); received {data.shape}."
             )
     chain = _dense_chain(model)
     dense_layers = [layer for _, layer in _walk(model) if type(layer) is Dense]
@@ -536,7 +536,7 @@ def distill(
         raise ValueError(f"{where}: alpha must be in [0, 1]. Received: alpha={alpha!r}")
     x = np.asarray(x, np.float32)
     if not student.built:
-        student.build((None, x.shape[1]))
+        student.build((None, *x.shape[1:]))
     with no_grad(), learning_phase(False):
         out = teacher(Tensor(x[:1]))
     if getattr(out, "_logits", None) is None or out.shape[1] != student.output_shape[-1]:

@@ -104,12 +104,12 @@ def check_model(model, where: str, training: bool, loss: bool = True) -> None:
     if not on_gpu():
         return
     from .compress import _walk
-    from .layers import Dense, Dropout, InputLayer, LowRankDense
+    from .layers import Dense, Dropout, Flatten, InputLayer, LowRankDense
     from .models import Model
 
     problems = []
     for _, layer in _walk(model):
-        if isinstance(layer, (InputLayer, Model)) or (isinstance(layer, Dropout) and not training):
+        if isinstance(layer, (InputLayer, Model, Flatten)) or (isinstance(layer, Dropout) and not training):
             continue
         if isinstance(layer, Dropout) and layer.rate == 0:
             continue

@@ -508,9 +508,23 @@ class InputLayer(Layer):
         return config
 
 
+class Flatten(Layer):
+    """Flatten each sample to one axis: (batch, d1, d2, ...) → (batch, d1·d2·…), as Keras's
+    (e.g. 8×8 images into the 64 features a Dense layer takes). No weights, no arithmetic."""
+
+    def call(self, inputs, training=None):
+        return inputs.reshape(inputs.shape[0], -1)
+
+    def _infer(self, x):
+        return x.reshape(len(x), -1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], int(np.prod(input_shape[1:], dtype=np.int64)))
+
+
 def Input(shape, name=None):
     """Keras's `Input(shape=...)` for the first entry of a Sequential model."""
     return InputLayer(shape=shape, name=name)
 
 
-ALL = {cls.__name__: cls for cls in (Dense, LowRankDense, Dropout, Activation, InputLayer)}
+ALL = {cls.__name__: cls for cls in (Dense, LowRankDense, Dropout, Activation, InputLayer, Flatten)}

@@ -15,11 +15,36 @@ import inspect
 import numpy as np
 
 from . import device
-from .layers import Activation, Dense, Dropout, Input, InputLayer, Layer, LowRankDense, learning_phase
+from .layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    InputLayer,
+    Layer,
+    LowRankDense,
+    learning_phase,
+)
 from .tensor import Tensor, as_tensor, no_grad
 from .training import Trainer
 
-_ARRAY_LAYERS = (Dense, LowRankDense, Dropout, InputLayer, Activation)  # those with an exact _infer
+_ARRAY_LAYERS = (Dense, LowRankDense, Dropout, InputLayer, Activation, Flatten)  # with an exact _infer
+
+
+def checked_input_shape(where: str, input_shape) -> tuple:
+    """(None, d1, ...): what a model is built for, each d a positive integer (ValueError
+    naming `where` otherwise). (None, features) for most models; more axes before a Flatten."""
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    dims = shape[1:] if shape else ()
+    if not dims or not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in dims
+    ):
+        raise ValueError(
+            f"{where}: expected (None, features) (or (None, d1, d2, ...)); received {input_shape}."
+        )
+    return (None, *(int(d) for d in dims))
+
 
 _registry = {}  # class name -> Model subclass, so load_model can rebuild subclassed models
 
@@ -119,11 +144,9 @@ class Model(Trainer, Layer):
 
     def build(self, input_shape):
         """Create every weight for inputs of `input_shape` = (None, features)."""
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 2 or input_shape[1] is None or int(input_shape[1]) < 1:
-            raise ValueError(f"{self.name}.build: expected (None, features); received {input_shape}.")
+        input_shape = checked_input_shape(f"{self.name}.build", input_shape)
         with no_grad(), learning_phase(False):
-            self(Tensor(np.zeros((1, int(input_shape[1])), np.float32)))
+            self(Tensor(np.zeros((1, *input_shape[1:]), np.float32)))
 
     @property
     def output_shape(self):
@@ -275,15 +298,13 @@ class Sequential(Model):
 
     def build(self, input_shape=None):
         """Build every layer for inputs of `input_shape` = (None, features)."""
-        input_shape = self.input_shape if input_shape is None else tuple(input_shape)
-        if input_shape is None or len(input_shape) != 2 or input_shape[1] is None:
-            raise ValueError(f"{self.name}.build: expected (None, features); received {input_shape}.")
-        self.input_shape = (None, int(input_shape[1]))
+        input_shape = self.input_shape if input_shape is None else input_shape
+        self.input_shape = checked_input_shape(f"{self.name}.build", input_shape)
         self._build_layers()
 
     def _forward(self, x):
         if not self.built or not all(layer.built for layer in self._layers):
-            self.build((None, x.shape[1]) if x.ndim == 2 else x.shape)
+            self.build((None, *x.shape[1:]))
         return self.call(x)
 
     def call(self, inputs, training=None):

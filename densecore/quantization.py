@@ -266,14 +266,10 @@ def quantize(model, num_bits=8, calibration_data=None, per_channel=True, percent
         raise ValueError(f"{where}: percentile must be in (50, 100]. Received: percentile={percentile!r}")
     if calibration_data is not None:
         calibration_data = np.asarray(calibration_data, np.float32)
-        if (
-            calibration_data.ndim != 2
-            or calibration_data.shape[1:] != tuple(model.input_shape[1:])
-            or len(calibration_data) == 0
-        ):
+        if calibration_data.shape[1:] != tuple(model.input_shape[1:]) or len(calibration_data) == 0:
             raise ValueError(
-                f"{where}: calibration_data must be (samples, {model.input_shape[1]}); "
-                f"received {calibration_data.shape}."
+                f"{where}: calibration_data must be (samples, "
+                f"{', '.join(map(str, model.input_shape[1:]))}); received {calibration_data.shape}."
             )
         if not np.all(np.isfinite(calibration_data)):
             raise ValueError(f"{where}: calibration_data contains NaN or inf.")

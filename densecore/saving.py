@@ -177,9 +177,10 @@ def _build_model(archive, custom_objects):
     input_shape = config.get("input_shape")
     if (
         not isinstance(input_shape, list)
-        or len(input_shape) != 2
-        or not isinstance(input_shape[1], int)
-        or not 0 < input_shape[1] <= MAX_ELEMENTS
+        or len(input_shape) < 2
+        or input_shape[0] is not None
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape[1:])
+        or int(np.prod(input_shape[1:], dtype=np.float64)) > MAX_ELEMENTS
     ):
         raise ValueError(f"load: invalid input shape {input_shape!r}.")
     declared = config.get("weights")
@@ -298,6 +299,6 @@ def load_weights(model, filepath) -> None:
     archive = _Archive(filepath)
     if not model.built:
         shape = archive.config.get("input_shape")
-        if isinstance(shape, list) and len(shape) == 2:
+        if isinstance(shape, list) and len(shape) >= 2:
             model.build(tuple(shape))
     _load_weights_into(model, archive)

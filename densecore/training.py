@@ -301,7 +301,7 @@ class Trainer:
 
     def _ensure_built(self, where, x):
         if not self.built:
-            self.build((None, x.shape[1]))
+            self.build((None, *x.shape[1:]))
         expected = self.input_shape[1:]
         if tuple(x.shape[1:]) != tuple(expected):
             raise ValueError(

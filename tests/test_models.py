@@ -229,3 +229,52 @@ def test_get_layer_by_name_or_index_as_keras():
     ]:
         with pytest.raises(ValueError, match=words):
             model.get_layer(**kwargs)
+
+
+def test_flatten_takes_images_into_dense_layers(tmp_path):
+    (x, y), (x_test, y_test) = dc.datasets.load_digits()
+    images = x.reshape(-1, 8, 8)
+    dc.set_seed(0)
+    model = dc.Sequential(
+        [dc.Input((8, 8)), dc.layers.Flatten(), Dense(16, activation="relu"), Dense(10, activation="softmax")]
+    )
+    assert model.output_shape == (None, 10) and model.layers[0].compute_output_shape((None, 8, 8)) == (
+        None,
+        64,
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(images[:300], y[:300], epochs=2, batch_size=32, verbose=0)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "(None, 64)" in lines[0]
+    flat = dc.Sequential([Dense(16, activation="relu"), Dense(10, activation="softmax")])
+    flat.build((None, 64))
+    flat.set_weights(model.get_weights())  # the same weights on flattened inputs: the same outputs
+    np.testing.assert_array_equal(model.predict(images[:50]), flat.predict(x[:50]))
+    path = tmp_path / "images.dc"
+    model.save(path)
+    loaded = dc.load_model(path)
+    assert loaded.input_shape == (None, 8, 8)
+    np.testing.assert_array_equal(loaded.predict(images[:50]), model.predict(images[:50]))
+    with pytest.raises(ValueError, match=r"\(batch, 8, 8\).*\(5, 64\)"):
+        model.predict(x[:5])
+
+
+def test_flatten_builds_lazily_and_passes_gradients():
+    class Net(dc.Model):
+        def __init__(self):
+            super().__init__()
+            self.flatten = dc.layers.Flatten()
+            self.out = Dense(2)
+
+        def call(self, inputs):
+            return self.out(self.flatten(inputs))
+
+    net = Net()
+    x = np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32)
+    assert net.predict(x).shape == (6, 2) and net.input_shape == (None, 2, 3)
+    images = dc.Tensor(x.astype(np.float64), requires_grad=True)
+    layer = dc.layers.Flatten()
+    assert dc.gradcheck(lambda t: layer(t) * 2.0, [images])
+    with pytest.raises(ValueError, match="expected"):
+        dc.Sequential([Dense(2)]).build((None, 0))

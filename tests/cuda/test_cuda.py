@@ -411,3 +411,22 @@ def test_updates_refuse_mismatched_arrays_and_take_any_one_shape():
     cpu_k.adam_update(expected, g, m.copy(), v.copy(), 0.1, 0.9, 0.999, 1e-7, 0.0)
     cuda_k.adam_update(w, g, m, v, 0.1, 0.9, 0.999, 1e-7, 0.0)  # 2-D, updated in place
     close(w, expected, np.float32)
+
+
+def test_flatten_runs_on_the_device_as_on_the_cpu():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((16, 2, 3)).astype(np.float32)
+    y = (x[:, 0, 0] > 0).astype(np.int64)
+    results = {}
+    for backend in ("cpu", "cuda"):
+        dc.set_backend(backend)
+        try:
+            dc.set_seed(0)
+            model = dc.Sequential([dc.layers.Flatten(), dc.layers.Dense(2, activation="softmax")])
+            model.compile("sgd", "sparse_categorical_crossentropy")
+            history = model.fit(x, y, epochs=2, batch_size=8, verbose=0).history
+            results[backend] = (history["loss"], model.predict(x))
+        finally:
+            dc.set_backend("cpu")
+    np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-4)
+    np.testing.assert_allclose(results["cuda"][1], results["cpu"][1], rtol=1e-4, atol=1e-6)
