@@ -42,7 +42,21 @@ CASES = {
         loss="sparse_categorical_crossentropy",
         fit={"sample_weight": lambda y: 1.0 + (y % 3)},
     ),
+    "digits: Dense(32, relu) → BatchNormalization → Dense(10, softmax), SGD momentum 0.9": dict(
+        data=dc.datasets.load_digits,
+        layers=[(32, "relu"), "batchnorm", (10, "softmax")],
+        optimizer=("SGD", {"momentum": 0.9}),
+        loss="sparse_categorical_crossentropy",
+    ),
 }
+
+
+def _layers(module, spec):
+    """The case's layers in keras's or densecore's `layers` module."""
+    return [
+        module.BatchNormalization() if layer == "batchnorm" else module.Dense(layer[0], activation=layer[1])
+        for layer in spec["layers"]
+    ]
 
 
 def run_case(spec, epochs=5, batch_size=32):
@@ -52,9 +66,7 @@ def run_case(spec, epochs=5, batch_size=32):
     x = dc.datasets.standardize(x)
     fit_args = {key: value(y) if callable(value) else value for key, value in spec.get("fit", {}).items()}
     keras.utils.set_random_seed(0)
-    k_model = keras.Sequential(
-        [keras.Input((x.shape[1],))] + [keras.layers.Dense(u, activation=a) for u, a in spec["layers"]]
-    )
+    k_model = keras.Sequential([keras.Input((x.shape[1],)), *_layers(keras.layers, spec)])
     start = [w.copy() for w in k_model.get_weights()]
     name, kwargs = spec["optimizer"]
     k_model.compile(getattr(keras.optimizers, name)(**kwargs), spec["loss"], metrics=["accuracy"])
@@ -62,7 +74,7 @@ def run_case(spec, epochs=5, batch_size=32):
         x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0, **fit_args
     ).history
 
-    d_model = dc.Sequential([dc.layers.Dense(u, activation=a) for u, a in spec["layers"]])
+    d_model = dc.Sequential(_layers(dc.layers, spec))
     d_model.build((None, x.shape[1]))
     d_model.set_weights(start)
     d_model.compile(getattr(dc.optimizers, name)(**kwargs), spec["loss"], metrics=["accuracy"])

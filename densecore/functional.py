@@ -98,6 +98,46 @@ def lowrank_dense(x, u, v, b=None, activation=None) -> Tensor:
     return x._child(y, parents, backward)
 
 
+def batch_norm(x, gamma, beta, mean, variance, epsilon, batch_stats=False) -> Tensor:
+    """y = γ x̂ + β with x̂ = (x − μ) / s, s = √(σ² + ε), per feature (the last axis), as one
+    graph node.
+
+    Args:
+        x: (N, ..., C).  gamma, beta: (C,) Tensors, or None for 1 and 0.
+        mean, variance: μ and σ² (C,) as arrays.
+        batch_stats: whether μ and σ² are x's own batch mean and (biased) variance over all
+            axes but the last (training), so that they move with x; else they are constants
+            (inference, from the moving averages).
+
+    The backward, with dx̂ = γ dy and means over the M = N·… rows:
+        dβ = Σ dy,   dγ = Σ dy ⊙ x̂,
+        dx = dx̂ / s                                      (constant statistics)
+        dx = (dx̂ − mean(dx̂) − x̂ ⊙ mean(dx̂ ⊙ x̂)) / s      (batch statistics: the two
+             extra terms are what flows back through μ and σ²).
+    """
+    x = as_tensor(x)
+    device.require_host(x.data, "batch_norm")
+    scale = 1.0 / np.sqrt(np.asarray(variance, x.dtype) + x.dtype.type(epsilon))
+    x_hat = (x.data - np.asarray(mean, x.dtype)) * scale
+    y = x_hat * (1.0 if gamma is None else gamma.data) + (0.0 if beta is None else beta.data)
+
+    def backward(g):
+        rows = g.reshape(-1, g.shape[-1])
+        hat = x_hat.reshape(rows.shape)
+        if beta is not None:
+            beta._accumulate(rows.sum(axis=0))
+        if gamma is not None:
+            gamma._accumulate((rows * hat).sum(axis=0))
+        if x.requires_grad:
+            d_hat = rows if gamma is None else rows * gamma.data
+            if batch_stats:
+                d_hat = d_hat - d_hat.mean(axis=0) - hat * (d_hat * hat).mean(axis=0)
+            x._accumulate((d_hat * scale).reshape(x.shape))
+
+    parents = tuple(t for t in (x, gamma, beta) if t is not None)
+    return x._child(y.astype(x.dtype, copy=False), parents, backward)
+
+
 def fake_quantize(x, scale, zero_point, q_min, q_max) -> Tensor:
     """Quantize and dequantize in one node: y = s · (clip(round(x / s) + z, q_min, q_max) − z).
 

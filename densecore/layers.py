@@ -508,6 +508,108 @@ class InputLayer(Layer):
         return config
 
 
+class BatchNormalization(Layer):
+    """Normalise each feature (the last axis) over the batch, then scale and shift, as Keras's.
+
+    Training (fit):   y = γ (x − μ_B) / √(σ²_B + ε) + β, with μ_B and σ²_B the batch's mean
+                      and (biased) variance per feature; the moving averages follow them,
+                      m ← momentum · m + (1 − momentum) · μ_B, and likewise for the variance.
+    Inference:        the same with the moving averages in place of μ_B and σ²_B; also in
+                      fit when the layer is frozen (trainable=False), as in Keras 3.
+    The math of the backward: functional.batch_norm.
+
+    Args:
+        axis: -1 (features last) only.  momentum: default 0.99.  epsilon: default 1e-3.
+        center, scale: learn β, γ (default True).
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+        moving_variance_initializer: default "zeros", "ones", "zeros", "ones".
+
+    Weights, in Keras's order: gamma, beta (trainable), moving_mean, moving_variance (not).
+    The cuda backend has no form of it yet.
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if axis != -1:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': only axis=-1 (features last); received {axis!r}."
+            )
+        if not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': momentum must be in [0, 1]; received {momentum!r}."
+            )
+        if not isinstance(epsilon, (int, float)) or not epsilon > 0:
+            raise ValueError(f"BatchNormalization '{self.name}': epsilon must be > 0; received {epsilon!r}.")
+        self.axis, self.momentum, self.epsilon = -1, float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self._initializers = {
+            "beta": initializers.get(beta_initializer),
+            "gamma": initializers.get(gamma_initializer),
+            "moving_mean": initializers.get(moving_mean_initializer),
+            "moving_variance": initializers.get(moving_variance_initializer),
+        }
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        features, init = (int(input_shape[-1]),), self._initializers
+        if self.scale:
+            self.gamma = self.add_weight("gamma", features, init["gamma"])
+        if self.center:
+            self.beta = self.add_weight("beta", features, init["beta"])
+        for name in ("moving_mean", "moving_variance"):  # statistics, not trained
+            setattr(self, name, self.add_weight(name, features, init[name], trainable=False))
+
+    def call(self, inputs, training=None):
+        features = self.moving_mean.shape[0]
+        if inputs.shape[-1] != features:
+            raise ValueError(
+                f"Input of layer '{self.name}' is incompatible: expected (batch, ..., {features}); "
+                f"received {inputs.shape}."
+            )
+        if not (training and self.trainable):
+            return F.batch_norm(
+                inputs, self.gamma, self.beta, self.moving_mean.data, self.moving_variance.data, self.epsilon
+            )
+        rows = inputs.data.reshape(-1, features)
+        mean, variance = rows.mean(axis=0), rows.var(axis=0)
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            moving.data *= self.momentum
+            moving.data += (1.0 - self.momentum) * batch
+        return F.batch_norm(inputs, self.gamma, self.beta, mean, variance, self.epsilon, batch_stats=True)
+
+    def _infer(self, x):
+        scale = 1.0 / np.sqrt(self.moving_variance.data + np.float32(self.epsilon))
+        if self.gamma is not None:
+            scale = scale * self.gamma.data
+        y = (x - self.moving_mean.data) * scale
+        return y if self.beta is None else y + self.beta.data
+
+    def flops_per_sample(self) -> int:
+        return 2 * int(self.moving_mean.shape[0]) if self.built else 0  # one multiply-add per feature
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }
+
+
 class Flatten(Layer):
     """Flatten each sample to one axis: (batch, d1, d2, ...) → (batch, d1·d2·…), as Keras's
     (e.g. 8×8 images into the 64 features a Dense layer takes). No weights, no arithmetic."""
@@ -527,4 +629,7 @@ def Input(shape, name=None):
     return InputLayer(shape=shape, name=name)
 
 
-ALL = {cls.__name__: cls for cls in (Dense, LowRankDense, Dropout, Activation, InputLayer, Flatten)}
+ALL = {
+    cls.__name__: cls
+    for cls in (Dense, LowRankDense, Dropout, Activation, InputLayer, Flatten, BatchNormalization)
+}

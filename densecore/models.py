@@ -17,6 +17,7 @@ import numpy as np
 from . import device
 from .layers import (
     Activation,
+    BatchNormalization,
     Dense,
     Dropout,
     Flatten,
@@ -29,7 +30,15 @@ from .layers import (
 from .tensor import Tensor, as_tensor, no_grad
 from .training import Trainer
 
-_ARRAY_LAYERS = (Dense, LowRankDense, Dropout, InputLayer, Activation, Flatten)  # with an exact _infer
+_ARRAY_LAYERS = (
+    Dense,
+    LowRankDense,
+    Dropout,
+    InputLayer,
+    Activation,
+    Flatten,
+    BatchNormalization,
+)  # exact _infer
 
 
 def checked_input_shape(where: str, input_shape) -> tuple:
