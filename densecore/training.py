@@ -13,7 +13,6 @@ Metrics are counted from y_pred's numpy data, outside the graph.
 
 import contextlib
 import copy
-import inspect
 import math
 import signal
 import sys
@@ -23,10 +22,9 @@ import warnings
 import numpy as np
 
 from kernels import Buffers
-from kernels import data as data_kernels
 
 from . import callbacks as callbacks_module
-from . import device, step_buffers
+from . import device, inputs, step_buffers
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -34,80 +32,6 @@ from . import random as dc_random
 from .layers import learning_phase
 from .progress import Progbar, format_logs
 from .tensor import Tensor, no_grad
-
-
-def _as_inputs(where, x, name="x") -> np.ndarray:
-    if x is None:
-        raise ValueError(f"{where}: {name} is required.")
-    if isinstance(x, Tensor):
-        x = x.data
-    try:
-        array = np.asarray(x)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"{where}: {name} must be an array of numbers; {exc}") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{where}: {name} must hold numbers; received dtype {array.dtype}.")
-    if array.ndim == 1 and name == "x":
-        raise ValueError(
-            f"{where}: x must be (samples, features); received shape {array.shape}. "
-            f"Use x.reshape(-1, 1) for a single feature."
-        )
-    if array.shape[0:1] == (0,):
-        raise ValueError(f"{where}: {name} is empty (shape {array.shape}).")
-    if array.dtype.kind == "f" and data_kernels.count_nonfinite(array):
-        bad = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(
-            f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})."
-        )
-    return array
-
-
-def _batch_taker(x, batch_size, buffers):
-    """index -> x[index] for fit's steps. A slice (no shuffle) is a view; a shuffled index
-    is gathered in parallel into one buffer reused by every step (`kernels.data`), as
-    nothing keeps a step's batch after the step, and kept in `buffers` for the next fit.
-    numpy's indexing for other layouts."""
-    flat = x.reshape(len(x), -1) if x.flags.c_contiguous else None
-    shape = (min(batch_size, len(x)), 0 if flat is None else flat.shape[1])
-    buffer = None if flat is None else buffers.take("fit", "batch", shape, x.dtype, (x,))
-
-    def take(index):
-        if isinstance(index, slice) or buffer is None:
-            return x[index]
-        return data_kernels.take_rows(flat, index, buffer).reshape((len(index), *x.shape[1:]))
-
-    return take
-
-
-def _check_batch_size(where, batch_size):
-    if batch_size is None:
-        return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"{where}: batch_size must be a positive integer; received {batch_size!r}.")
-    return int(batch_size)
-
-
-def _class_weights_of(where, y, class_weight) -> np.ndarray:
-    """Keras's class_weight as one weight per sample: class_weight[label], 1 for a class it
-    does not name. The label is y itself for integer labels (N,) or (N, 1) and for binary
-    targets (rounded), and the argmax of one-hot or soft targets (N, C)."""
-    if not isinstance(class_weight, dict):
-        raise TypeError(
-            f"{where}: class_weight must be a dict {{class: weight}}; received {class_weight!r:.60}."
-        )
-    for key, value in class_weight.items():
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
-            raise TypeError(f"{where}: class_weight keys must be integer classes; received {key!r}.")
-        number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-        if not number or not math.isfinite(value):
-            raise ValueError(f"{where}: class_weight[{key}] must be a finite number; received {value!r}.")
-    y = np.asarray(y)
-    if y.ndim > 1 and y.shape[-1] != 1:
-        labels = np.argmax(y.reshape(len(y), -1), axis=-1)
-    else:
-        labels = np.round(y.reshape(len(y))).astype(np.int64)
-    lookup = {int(k): float(v) for k, v in class_weight.items()}
-    return np.array([lookup.get(int(label), 1.0) for label in labels], np.float64)
 
 
 @contextlib.contextmanager
@@ -125,22 +49,6 @@ def _deferred_interrupts():
         signal.signal(signal.SIGINT, previous)
 
 
-def _validation_epochs(where, freq):
-    """fit's validation_freq as a test of the epoch number (from 1): every freq-th, or those
-    listed."""
-    if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool) and freq > 0:
-        return lambda epoch: epoch % freq == 0
-    if isinstance(freq, (list, tuple, set)) and all(
-        isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in freq
-    ):
-        listed = set(int(e) for e in freq)
-        return lambda epoch: epoch in listed
-    raise ValueError(
-        f"{where}: validation_freq must be a positive integer or a list of epochs (from 1); "
-        f"received {freq!r}."
-    )
-
-
 def _flat(logs: dict):
     """Keras's return form of logs: the loss alone, or [loss, *metrics]."""
     values = list(logs.values())
@@ -156,14 +64,6 @@ def _as_list(metrics) -> list:
 def _saved(metric) -> dict:
     """A compiled metric as model.save writes it: its class and settings."""
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
-
-
-def _parameters(fn) -> tuple:
-    """The names of fn's parameters (none when they cannot be read)."""
-    try:
-        return tuple(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return ()
 
 
 class Trainer:
@@ -241,12 +141,12 @@ class Trainer:
     # ---- data checks -------------------------------------------------------------------
     def _prepare(self, where, x, y=None):
         """Validate x (and y) and return them as the arrays the steps use."""
-        x = _as_inputs(where, x).astype(np.float32, copy=False)
+        x = inputs.checked_array(where, x).astype(np.float32, copy=False)
         self._ensure_built(where, x)
         device.check_model(self, where, training=where in ("fit", "train_on_batch"), loss=where != "predict")
         if y is None:
             return x, None
-        y = _as_inputs(where, y, "y")
+        y = inputs.checked_array(where, y, "y")
         if len(y) != len(x):
             raise ValueError(
                 f"{where}: x and y must have the same number of samples; received "
@@ -275,29 +175,8 @@ class Trainer:
                     ) from None
         return x, y
 
-    def _sample_weights(self, where, y, sample_weight=None, class_weight=None):
-        """One float64 weight per sample of y, from sample_weight or class_weight, checked;
-        None when neither is given (the unweighted loss, bit for bit)."""
-        if sample_weight is None and class_weight is None:
-            return None
-        if sample_weight is not None and class_weight is not None:
-            raise ValueError(f"{where}: give sample_weight or class_weight, not both (as Keras).")
-        if not isinstance(self.loss, losses_module.Loss) and "sample_weight" not in _parameters(self.loss):
-            raise TypeError(
-                f"{where}: the compiled loss {self.loss!r:.60} takes no sample_weight; compile a "
-                f"densecore loss (e.g. loss='mse') or a callable (y_true, y_pred, sample_weight)."
-            )
-        if class_weight is not None:
-            return _class_weights_of(where, y, class_weight)
-        w = _as_inputs(where, sample_weight, "sample_weight")
-        if w.ndim == 2 and w.shape[1] == 1:
-            w = w[:, 0]
-        if w.shape != (len(y),):
-            raise ValueError(
-                f"{where}: sample_weight must hold one weight per sample, shape ({len(y)},); "
-                f"received {w.shape}."
-            )
-        return w.astype(np.float64)
+    def _weights_for(self, where, y, sample_weight=None, class_weight=None):
+        return inputs.sample_weights(where, y, self.loss, sample_weight, class_weight)
 
     def _ensure_built(self, where, x):
         if not self.built:
@@ -327,7 +206,7 @@ class Trainer:
         self._require_compiled(where)
         self._require_trainable(where)
         x, y = self._prepare(where, x, y)
-        w = self._sample_weights(where, y, sample_weight, class_weight)
+        w = self._weights_for(where, y, sample_weight, class_weight)
         self._reset_metrics()
         with device.resident(self.weights, self.optimizer):
             value = self._train_step(x, y, self.trainable_weights, w)
@@ -338,7 +217,7 @@ class Trainer:
         where = "test_on_batch"
         self._require_compiled(where)
         x, y = self._prepare(where, x, y)
-        logs = self._evaluate_arrays(x, y, max(len(x), 1), self._sample_weights(where, y, sample_weight))
+        logs = self._evaluate_arrays(x, y, max(len(x), 1), self._weights_for(where, y, sample_weight))
         return logs if return_dict else _flat(logs)
 
     def _batch_logs(self, loss_value, return_dict):
@@ -432,17 +311,17 @@ class Trainer:
         where = "fit"
         self._require_compiled(where)
         self._require_trainable(where)
-        batch_size = _check_batch_size(where, batch_size)
+        batch_size = inputs.batch_size(where, batch_size)
         if not 0 <= validation_split < 1:
             raise ValueError(f"fit: validation_split must be in [0, 1); received {validation_split!r}.")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer; received {epochs!r}.")
-        validation_batch_size = _check_batch_size(
+        validation_batch_size = inputs.batch_size(
             where, batch_size if validation_batch_size is None else validation_batch_size
         )
-        validates = _validation_epochs(where, validation_freq)
+        validates = inputs.validation_epochs(where, validation_freq)
         x, y = self._prepare(where, x, y)
-        w = self._sample_weights(where, y, sample_weight, class_weight)
+        w = self._weights_for(where, y, sample_weight, class_weight)
         w_val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -450,7 +329,7 @@ class Trainer:
             where_val = "fit (validation_data)"
             x_val, y_val = self._prepare(where_val, *validation_data[:2])
             if len(validation_data) == 3:
-                w_val = self._sample_weights(where_val, y_val, validation_data[2])
+                w_val = self._weights_for(where_val, y_val, validation_data[2])
         elif validation_split:
             split = int(math.floor(len(x) * (1.0 - validation_split)))
             if split == 0 or split == len(x):
@@ -470,7 +349,7 @@ class Trainer:
         cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self, params)
         trainable = self.trainable_weights
         loss_tracker = metrics_module.Mean("loss")
-        take = _batch_taker(x, batch_size, self.__dict__.setdefault("_fit_buffers", Buffers()))
+        take = inputs.batch_taker(x, batch_size, self.__dict__.setdefault("_fit_buffers", Buffers()))
         self.stop_training = False
         with _deferred_interrupts() as interrupt:
             cbs.call("on_train_begin", None)
@@ -538,9 +417,9 @@ class Trainer:
             with return_dict=True.
         """
         self._require_compiled("evaluate")
-        batch_size = _check_batch_size("evaluate", batch_size)
+        batch_size = inputs.batch_size("evaluate", batch_size)
         x, y = self._prepare("evaluate", x, y)
-        logs = self._evaluate_arrays(x, y, batch_size, self._sample_weights("evaluate", y, sample_weight))
+        logs = self._evaluate_arrays(x, y, batch_size, self._weights_for("evaluate", y, sample_weight))
         if verbose:
             print(format_logs(logs))
         return logs if return_dict else _flat(logs)
@@ -561,7 +440,7 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose=0):
         """The model's outputs for x, as a numpy array, computed in batches with no graph."""
-        batch_size = _check_batch_size("predict", batch_size)
+        batch_size = inputs.batch_size("predict", batch_size)
         x, _ = self._prepare("predict", x)
         outputs = []
         with no_grad(), learning_phase(False), device.resident(self.weights):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import densecore as dc
+from densecore import inputs
 from densecore.layers import Dense
 
 
@@ -287,7 +288,7 @@ def test_class_weight_is_the_sample_weight_of_each_samples_class():
     assert same(fit_weighted(sample_weight=np.ones(48)), fit_weighted())  # unit weights: not a bit moves
     assert not same(fit_weighted(class_weight={1: 3.0}), fit_weighted())
     onehot = np.eye(3)[[0, 2, 1, 2]]  # one-hot targets: the class is the argmax
-    assert dc.training._class_weights_of("fit", onehot, {2: 5}).tolist() == [1, 5, 1, 5]
+    assert inputs.class_weights("fit", onehot, {2: 5}).tolist() == [1, 5, 1, 5]
 
 
 def test_weighted_loss_is_keras_sum_over_batch_size_everywhere():
