@@ -80,7 +80,7 @@ def sample_weights(where, y, loss, sample_weight=None, class_weight=None):
         return None
     if sample_weight is not None and class_weight is not None:
         raise ValueError(f"{where}: give sample_weight or class_weight, not both (as Keras).")
-    if not isinstance(loss, losses_module.Loss) and "sample_weight" not in _parameters(loss):
+    if not isinstance(loss, losses_module.Loss) and "sample_weight" not in parameters(loss):
         raise TypeError(
             f"{where}: the compiled loss {loss!r:.60} takes no sample_weight; compile a "
             f"densecore loss (e.g. loss='mse') or a callable (y_true, y_pred, sample_weight)."
@@ -130,7 +130,7 @@ def batch_taker(x, batch_size, buffers):
     return take
 
 
-def _parameters(fn) -> tuple:
+def parameters(fn) -> tuple:
     """The names of fn's parameters (none when they cannot be read)."""
     try:
         return tuple(inspect.signature(fn).parameters)

@@ -98,6 +98,11 @@ class Trainer:
         weighted = [copy.copy(metrics_module.get(m, self.loss)) for m in _as_list(weighted_metrics)]
         taken = {m.name for m in unweighted}
         for metric in weighted:  # a copy: its own name and counts, even if also in metrics
+            if "sample_weight" not in inputs.parameters(metric.update_state):
+                raise TypeError(
+                    f"compile: weighted metric '{metric.name}' has an update_state without "
+                    f"sample_weight; give it update_state(y_true, y_pred, sample_weight=None)."
+                )
             metric.reset_state()
             if metric.name in taken:
                 metric.name = f"weighted_{metric.name}"

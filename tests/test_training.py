@@ -458,3 +458,16 @@ def test_class_weight_weights_training_not_validation():  # as Keras: the split 
     model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, sample_weight=w, callbacks=[Spy()])
     assert np.isclose(seen[0][0], unweighted, rtol=1e-6)
     assert np.isclose(seen[1][0], seen[1][1], rtol=1e-6)
+
+
+def test_a_weighted_metric_must_take_weights():
+    class Plain(dc.metrics.Metric):
+        default_name = "plain"
+
+        def update_state(self, y_true, y_pred):
+            pass
+
+    model = dc.Sequential([Dense(1)])
+    with pytest.raises(TypeError, match="weighted metric 'plain'.*sample_weight"):
+        model.compile("sgd", "mse", weighted_metrics=[Plain()])
+    model.compile("sgd", "mse", metrics=[Plain()])  # unweighted: fine
