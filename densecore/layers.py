@@ -441,7 +441,9 @@ class _FactorUniform(initializers.Initializer):
 
 class Dropout(Layer):
     """Zero a fraction `rate` of the inputs during training, scaling the rest by 1/(1 − rate)
-    so the expected sum is unchanged; the identity at inference.
+    so the expected sum is unchanged; the identity at inference. The mask comes from a
+    counter-based hash keyed by one draw of the seeded stream per call (kernels/dropout.py):
+    the same for any thread count, and recomputed for the backward rather than stored.
 
     Args:
         rate: the fraction to drop, in [0, 1).
@@ -459,9 +461,8 @@ class Dropout(Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
-        rng = self._rng or dc_random.generator()
-        keep = (rng.random(inputs.shape) >= self.rate) / (1.0 - self.rate)
-        return inputs * keep.astype(inputs.dtype)
+        rng = self._rng or dc_random.generator()  # one 64-bit draw per call keys the mask
+        return F.dropout(inputs, self.rate, int(rng.integers(0, 2**63)))
 
     def _infer(self, x):
         return x  # the identity at inference
