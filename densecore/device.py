@@ -97,10 +97,10 @@ def resident(weights, optimizer=None):
 GPU_ACTIVATIONS = {"linear", "relu", "tanh", "sigmoid", "softmax"}  # (all of Dense's today)
 
 
-def check_model(model, where: str, training: bool, loss: bool = True) -> None:
+def check_model(model, where: str, loss: bool = True) -> None:
     """Before any work on the GPU: raise, naming them, for layers that have no device form
-    (`training`: a fit step, where Dropout is active; `loss`: the loss is computed, with the
-    regularizers' penalties, which have no device form)."""
+    (`loss`: the loss is computed, with the regularizers' penalties, which have no device
+    form)."""
     if not on_gpu():
         return
     from .compress import _walk
@@ -109,9 +109,7 @@ def check_model(model, where: str, training: bool, loss: bool = True) -> None:
 
     problems = []
     for _, layer in _walk(model):
-        if isinstance(layer, (InputLayer, Model, Flatten)) or (isinstance(layer, Dropout) and not training):
-            continue
-        if isinstance(layer, Dropout) and layer.rate == 0:
+        if isinstance(layer, (InputLayer, Model, Flatten, Dropout)):
             continue
         if type(layer) not in (Dense, LowRankDense):
             problems.append(f"{type(layer).__name__} '{layer.name}'")
@@ -123,5 +121,6 @@ def check_model(model, where: str, training: bool, loss: bool = True) -> None:
         raise NotImplementedError(
             f"{where}: on the cuda backend, {', '.join(problems)} "
             f"{'has' if len(problems) == 1 else 'have'} no GPU form yet (the GPU runs Dense and "
-            f"LowRankDense layers with {sorted(GPU_ACTIVATIONS)}); use densecore.set_backend('cpu')."
+            f"LowRankDense layers with {sorted(GPU_ACTIVATIONS)}, Dropout and Flatten); use "
+            f"densecore.set_backend('cpu')."
         )

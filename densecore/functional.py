@@ -13,8 +13,6 @@ is taken over the last axis, and the result is its mean over the batch. With
 import numpy as np
 
 from kernels import activations as row_kernels
-from kernels import dropout as dropout_kernels
-from kernels.buffers import take
 from kernels.checks import FLOAT_DTYPES
 from kernels.losses import sample_weights as _checked_weights
 
@@ -101,21 +99,14 @@ def lowrank_dense(x, u, v, b=None, activation=None) -> Tensor:
 
 
 def dropout(x, rate: float, seed: int) -> Tensor:
-    """Inverted dropout as one node: y = x · keep / (1 − rate), the mask a function of (seed,
-    element index) (kernels/dropout.py), so the backward applies the same mask to the gradient
-    by running the same kernel on it, and nothing is stored. Inside a training step the
-    output is written into the array of the step before (step_buffers.py)."""
+    """Inverted dropout as one node on the selected backend: y = x · keep / (1 − rate), the
+    mask a function of (seed, element index) (kernels/dropout.py), so the backward applies
+    the same mask to the gradient by running the same kernel on it, and nothing is stored.
+    Inside a training step the output is written into the array of the step before."""
     x = as_tensor(x)
-    device.require_host(x.data, "dropout")
-    data = np.ascontiguousarray(x.data)
-    out = take(step_buffers.for_node(), "dropout", "y", data.shape, data.dtype, (data,))
-    y = dropout_kernels.dropout(data, rate, seed, out)
-
-    def backward(g):
-        g = np.ascontiguousarray(g, x.dtype)
-        x._accumulate(dropout_kernels.dropout(g, rate, seed, np.empty_like(g)))
-
-    return x._child(y, (x,), backward)
+    kernels = backend.kernels()
+    y = kernels.dropout(x.data, rate, seed, buffers=step_buffers.for_node())
+    return x._child(y, (x,), lambda g: x._accumulate(kernels.dropout(g, rate, seed)))
 
 
 def batch_norm(x, gamma, beta, mean, variance, epsilon, batch_stats=False) -> Tensor:

@@ -148,7 +148,7 @@ class Trainer:
         """Validate x (and y) and return them as the arrays the steps use."""
         x = inputs.checked_array(where, x).astype(np.float32, copy=False)
         self._ensure_built(where, x)
-        device.check_model(self, where, training=where in ("fit", "train_on_batch"), loss=where != "predict")
+        device.check_model(self, where, loss=where != "predict")
         if y is None:
             return x, None
         y = inputs.checked_array(where, y, "y")

@@ -32,6 +32,7 @@ FUNCTIONS = (
     "rmsprop_update",
     "cross_entropy",
     "squared_error",
+    "dropout",
 )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import FUNCTIONS, activations, checks, gemm, int8, losses, quant
+from . import dropout as masks
 from .buffers import sub, take
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
@@ -236,3 +237,12 @@ def squared_error(p, t, scale, w=None):
     """(Σ_n w_n Σ_c (p − t)² as a one-element float64 array, 2 w_n (p − t) · scale); must
     equal reference.squared_error."""
     return losses.run("cpu.squared_error", "squared", p, t, scale, w)
+
+
+def dropout(x, rate, seed, buffers=None):
+    """x · keep / (1 − rate), the mask a hash of (seed, element index), in one threaded pass
+    (kernels/dropout.py; the backward is the same call on the gradient); must equal
+    reference.dropout."""
+    x = np.ascontiguousarray(x)
+    masks.check("cpu.dropout", x, rate)
+    return masks.dropout(x, rate, seed, take(buffers, "cpu.dropout", "y", x.shape, x.dtype, (x,)))

@@ -27,6 +27,7 @@ import numpy as np
 from numba import cuda, float32, float64, int32
 
 from . import activations, checks, losses, quant
+from . import dropout as masks
 from .buffers import sub, take
 from .updates import V_MAX
 
@@ -574,6 +575,19 @@ def _squared_error_rows(per_row, grad, p, t, scale, w):
         per_row[n] = wn * _squared_error_row(grad[n], p[n], t[n], scale * wn)
 
 
+_lowbias32 = cuda.jit(device=True)(masks.lowbias32)  # the cpu's own hash
+
+
+@cuda.jit
+def _dropout(out, x, cut, k1, k2, scale):
+    """One thread per element: x · keep / (1 − rate), keep from the hash of (seed, i)
+    (kernels/dropout.py): the same mask as the cpu's, bit for bit."""
+    i = cuda.grid(1)
+    if i < x.size:
+        h = _lowbias32(np.uint32(_lowbias32(np.uint32(np.uint32(i) ^ k1)) + k2))
+        out[i] = x[i] * scale if h >= cut else 0.0
+
+
 @cuda.jit
 def _correct_rows(per_row, p, t, kind):
     """1.0 where a row is right: argmax = label (sparse), argmax = argmax t (categorical);
@@ -698,6 +712,20 @@ def squared_error(p, t, scale, w=None):
     _launch_1d(_squared_error_rows, p.shape[0], per_row, grad, p, t, float(scale), w)
     total = _total(per_row)
     return (total.copy_to_host(), grad.copy_to_host()) if host else (total, grad)
+
+
+def dropout(x, rate, seed, buffers=None):
+    """Inverted dropout with kernels/dropout.py's mask, one thread per element. Device arrays
+    in, a device array out; numpy in, numpy out."""
+    masks.check("cuda.dropout", x, rate)
+    host = not _is_device(x)
+    xd = _upload(np.ascontiguousarray(x), "x") if host else x
+    out = _take(buffers, "cuda.dropout", "y", x.shape, x.dtype, () if host else (x,))
+    scale = np.dtype(x.dtype).type(1.0 / (1.0 - rate))
+    _launch_1d(
+        _dropout, x.size, out.reshape(-1), xd.reshape(-1), masks.threshold(rate), *masks.keys(seed), scale
+    )
+    return out.copy_to_host() if host else out
 
 
 def count_correct(kind, p, t):

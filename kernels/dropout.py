@@ -21,7 +21,7 @@ on 512×256 float32, 50 µs against numpy's 100 µs for the draw alone.
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["dropout", "reference_dropout"]
+__all__ = ["dropout", "reference_dropout", "lowbias32", "threshold", "keys", "check"]
 
 MUL_1, MUL_2 = np.uint32(0x7FEB352D), np.uint32(0x846CA68B)
 CHUNK = 8192  # elements per thread task (one chunk: the serial twin)
@@ -39,40 +39,52 @@ def keys(seed: int):
     return np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32)
 
 
-def dropout(x, rate: float, seed: int, out):
-    """out = x · keep / (1 − rate) with the mask of (seed, element index), for C-contiguous
-    float arrays x and out of one shape (out may be x). Returns out."""
+def check(where, x, rate, out=None):
+    """ValueError naming `where` unless x (and out) are C-contiguous float arrays of one shape
+    and dtype under 2**32 elements and rate is in [0, 1). Device arrays pass the array checks."""
+    if out is None:
+        out = x
+    host = isinstance(x, np.ndarray)
     if not (
-        isinstance(x, np.ndarray)
-        and isinstance(out, np.ndarray)
+        hasattr(x, "shape")
+        and hasattr(out, "shape")
         and x.shape == out.shape
         and x.dtype == out.dtype
-        and x.dtype.kind == "f"
-        and x.flags.c_contiguous
-        and out.flags.c_contiguous
+        and np.dtype(x.dtype).kind == "f"
+        and (not host or (x.flags.c_contiguous and out.flags.c_contiguous))
         and x.size < MAX_ELEMENTS
     ):
         raise ValueError(
-            f"dropout: needs C-contiguous float arrays x and out of one shape and dtype, under "
+            f"{where}: needs C-contiguous float arrays x and out of one shape and dtype, under "
             f"2**32 elements; received x {getattr(x, 'shape', type(x).__name__)} "
             f"{getattr(x, 'dtype', '')}, out {getattr(out, 'shape', type(out).__name__)} "
             f"{getattr(out, 'dtype', '')}."
         )
     if not 0 <= rate < 1:
-        raise ValueError(f"dropout: rate must be in [0, 1); received {rate!r}.")
+        raise ValueError(f"{where}: rate must be in [0, 1); received {rate!r}.")
+
+
+def dropout(x, rate: float, seed: int, out):
+    """out = x · keep / (1 − rate) with the mask of (seed, element index), for C-contiguous
+    float arrays x and out of one shape (out may be x). Returns out."""
+    check("dropout", x, rate, out)
     scale = x.dtype.type(1.0 / (1.0 - rate))
     loop = _mask_serial if x.size <= CHUNK else _mask
     loop(x.reshape(-1), out.reshape(-1), threshold(rate), *keys(seed), scale)
     return out
 
 
-@njit(inline="always", cache=True)
-def _lowbias32(h):
+def lowbias32(h):
+    """Wellons's lowbias32 on a uint32 (plain Python: compiled by njit here, and as a device
+    function by kernels/cuda.py)."""
     h = np.uint32(h ^ (h >> np.uint32(16)))  # every step cast back to 32 bits: numba would
     h = np.uint32(h * MUL_1)  # widen to 64, and the 32-bit multiplies are what vectorise
     h = np.uint32(h ^ (h >> np.uint32(15)))
     h = np.uint32(h * MUL_2)
     return np.uint32(h ^ (h >> np.uint32(16)))
+
+
+_lowbias32 = njit(inline="always", cache=True)(lowbias32)
 
 
 @njit(cache=True, parallel=True)

@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from . import FUNCTIONS, activations, checks, losses, quant
+from . import dropout as masks
 from .buffers import sub, take
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
 
@@ -331,3 +332,11 @@ def squared_error(p, t, scale, w=None):
     w = w if w.size else np.ones(p.shape[0])
     d = p.astype(np.float64) - t
     return np.array([(w * (d * d).sum(axis=1)).sum()]), (2 * d * (scale * w[:, None])).astype(p.dtype)
+
+
+def dropout(x, rate, seed, buffers=None):
+    """Inverted dropout: y = x · keep / (1 − rate), keep_i = [h_i ≥ rate · 2³²] with h_i a
+    hash of (seed, i) (the formula: kernels/dropout.py), in whole-array numpy."""
+    x = np.ascontiguousarray(x)
+    masks.check("reference.dropout", x, rate)
+    return masks.reference_dropout(x, rate, seed)

@@ -7,6 +7,9 @@ import densecore as dc
 import kernels
 
 cuda_k, cpu_k = kernels.get("cuda"), kernels.get("cpu")
+# The simulator runs device functions as Python on numpy scalars, which warn when the dropout
+# hash's 32-bit arithmetic wraps, as it is meant to (on a GPU, and in the cpu kernel, it wraps).
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in scalar:RuntimeWarning")
 SHAPES = [(1, 1, 1), (5, 7, 3), (17, 33, 20), (32, 16, 31)]
 
 
@@ -290,7 +293,11 @@ def test_a_training_step_stays_on_the_device(
         try:
             dc.set_seed(0)
             model = dc.Sequential(
-                [dc.layers.Dense(4, activation="tanh"), dc.layers.Dense(units, activation=last)]
+                [
+                    dc.layers.Dense(4, activation="tanh"),
+                    dc.layers.Dropout(0.25),  # its mask is drawn on the device too
+                    dc.layers.Dense(units, activation=last),
+                ]
             )
             model.compile(optimizer, loss, metrics=[metric] if metric else None)
             per_step, uploads = [], []
@@ -366,7 +373,7 @@ def test_layers_without_a_gpu_form_are_named_before_any_work():
         )
         model.compile("sgd", "mse")
         weights = model.get_weights()
-        missing = r"regularizers of .*, Activation '.*', Dropout '.*', BatchNormalization '.*' have no GPU"
+        missing = r"regularizers of .*, Activation '.*', BatchNormalization '.*' have no GPU"
         with pytest.raises(NotImplementedError, match="fit: on the cuda backend, the " + missing):
             model.fit(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32), verbose=0)
         for a, b in zip(model.get_weights(), weights):
@@ -431,3 +438,34 @@ def test_flatten_runs_on_the_device_as_on_the_cpu():
             dc.set_backend("cpu")
     np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-4)
     np.testing.assert_allclose(results["cuda"][1], results["cpu"][1], rtol=1e-4, atol=1e-6)
+
+
+def test_dropout_gives_the_cpus_mask_and_trains_as_on_the_cpu():
+    from kernels import dropout as masks
+
+    x = np.random.default_rng(3).standard_normal((37, 29)).astype(np.float32)
+    np.testing.assert_array_equal(
+        cuda_k.dropout(x, 0.3, 2**40 + 1), masks.reference_dropout(x, 0.3, 2**40 + 1)
+    )
+    y = cuda_k.dropout(cuda_k.upload(x), 0.3, 9)
+    assert not isinstance(y, np.ndarray)  # device in, device out
+    np.testing.assert_array_equal(y.copy_to_host(), cpu_k.dropout(x, 0.3, 9))
+    rng = np.random.default_rng(4)
+    data, labels = rng.standard_normal((16, 5)).astype(np.float32), rng.integers(0, 2, 16)
+    results = {}
+    for backend in ("cpu", "cuda"):
+        dc.set_backend(backend)
+        try:
+            dc.set_seed(0)
+            model = dc.Sequential(
+                [
+                    dc.layers.Dense(6, activation="relu"),
+                    dc.layers.Dropout(0.5),
+                    dc.layers.Dense(2, activation="softmax"),
+                ]
+            )
+            model.compile("sgd", "sparse_categorical_crossentropy")
+            results[backend] = model.fit(data, labels, epochs=2, batch_size=8, verbose=0).history["loss"]
+        finally:
+            dc.set_backend("cpu")
+    np.testing.assert_allclose(results["cuda"], results["cpu"], rtol=1e-5)

@@ -38,7 +38,7 @@ def compile_ptx():
 
 
 def _signatures():
-    from numba import boolean, float32, float64, int8, int32, int64
+    from numba import boolean, float32, float64, int8, int32, int64, uint32
 
     from kernels import cuda as kc
 
@@ -81,6 +81,7 @@ def _signatures():
                 (float64[::1], mat, mat, mat, float64, float64[::1]),
             ),
             (f"sparse count {name}", kc._correct_rows, (float64[::1], mat, int64[:, ::1], int64)),
+            (f"dropout {name}", kc._dropout, (vec, vec, uint32, uint32, uint32, nb)),
             (f"count {name}", kc._correct_rows, (float64[::1], mat, mat, int64)),
         ]
     cases += [

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import densecore as dc
+import kernels
 from densecore import functional as F
 from kernels import dropout as D
 
@@ -23,6 +24,16 @@ def test_the_kernel_equals_its_numpy_twin(shape, rate, seed, dtype):
     x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     out = D.dropout(x, rate, seed, np.empty_like(x))
     np.testing.assert_array_equal(out, D.reference_dropout(x, rate, seed))
+
+
+@pytest.mark.parametrize("name", ["reference", "cpu"])
+def test_every_host_backend_gives_the_twins_mask(name):
+    backend = kernels.get(name)
+    x = np.random.default_rng(2).standard_normal((40, 300)).astype(np.float32)[:, ::3]  # strided
+    kept = kernels.Buffers()
+    np.testing.assert_array_equal(backend.dropout(x, 0.25, 5, buffers=kept), D.reference_dropout(x, 0.25, 5))
+    with pytest.raises(ValueError, match=rf"^{name}\.dropout: rate"):
+        backend.dropout(x, -0.1, 5)
 
 
 def test_one_mask_for_any_thread_count_and_the_keep_rate():
