@@ -102,11 +102,13 @@ def dropout(x, rate: float, seed: int) -> Tensor:
     """Inverted dropout as one node on the selected backend: y = x · keep / (1 − rate), the
     mask a function of (seed, element index) (kernels/dropout.py), so the backward applies
     the same mask to the gradient by running the same kernel on it, and nothing is stored.
-    Inside a training step the output is written into the array of the step before."""
+    Inside a training step both outputs are written into the arrays of the step before."""
     x = as_tensor(x)
     kernels = backend.kernels()
-    y = kernels.dropout(x.data, rate, seed, buffers=step_buffers.for_node())
-    return x._child(y, (x,), lambda g: x._accumulate(kernels.dropout(g, rate, seed)))
+    buffers = step_buffers.for_node()
+    y = kernels.dropout(x.data, rate, seed, buffers=buffers)
+    grad_buffers = None if buffers is None else buffers.sub("backward")
+    return x._child(y, (x,), lambda g: x._accumulate(kernels.dropout(g, rate, seed, buffers=grad_buffers)))
 
 
 def batch_norm(x, gamma, beta, mean, variance, epsilon, batch_stats=False) -> Tensor:
