@@ -440,7 +440,7 @@ def test_flatten_runs_on_the_device_as_on_the_cpu():
     np.testing.assert_allclose(results["cuda"][1], results["cpu"][1], rtol=1e-4, atol=1e-6)
 
 
-def test_dropout_gives_the_cpus_mask_and_trains_as_on_the_cpu():
+def test_dropout_gives_the_cpus_mask():  # (training with it: the strict device-step test)
     from kernels import dropout as masks
 
     x = np.random.default_rng(3).standard_normal((37, 29)).astype(np.float32)
@@ -450,22 +450,3 @@ def test_dropout_gives_the_cpus_mask_and_trains_as_on_the_cpu():
     y = cuda_k.dropout(cuda_k.upload(x), 0.3, 9)
     assert not isinstance(y, np.ndarray)  # device in, device out
     np.testing.assert_array_equal(y.copy_to_host(), cpu_k.dropout(x, 0.3, 9))
-    rng = np.random.default_rng(4)
-    data, labels = rng.standard_normal((16, 5)).astype(np.float32), rng.integers(0, 2, 16)
-    results = {}
-    for backend in ("cpu", "cuda"):
-        dc.set_backend(backend)
-        try:
-            dc.set_seed(0)
-            model = dc.Sequential(
-                [
-                    dc.layers.Dense(6, activation="relu"),
-                    dc.layers.Dropout(0.5),
-                    dc.layers.Dense(2, activation="softmax"),
-                ]
-            )
-            model.compile("sgd", "sparse_categorical_crossentropy")
-            results[backend] = model.fit(data, labels, epochs=2, batch_size=8, verbose=0).history["loss"]
-        finally:
-            dc.set_backend("cpu")
-    np.testing.assert_allclose(results["cuda"], results["cpu"], rtol=1e-5)
