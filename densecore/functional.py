@@ -130,9 +130,8 @@ def batch_norm(x, gamma, beta, mean, variance, epsilon, batch_stats=False) -> Te
     """
     x = as_tensor(x)
     device.require_host(x.data, "batch_norm")
-    scale = 1.0 / np.sqrt(np.asarray(variance, x.dtype) + x.dtype.type(epsilon))
-    x_hat = (x.data - np.asarray(mean, x.dtype)) * scale
-    y = x_hat * (1.0 if gamma is None else gamma.data) + (0.0 if beta is None else beta.data)
+    values = [None if t is None else t.data for t in (gamma, beta)]
+    y, x_hat, scale = batch_norm_values(x.data, *values, mean, variance, epsilon)
 
     def backward(g):
         rows = g.reshape(-1, g.shape[-1])
@@ -148,7 +147,16 @@ def batch_norm(x, gamma, beta, mean, variance, epsilon, batch_stats=False) -> Te
             x._accumulate((d_hat * scale).reshape(x.shape))
 
     parents = tuple(t for t in (x, gamma, beta) if t is not None)
-    return x._child(y.astype(x.dtype, copy=False), parents, backward)
+    return x._child(y, parents, backward)
+
+
+def batch_norm_values(x, gamma, beta, mean, variance, epsilon):
+    """batch_norm's forward on arrays: (y, x̂, 1/s), y in x's dtype; gamma, beta None for 1, 0.
+    (Also BatchNormalization's graph-free inference.)"""
+    scale = 1.0 / np.sqrt(np.asarray(variance, x.dtype) + x.dtype.type(epsilon))
+    x_hat = (x - np.asarray(mean, x.dtype)) * scale
+    y = x_hat * (1.0 if gamma is None else gamma) + (0.0 if beta is None else beta)
+    return y.astype(x.dtype, copy=False), x_hat, scale
 
 
 def fake_quantize(x, scale, zero_point, q_min, q_max) -> Tensor:
@@ -316,11 +324,12 @@ def _kernel_loss(kind, source: Tensor, t, count: int, w=None) -> Tensor:
     kernels = backend.kernels()
     if device.is_device(source.data):
         t = device.targets_to_device(t)
+    buffers = step_buffers.for_node()  # in a training step: the gradient written in place
 
     def run(scale):
         if kind == "squared":
-            return kernels.squared_error(source.data, t, scale, w)
-        return kernels.cross_entropy(kind, source.data, t, scale, w)
+            return kernels.squared_error(source.data, t, scale, w, buffers)
+        return kernels.cross_entropy(kind, source.data, t, scale, w, buffers)
 
     total, grad = run(1.0 / max(count, 1))
     value = float(device.to_host(total)[0]) / max(count, 1)

@@ -543,16 +543,13 @@ class BatchNormalization(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        where = f"BatchNormalization '{self.name}'"
         if axis != -1:
-            raise ValueError(
-                f"BatchNormalization '{self.name}': only axis=-1 (features last); received {axis!r}."
-            )
+            raise ValueError(f"{where}: only axis=-1 (features last); received {axis!r}.")
         if not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(
-                f"BatchNormalization '{self.name}': momentum must be in [0, 1]; received {momentum!r}."
-            )
+            raise ValueError(f"{where}: momentum must be in [0, 1]; received {momentum!r}.")
         if not isinstance(epsilon, (int, float)) or not epsilon > 0:
-            raise ValueError(f"BatchNormalization '{self.name}': epsilon must be > 0; received {epsilon!r}.")
+            raise ValueError(f"{where}: epsilon must be > 0; received {epsilon!r}.")
         self.axis, self.momentum, self.epsilon = -1, float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
         self._initializers = {
@@ -592,11 +589,9 @@ class BatchNormalization(Layer):
         return F.batch_norm(inputs, self.gamma, self.beta, mean, variance, self.epsilon, batch_stats=True)
 
     def _infer(self, x):
-        scale = 1.0 / np.sqrt(self.moving_variance.data + np.float32(self.epsilon))
-        if self.gamma is not None:
-            scale = scale * self.gamma.data
-        y = (x - self.moving_mean.data) * scale
-        return y if self.beta is None else y + self.beta.data
+        gamma, beta = (None if t is None else t.data for t in (self.gamma, self.beta))
+        stats = self.moving_mean.data, self.moving_variance.data
+        return F.batch_norm_values(x, gamma, beta, *stats, self.epsilon)[0]
 
     def flops_per_sample(self) -> int:
         return 2 * int(self.moving_mean.shape[0]) if self.built else 0  # one multiply-add per feature

@@ -142,25 +142,24 @@ class Precision(Metric):
     default_name = "precision"
 
     def reset_state(self):
-        self.true_positives, self.predicted = 0.0, 0.0
+        self.true_positives, self.denominator = 0.0, 0.0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred, y_true, w = self._positives(y_true, y_pred, sample_weight)
-        self.true_positives += float(((y_pred & y_true) * w).sum())
-        self.predicted += float((y_pred * w).sum())
-
-    @staticmethod
-    def _positives(y_true, y_pred, sample_weight):
-        """(predicted positive, actually positive, weights shaped to broadcast over them)."""
         y_pred = device.to_host(y_pred) > 0.5
         y_true = _align(np.asarray(y_true), y_pred) > 0.5
-        if sample_weight is None:
-            return y_pred, y_true, 1.0
-        w = np.asarray(sample_weight, np.float64).reshape((-1,) + (1,) * (y_pred.ndim - 1))
-        return y_pred, y_true, w
+        w = 1.0
+        if sample_weight is not None:  # each sample's positives count w_n times
+            w = np.asarray(sample_weight, np.float64).reshape((-1,) + (1,) * (y_pred.ndim - 1))
+        self.true_positives += float(((y_pred & y_true) * w).sum())
+        self.denominator += float((self._denominator(y_true, y_pred) * w).sum())
+
+    @staticmethod
+    def _denominator(y_true, y_pred):
+        """What the true positives are divided by: the predicted positives."""
+        return y_pred
 
     def result(self):
-        return self.true_positives / self.predicted if self.predicted else 0.0
+        return self.true_positives / self.denominator if self.denominator else 0.0
 
 
 class Recall(Precision):
@@ -168,10 +167,10 @@ class Recall(Precision):
 
     default_name = "recall"
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred, y_true, w = self._positives(y_true, y_pred, sample_weight)
-        self.true_positives += float(((y_pred & y_true) * w).sum())
-        self.predicted += float((y_true * w).sum())
+    @staticmethod
+    def _denominator(y_true, y_pred):
+        """The actual positives."""
+        return y_true
 
 
 class Mean(Metric):

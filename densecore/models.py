@@ -30,15 +30,8 @@ from .layers import (
 from .tensor import Tensor, as_tensor, no_grad
 from .training import Trainer
 
-_ARRAY_LAYERS = (
-    Dense,
-    LowRankDense,
-    Dropout,
-    InputLayer,
-    Activation,
-    Flatten,
-    BatchNormalization,
-)  # exact _infer
+# the layers whose _infer is exact: predict's fast path runs them on plain arrays
+_ARRAY_LAYERS = (Dense, LowRankDense, Dropout, InputLayer, Activation, Flatten, BatchNormalization)
 
 
 def checked_input_shape(where: str, input_shape) -> tuple:
@@ -50,7 +43,7 @@ def checked_input_shape(where: str, input_shape) -> tuple:
         isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in dims
     ):
         raise ValueError(
-            f"{where}: expected (None, features) (or (None, d1, d2, ...)); received {input_shape}."
+            f"{where}: expected (None, features) or (None, d1, d2, ...); received {input_shape}."
         )
     return (None, *(int(d) for d in dims))
 

@@ -120,11 +120,8 @@ class Trainer:
         weighted = self._weighted_metrics
         for metric in self.compiled_metrics[: len(self.compiled_metrics) - len(weighted)]:
             metric.update_state(y, y_pred)
-        for metric in weighted:  # a metric of your own may not take weights: none, none passed
-            if sample_weight is None:
-                metric.update_state(y, y_pred)
-            else:
-                metric.update_state(y, y_pred, sample_weight=sample_weight)
+        for metric in weighted:  # (compile checked that they take weights)
+            metric.update_state(y, y_pred, sample_weight=sample_weight)
 
     def _require_trainable(self, where):
         from .compress import _walk
@@ -214,8 +211,9 @@ class Trainer:
         w = self._weights_for(where, y, sample_weight, class_weight)
         self._reset_metrics()
         with device.resident(self.weights, self.optimizer):
-            value = self._train_step(x, y, self.trainable_weights, w)
-        return self._batch_logs(value, return_dict)
+            logs = self._logs(self._train_step(x, y, self.trainable_weights, w))
+        self._reset_metrics()
+        return logs if return_dict else _flat(logs)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss (and metrics) on one batch, without training; returns as train_on_batch."""
@@ -223,11 +221,6 @@ class Trainer:
         self._require_compiled(where)
         x, y = self._prepare(where, x, y)
         logs = self._evaluate_arrays(x, y, max(len(x), 1), self._weights_for(where, y, sample_weight))
-        return logs if return_dict else _flat(logs)
-
-    def _batch_logs(self, loss_value, return_dict):
-        logs = self._logs(loss_value)
-        self._reset_metrics()
         return logs if return_dict else _flat(logs)
 
     def _reset_metrics(self):

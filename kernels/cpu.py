@@ -226,17 +226,17 @@ def qdense_forward(
 
 
 # ---- losses from logits, with their gradients (kernels/losses.py) ------------------------
-def cross_entropy(kind, z, t, scale, w=None):
+def cross_entropy(kind, z, t, scale, w=None, buffers=None):
     """(Σ_n w_n loss_n as a one-element float64 array, dL/dz · scale), w the optional sample
-    weights (N,): one pass over the rows, in threads when z holds more than a chunk; must
-    equal reference.cross_entropy."""
-    return losses.run("cpu.cross_entropy", kind, z, t, scale, w)
+    weights (N,): one pass over the rows, in threads when z holds more than a chunk, the
+    gradient kept in `buffers`; must equal reference.cross_entropy."""
+    return losses.run("cpu.cross_entropy", kind, z, t, scale, w, buffers)
 
 
-def squared_error(p, t, scale, w=None):
+def squared_error(p, t, scale, w=None, buffers=None):
     """(Σ_n w_n Σ_c (p − t)² as a one-element float64 array, 2 w_n (p − t) · scale); must
     equal reference.squared_error."""
-    return losses.run("cpu.squared_error", "squared", p, t, scale, w)
+    return losses.run("cpu.squared_error", "squared", p, t, scale, w, buffers)
 
 
 def dropout(x, rate, seed, buffers=None):
@@ -245,4 +245,4 @@ def dropout(x, rate, seed, buffers=None):
     reference.dropout."""
     x = np.ascontiguousarray(x)
     masks.check("cpu.dropout", x, rate)
-    return masks.dropout(x, rate, seed, take(buffers, "cpu.dropout", "y", x.shape, x.dtype, (x,)))
+    return masks.apply(x, rate, seed, take(buffers, "cpu.dropout", "y", x.shape, x.dtype, (x,)))

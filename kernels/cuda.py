@@ -575,7 +575,7 @@ def _squared_error_rows(per_row, grad, p, t, scale, w):
         per_row[n] = wn * _squared_error_row(grad[n], p[n], t[n], scale * wn)
 
 
-_lowbias32 = cuda.jit(device=True)(masks.lowbias32)  # the cpu's own hash
+_hash32 = cuda.jit(device=True)(masks.hash32)  # the cpu's own hash
 
 
 @cuda.jit
@@ -584,8 +584,7 @@ def _dropout(out, x, cut, k1, k2, scale):
     (kernels/dropout.py): the same mask as the cpu's, bit for bit."""
     i = cuda.grid(1)
     if i < x.size:
-        h = _lowbias32(np.uint32(_lowbias32(np.uint32(np.uint32(i) ^ k1)) + k2))
-        out[i] = x[i] * scale if h >= cut else 0.0
+        out[i] = x[i] * scale if _hash32(i, k1, k2) >= cut else 0.0
 
 
 @cuda.jit
@@ -690,26 +689,29 @@ def _no_weights():
     return cuda.to_device(np.zeros(0, np.float64))
 
 
-def cross_entropy(kind, z, t, scale, w=None):
+def cross_entropy(kind, z, t, scale, w=None, buffers=None):
     """(Σ_n w_n loss_n as a 1-element float64 array, gradient · scale), from logits z, with
     optional sample weights w (N,); kinds and math as kernels/losses.py. Device arrays in,
-    device arrays out (only the one number comes back for the loss); numpy in, numpy out."""
-    z, t, w, host = _loss_inputs("cuda.cross_entropy", kind, z, t, w)
-    per_row = _alloc(z.shape[0], np.float64, "losses")
-    grad = _alloc(z.shape, z.dtype, "loss gradient")
-    kind = LOSS_KINDS.index(kind)
-    _launch_1d(_cross_entropy_rows, z.shape[0], per_row, grad, z, t, kind, float(scale), w)
-    total = _total(per_row)
-    return (total.copy_to_host(), grad.copy_to_host()) if host else (total, grad)
+    device arrays out (only the one number comes back for the loss); numpy in, numpy out.
+    The per-row losses and the gradient are kept in `buffers` for the next call."""
+    return _loss("cuda.cross_entropy", kind, z, t, scale, w, buffers)
 
 
-def squared_error(p, t, scale, w=None):
+def squared_error(p, t, scale, w=None, buffers=None):
     """(Σ_n w_n Σ_c (p − t)² as a 1-element float64 array, 2 w_n (p − t) · scale), as
     cross_entropy."""
-    p, t, w, host = _loss_inputs("cuda.squared_error", "squared", p, t, w)
-    per_row = _alloc(p.shape[0], np.float64, "losses")
-    grad = _alloc(p.shape, p.dtype, "loss gradient")
-    _launch_1d(_squared_error_rows, p.shape[0], per_row, grad, p, t, float(scale), w)
+    return _loss("cuda.squared_error", "squared", p, t, scale, w, buffers)
+
+
+def _loss(where, kind, z, t, scale, w, buffers):
+    z, t, w, host = _loss_inputs(where, kind, z, t, w)
+    per_row = _take(buffers, where, "losses", (z.shape[0],), np.float64)
+    grad = _take(buffers, where, "gradient", z.shape, z.dtype, () if host else (z,))
+    if kind == "squared":
+        _launch_1d(_squared_error_rows, z.shape[0], per_row, grad, z, t, float(scale), w)
+    else:
+        kind = LOSS_KINDS.index(kind)
+        _launch_1d(_cross_entropy_rows, z.shape[0], per_row, grad, z, t, kind, float(scale), w)
     total = _total(per_row)
     return (total.copy_to_host(), grad.copy_to_host()) if host else (total, grad)
 

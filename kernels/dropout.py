@@ -21,7 +21,7 @@ on 512×256 float32, 50 µs against numpy's 100 µs for the draw alone.
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["dropout", "reference_dropout", "lowbias32", "threshold", "keys", "check"]
+__all__ = ["dropout", "apply", "reference_dropout", "hash32", "threshold", "keys", "check"]
 
 MUL_1, MUL_2 = np.uint32(0x7FEB352D), np.uint32(0x846CA68B)
 CHUNK = 8192  # elements per thread task (one chunk: the serial twin)
@@ -68,23 +68,34 @@ def dropout(x, rate: float, seed: int, out):
     """out = x · keep / (1 − rate) with the mask of (seed, element index), for C-contiguous
     float arrays x and out of one shape (out may be x). Returns out."""
     check("dropout", x, rate, out)
+    return apply(x, rate, seed, out)
+
+
+def apply(x, rate: float, seed: int, out):
+    """dropout without the checks, for a caller that made them (the cpu backend)."""
     scale = x.dtype.type(1.0 / (1.0 - rate))
     loop = _mask_serial if x.size <= CHUNK else _mask
     loop(x.reshape(-1), out.reshape(-1), threshold(rate), *keys(seed), scale)
     return out
 
 
-def lowbias32(h):
-    """Wellons's lowbias32 on a uint32 (plain Python: compiled by njit here, and as a device
-    function by kernels/cuda.py)."""
-    h = np.uint32(h ^ (h >> np.uint32(16)))  # every step cast back to 32 bits: numba would
-    h = np.uint32(h * MUL_1)  # widen to 64, and the 32-bit multiplies are what vectorise
-    h = np.uint32(h ^ (h >> np.uint32(15)))
-    h = np.uint32(h * MUL_2)
-    return np.uint32(h ^ (h >> np.uint32(16)))
+def hash32(i, k1, k2):
+    """h = H(H(i ⊕ k₁) + k₂) for an element index i (see above), as uint32; plain Python, the
+    one definition: njit compiles it for the cpu loop, kernels/cuda.py as a device function,
+    and on numpy arrays it is the reference's whole-array form."""
+    h = np.uint32(np.uint32(i) ^ k1)
+    for round_ in range(2):
+        if round_ == 1:
+            h = np.uint32(h + k2)
+        h = np.uint32(h ^ (h >> np.uint32(16)))  # every step cast back to 32 bits: numba would
+        h = np.uint32(h * MUL_1)  # widen to 64, and the 32-bit multiplies are what vectorise
+        h = np.uint32(h ^ (h >> np.uint32(15)))
+        h = np.uint32(h * MUL_2)
+        h = np.uint32(h ^ (h >> np.uint32(16)))
+    return h
 
 
-_lowbias32 = njit(inline="always", cache=True)(lowbias32)
+_hash32 = njit(inline="always", cache=True)(hash32)
 
 
 @njit(cache=True, parallel=True)
@@ -93,25 +104,14 @@ def _mask(x, out, cut, k1, k2, scale):
         lo, hi = t * CHUNK, min(x.shape[0], (t + 1) * CHUNK)
         xs, outs, base = x[lo:hi], out[lo:hi], np.uint32(lo)  # views from zero: no wraparound checks
         for i in range(hi - lo):
-            h = _lowbias32(np.uint32(_lowbias32(np.uint32((base + np.uint32(i)) ^ k1)) + k2))
-            outs[i] = xs[i] * scale if h >= cut else 0.0
+            outs[i] = xs[i] * scale if _hash32(base + np.uint32(i), k1, k2) >= cut else 0.0
 
 
 _mask_serial = njit(cache=True)(_mask.py_func)
 
 
-def _lowbias32_numpy(h):
-    h = h ^ (h >> np.uint32(16))
-    h = h * MUL_1
-    h = h ^ (h >> np.uint32(15))
-    h = h * MUL_2
-    return h ^ (h >> np.uint32(16))
-
-
 def reference_dropout(x, rate: float, seed: int) -> np.ndarray:
     """The same mask and scaling in whole-array numpy (the kernel's twin, for the tests)."""
     x = np.asarray(x)
-    k1, k2 = keys(seed)
-    h = _lowbias32_numpy(_lowbias32_numpy(np.arange(x.size, dtype=np.uint32) ^ k1) + k2)
-    keep = (h >= threshold(rate)).reshape(x.shape)
+    keep = (hash32(np.arange(x.size, dtype=np.uint32), *keys(seed)) >= threshold(rate)).reshape(x.shape)
     return np.where(keep, x * x.dtype.type(1.0 / (1.0 - rate)), x.dtype.type(0.0))

@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import checks
+from .buffers import take
 
 KINDS = ("sparse", "categorical", "binary")
 SPARSE, CATEGORICAL, BINARY, SQUARED = 0, 1, 2, 3
@@ -153,12 +154,12 @@ def sample_weights(where, w, n_rows):
     return w
 
 
-def run(where, kind, z, t, scale, w=None):
+def run(where, kind, z, t, scale, w=None, buffers=None):
     """(Σ_n w_n loss_n as a one-element float64 array, gradient · scale) on the cpu (see
-    above)."""
+    above); the per-row losses and the gradient are kept in `buffers` for the next call."""
     z, t, w = loss_inputs(where, kind, z, t, w, check_labels=False)  # the row loop counts labels
-    losses = np.empty(z.shape[0], np.float64)
-    grad = np.empty_like(z)
+    losses = take(buffers, where, "losses", (z.shape[0],), np.float64)
+    grad = take(buffers, where, "gradient", z.shape, z.dtype, (z,))
     loop = _rows_serial if z.size <= CHUNK else _rows
     code = SQUARED if kind == "squared" else KINDS.index(kind)
     outside = loop(losses, grad, z, t, code, float(scale), w)

@@ -292,7 +292,7 @@ def _qdense(y, xq, wq_t, multiplier, folded, act):
 
 
 # ---- losses from logits, with their gradients (the math: kernels/losses.py) ---------------
-def cross_entropy(kind, z, t, scale, w=None):
+def cross_entropy(kind, z, t, scale, w=None, buffers=None):
     """(Σ_n w_n loss_n as a one-element float64 array, dL/dz · scale), in whole-array numpy.
 
     Args:
@@ -301,6 +301,7 @@ def cross_entropy(kind, z, t, scale, w=None):
         z: logits (N, C), float32 or float64.
         scale: the gradient's factor (1 / N for a mean over the batch).
         w: None, or one weight per sample (N,): row n's loss and gradient count w_n times.
+        buffers: taken for the backends' common signature; the reference keeps nothing.
 
     Example:
         >>> z = np.zeros((1, 2), np.float32)
@@ -325,9 +326,9 @@ def cross_entropy(kind, z, t, scale, w=None):
     return np.array([(w * per_row).sum()]), (grad * (scale * w[:, None])).astype(z.dtype)
 
 
-def squared_error(p, t, scale, w=None):
+def squared_error(p, t, scale, w=None, buffers=None):
     """(Σ_n w_n Σ_c (p − t)² as a one-element float64 array, 2 w_n (p − t) · scale) for p,
-    t (N, C) and optional sample weights w (N,)."""
+    t (N, C) and optional sample weights w (N,) (buffers: as cross_entropy)."""
     p, t, w = losses.loss_inputs("reference.squared_error", "squared", p, t, w)
     w = w if w.size else np.ones(p.shape[0])
     d = p.astype(np.float64) - t

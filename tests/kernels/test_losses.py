@@ -129,3 +129,19 @@ def test_bad_operands_are_named_before_any_work(module):
     for run, error, words in cases:
         with pytest.raises(error, match=rf"^{name}\.(cross_entropy|squared_error): .*{re.escape(words)}"):
             run()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_cpu_keeps_the_gradient_in_buffers_between_calls(kind):
+    z, t = operands(kind, (6, 4), np.float32, seed=5)
+    kept = kernels.Buffers()
+    cpu = kernels.get("cpu")
+    run = (
+        (lambda s: cpu.squared_error(z, t, s, None, kept))
+        if kind == "squared"
+        else (lambda s: cpu.cross_entropy(kind, z, t, s, None, kept))
+    )
+    first = run(1.0)[1]
+    second = run(0.5)[1]
+    assert second is first  # written in place: no allocation per call
+    np.testing.assert_allclose(second, 0.5 * call(cpu, kind, z, t, 1.0)[1], rtol=1e-6)
