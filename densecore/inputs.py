@@ -68,8 +68,10 @@ def class_weights(where, y, class_weight) -> np.ndarray:
         labels = np.argmax(y.reshape(len(y), -1), axis=-1)
     else:
         labels = np.round(y.reshape(len(y))).astype(np.int64)
-    lookup = {int(k): float(v) for k, v in class_weight.items()}
-    return np.array([lookup.get(int(label), 1.0) for label in labels], np.float64)
+    weights = np.ones(len(labels), np.float64)
+    for label, weight in class_weight.items():  # one sweep per named class, not a loop per sample
+        weights[labels == label] = weight
+    return weights
 
 
 def sample_weights(where, y, loss, sample_weight=None, class_weight=None):
