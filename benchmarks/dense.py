@@ -6,8 +6,8 @@ backward  dz = dy ⊙ act'(y); dw = xᵀ dz; db = Σ dz; dx = dz wᵀ     4NKM F
 
 import numpy as np
 
-import kernels
-from kernels.flops import dense_bytes, dense_flops
+from densecore import kernels
+from densecore.kernels.flops import dense_bytes, dense_flops
 
 from .method import Candidate
 

@@ -26,7 +26,7 @@ def _time(fn, repeats=5):
 
 
 def _check_lowrank_and_int8(cuda_k, cpu_k, rng, quick):
-    from kernels import quant
+    from densecore.kernels import quant
 
     n, k, m, r = (8, 12, 10, 3) if quick else (256, 1024, 1024, 64)
     x, u, v = (rng.standard_normal(s).astype(np.float32) for s in ((n, k), (k, r), (r, m)))
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import densecore as dc
-    import kernels
+    from densecore import kernels
 
     cuda_k, cpu_k = kernels.get("cuda"), kernels.get("cpu")
     from numba import cuda

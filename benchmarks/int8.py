@@ -8,8 +8,8 @@ model   predict of a quantized Dense(4096) on 4096 inputs against the float mode
 
 import numpy as np
 
-import kernels
-from kernels import quant
+from densecore import kernels
+from densecore.kernels import quant
 
 from .method import Candidate, measure, summary
 

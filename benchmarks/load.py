@@ -19,7 +19,7 @@ _EVERY_KERNEL_ONCE = """
 import time
 start = time.perf_counter()
 import numpy as np
-import kernels
+from densecore import kernels
 cpu = kernels.get("cpu")
 f32 = np.float32
 x, w, b = np.ones((3, 5), f32), np.ones((5, 4), f32), np.zeros(4, f32)

@@ -6,7 +6,7 @@ multiply-adds per sample; the speed-up it reaches is compared with that FLOP rat
 
 import numpy as np
 
-import kernels
+from densecore import kernels
 
 from .method import Candidate, measure, summary
 

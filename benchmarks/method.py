@@ -7,8 +7,9 @@
   call, then a block of calls lasting at least `block` seconds, and the per-call time of the
   block is one sample (the same for every library).
   Between blocks of different libraries there is a pause (`gap`), because a BLAS or OpenMP
-  thread pool spins for ~0.1 s after its last call and would slow the next library
-  (PERF_NOTES.md, "Threads").
+  thread pool spins for ~0.1 s after its last call and would slow the next library (on two
+  cores, alternating numpy-BLAS calls with numba-parallel kernels cut throughput 2–4×;
+  docs/performance.md, "Threads").
 - Reported: the median of the samples and their spread (min–max).
 """
 

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-import kernels
+from densecore import kernels
 
 from . import dense, method
 

@@ -150,7 +150,7 @@ def _keras(batch, x, y):
 
 def kernel_share(model, run) -> float:
     """Fraction of one fit epoch spent inside the backend's kernels."""
-    from densecore import backend
+    from densecore.engine import backend
 
     module = backend.kernels()
     names = ("dense_forward", "dense_backward", "adam_update", "cross_entropy")

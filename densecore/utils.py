@@ -7,7 +7,7 @@
 
 import numpy as np
 
-from .random import set_seed as set_random_seed  # noqa: F401  (keras.utils.set_random_seed)
+from .engine.random import set_seed as set_random_seed  # noqa: F401  (keras.utils.set_random_seed)
 
 __all__ = ["to_categorical", "normalize", "set_random_seed"]
 

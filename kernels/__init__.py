@@ -3,19 +3,28 @@
 Each backend is a module with the same public functions (`dense_forward`,
 `dense_backward`, ...). This module is the one dispatch point that finds them by name:
 
-    >>> import kernels
+    >>> from densecore import kernels
     >>> k = kernels.get("cpu")
     >>> "reference" in kernels.available()
     True
 
-This package never imports densecore: the engine sits on top of it, not the other way.
+This package never imports the rest of densecore: the engine sits on top of it, not the other
+way. It lives at the top of the repository (kernels/) and installs as `densecore.kernels`.
 """
 
 import importlib
+import warnings
 
 from .buffers import Buffers  # noqa: F401  (kernels.Buffers: results kept between calls)
 
-_BACKENDS = {"reference": "kernels.reference", "cpu": "kernels.cpu", "cuda": "kernels.cuda"}
+if __name__ == "kernels":  # `import kernels` from a checkout's top folder, the 0.1 way
+    warnings.warn(
+        "`import kernels` is deprecated and not installed by the wheel: use `from densecore import kernels`.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+
+_BACKENDS = ("reference", "cpu", "cuda")
 
 # The functions every backend provides.
 FUNCTIONS = (
@@ -45,7 +54,7 @@ def get(name: str):
     if name not in _BACKENDS:
         raise ValueError(f"kernels.get: unknown backend {name!r}; expected one of {sorted(_BACKENDS)}.")
     try:
-        module = importlib.import_module(_BACKENDS[name])
+        module = importlib.import_module(f".{name}", __name__)
     except ImportError as exc:
         raise ValueError(f"kernels.get: backend {name!r} is not available here: {exc}") from exc
     reason = getattr(module, "unavailable_reason", lambda: None)()

@@ -21,7 +21,31 @@ from numba import njit
 
 LINEAR, RELU, SIGMOID, TANH = 0, 1, 2, 3
 
-CODES = {"linear": LINEAR, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH}
+# The one table of activation names. `code`: the integer the kernels' loops branch on (None:
+# a row-wise operation, not elementwise). `fused`: the dense kernels apply it in their
+# epilogue, on the tile still in registers; the others run as a node after the product
+# (sigmoid and softmax, so that a cross-entropy reads their logits and stays stable).
+# Every activation here has a form on every backend, the GPU's included.
+TABLE = {
+    "linear": {"code": LINEAR, "fused": True},
+    "relu": {"code": RELU, "fused": True},
+    "tanh": {"code": TANH, "fused": True},
+    "sigmoid": {"code": SIGMOID, "fused": False},
+    "softmax": {"code": None, "fused": False},
+}
+NAMES = tuple(TABLE)  # every name a layer accepts ("linear" also as None)
+CODES = {name: row["code"] for name, row in TABLE.items() if row["code"] is not None}
+FUSED = frozenset(name for name, row in TABLE.items() if row["fused"])
+
+
+def check(activation, where: str) -> str:
+    """The activation's canonical name (None is "linear"), or a ValueError listing the names."""
+    name = "linear" if activation is None else activation
+    if not isinstance(name, str) or name not in TABLE:
+        raise ValueError(
+            f"{where}: unknown activation {activation!r}; expected one of {list(NAMES)} or None."
+        )
+    return name
 
 
 def code(activation, where: str) -> int:

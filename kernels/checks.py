@@ -8,6 +8,7 @@ function, the argument and the shapes (never a numba typing error or a wrong ans
 import numpy as np
 
 FLOAT_DTYPES = (np.float32, np.float64)
+MAX_K = 2**31 // (128 * 128)  # int32 accumulators cannot overflow below this K
 
 
 def as_float_matrix(value, name: str, where: str, ndim: int = 2) -> np.ndarray:
@@ -135,8 +136,6 @@ def int8_matrix(value, name: str, where: str) -> np.ndarray:
 
 def qdense_inputs(where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias):
     """Validate a quantized dense layer's operands (see kernels/quant.py for the math)."""
-    from .quant import MAX_K
-
     xq = int8_matrix(xq, "xq", where)
     wq_t = int8_matrix(wq_t, "wq_t", where)
     n_out, n_in = wq_t.shape
@@ -159,8 +158,6 @@ def qdense_inputs(where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias):
 
 def int8_matmul_inputs(where, a, b):
     """Validate int8 A (M, K) and B (K, N) for an exact int32 product."""
-    from .quant import MAX_K
-
     a, b = int8_matrix(a, "a", where), int8_matrix(b, "b", where)
     if a.shape[1] != b.shape[0]:
         raise ValueError(

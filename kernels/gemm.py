@@ -15,7 +15,7 @@ so a transposed operand is transposed while it is packed, never copied whole.
 
 It must equal the triple loop of kernels/reference.py (up to float rounding).
 
-How it is fast (GotoBLAS/BLIS structure, see PERF_NOTES.md):
+How it is fast (GotoBLAS/BLIS structure; docs/performance.md has the measurements):
 - C is cut into tiles of at most TILE_ROWS × TILE_COLS (128 × 240 on AVX2), the panels shared
   out in proportion so that tiles differ by one panel at most; tiles run in parallel, each on
   one thread, and each element of C is summed by one thread in a fixed k order, so results

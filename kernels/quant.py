@@ -29,7 +29,8 @@ import math
 
 import numpy as np
 
-MAX_K = 2**31 // (128 * 128)  # int32 accumulators cannot overflow below this K
+from . import checks
+from .checks import MAX_K  # noqa: F401  (quant.MAX_K: the bound is part of the int8 scheme)
 
 
 def qrange(num_bits: int, where: str = "quantize"):
@@ -67,8 +68,6 @@ def pack_weights(wq: np.ndarray):
 def quantize_inputs(where, x, scale, zero_point, num_bits):
     """Validate quantize's arguments; return x as 2-D float (rows, channels) and per-channel
     float32 scales and int32 zero points (a scalar is repeated for every channel)."""
-    from . import checks
-
     q_min, q_max = qrange(num_bits, where)
     if not isinstance(x, np.ndarray) or x.dtype.type not in checks.FLOAT_DTYPES:
         raise TypeError(

@@ -8,12 +8,12 @@ import threading
 
 import numpy as np
 import pytest
+from densecore.layers import Dense
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import densecore as dc
-import kernels
-from densecore.layers import Dense
+from densecore import kernels
 
 
 def junk_arrays():

@@ -4,7 +4,7 @@ below 32 per dimension: the simulator interprets every thread in Python."""
 
 import pytest
 
-import kernels
+from densecore import kernels
 
 if "cuda" not in kernels.available():
     pytest.skip(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import densecore as dc
-import kernels
+from densecore import kernels
 
 cuda_k, cpu_k = kernels.get("cuda"), kernels.get("cpu")
 # The simulator runs device functions as Python on numpy scalars, which warn when the dropout
@@ -147,7 +147,7 @@ def test_int8_matmul_and_qdense_equal_cpu():
     a = rng.integers(-128, 128, (7, 29)).astype(np.int8)
     b = rng.integers(-128, 128, (29, 11)).astype(np.int8)
     np.testing.assert_array_equal(cuda_k.int8_matmul(a, b), cpu_k.int8_matmul(a, b))
-    from kernels import quant
+    from densecore.kernels import quant
 
     x = rng.standard_normal((6, 29)).astype(np.float32)
     w = rng.standard_normal((29, 11)).astype(np.float32)
@@ -276,7 +276,7 @@ def strict_device_arrays(monkeypatch):
 def test_a_training_step_stays_on_the_device(
     strict_device_arrays, monkeypatch, loss, metric, units, labels, optimizer
 ):
-    from densecore import device
+    from densecore.engine import device
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 5)).astype(np.float32)
@@ -441,7 +441,7 @@ def test_flatten_runs_on_the_device_as_on_the_cpu():
 
 
 def test_dropout_gives_the_cpus_mask():  # (training with it: the strict device-step test)
-    from kernels import dropout as masks
+    from densecore.kernels import dropout as masks
 
     x = np.random.default_rng(3).standard_normal((37, 29)).astype(np.float32)
     np.testing.assert_array_equal(

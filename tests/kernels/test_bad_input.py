@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import kernels
+from densecore import kernels
 
 BACKENDS = ["reference", "cpu"]
 x, w, b = np.ones((4, 3), np.float32), np.ones((3, 2), np.float32), np.ones(2, np.float32)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-import kernels
-from kernels import Buffers
+from densecore import kernels
+from densecore.kernels import Buffers
 
 from .test_dense import case, make
 

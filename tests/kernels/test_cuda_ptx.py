@@ -40,7 +40,7 @@ def compile_ptx():
 def _signatures():
     from numba import boolean, float32, float64, int8, int32, int64, uint32
 
-    from kernels import cuda as kc
+    from densecore.kernels import cuda as kc
 
     cases = []
     for name, nb in (("float32", float32), ("float64", float64), ("int32", int32)):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels import data as data_kernels
+from densecore.kernels import data as data_kernels
 
 
 @settings(max_examples=30, deadline=None)

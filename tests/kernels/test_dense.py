@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import kernels
+from densecore import kernels
 
 BACKENDS = ["reference", "cpu"]
 ACTIVATIONS = [None, "linear", "relu", "sigmoid", "tanh"]
@@ -137,7 +137,7 @@ def test_cpu_equals_reference_on_large_and_degenerate_shapes(shape, rng):
 def test_cpu_packs_a_large_b_per_tile_and_a_small_one_once(rng):
     """Several row tiles share one packed copy of op(B) only while it is small (SHARED_MAX):
     both ways, and transposed, give numpy's product."""
-    from kernels import gemm
+    from densecore.kernels import gemm
 
     cpu = kernels.get("cpu")
     for k, m in ((300, 200), (1100, 1000)):  # op(B) below and above SHARED_MAX elements

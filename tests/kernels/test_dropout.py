@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import densecore as dc
-import kernels
 from densecore import functional as F
-from kernels import dropout as D
+from densecore import kernels
+from densecore.kernels import dropout as D
 
 
 @settings(max_examples=25, deadline=None)

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import kernels
-from kernels import quant
+from densecore import kernels
+from densecore.kernels import quant
 
 BACKENDS = ["reference", "cpu"]
 sizes = st.sampled_from([1, 2, 3, 7, 16, 17, 33, 64])
@@ -129,7 +129,7 @@ def test_cpu_dot_product_emits_integer_dot_product_instructions():
 
     from numba import njit
 
-    from kernels import int8
+    from densecore.kernels import int8
 
     fresh = njit(parallel=True)(int8.matmul_t.py_func)  # a copy not loaded from the cache
     a = np.ones((2, 64), np.int8)

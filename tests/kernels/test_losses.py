@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kernels
-from kernels import losses
+from densecore import kernels
+from densecore.kernels import losses
 
 BACKENDS = [kernels.get(name) for name in ("reference", "cpu")]
 KINDS = [*losses.KINDS, "squared"]

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import kernels
+from densecore import kernels
 
 from .test_dense import TOL, close, layout
 

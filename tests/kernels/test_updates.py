@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kernels import updates
+from densecore.kernels import updates
 
 SIZES = [1, 7, updates.CHUNK, updates.CHUNK + 1, 3 * updates.CHUNK + 5]  # serial and parallel
 

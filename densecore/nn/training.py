@@ -1,0 +1,453 @@
+"""compile / fit / evaluate / predict: the training loop, shared by Model and Sequential.
+
+One training step, the hot path:
+
+    y_pred = model(x_batch)                 forward: one fused kernel per Dense, writing
+                                            into the arrays of the step before
+    loss   = loss_fn(y_batch, y_pred) (+ regularisation penalties)
+    loss.backward()                         backward: one kernel call per Dense
+    optimizer.apply(trainable weights)      one fused update kernel per weight
+
+Metrics are counted from y_pred's numpy data, outside the graph.
+"""
+
+import contextlib
+import copy
+import math
+import signal
+import sys
+import threading
+import warnings
+
+import numpy as np
+
+from ..engine import device, step_buffers
+from ..engine import random as dc_random
+from ..engine.tensor import Tensor, no_grad
+from ..kernels import Buffers
+from . import callbacks as callbacks_module
+from . import inputs
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from .layers import learning_phase
+from .progress import Progbar, format_logs
+
+
+@contextlib.contextmanager
+def _deferred_interrupts():
+    """Within fit, Ctrl-C only asks to stop: the step in progress finishes (no parameter is
+    left half-updated) and KeyboardInterrupt is raised before the next one starts."""
+    requested = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: requested.append(signum))
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _flat(logs: dict):
+    """Keras's return form of logs: the loss alone, or [loss, *metrics]."""
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def _as_list(metrics) -> list:
+    if isinstance(metrics, (str, metrics_module.Metric)):
+        return [metrics]
+    return list(metrics or [])
+
+
+def _saved(metric) -> dict:
+    """A compiled metric as model.save writes it: its class and settings."""
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+class Trainer:
+    """The training half of Model (see training.py's docstring for the step)."""
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs):
+        """Set the optimizer, loss and metrics for fit and evaluate.
+
+        Args:
+            optimizer: a name ("sgd", "adam", "adamw", "rmsprop") or an Optimizer; default
+                "rmsprop", as Keras.
+            loss: a name ("binary_crossentropy", "sparse_categorical_crossentropy", "mse",
+                ...), a Loss, or a callable `(y_true, y_pred) -> scalar Tensor`.
+            metrics: a list of names ("accuracy", "mae", ...) or Metric objects.
+            weighted_metrics: the same, counted with fit's or evaluate's sample weights
+                (class_weight or sample_weight); a name that is also in `metrics` is
+                logged as "weighted_<name>", as Keras.
+
+        Example:
+            >>> import densecore as dc
+            >>> model = dc.Sequential([dc.layers.Dense(1, activation="sigmoid")])
+            >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        """
+        unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution"}
+        if unsupported:
+            raise TypeError(f"compile: unexpected arguments {sorted(unsupported)}.")
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='mse'.")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = loss if callable(loss) and not isinstance(loss, str) else losses_module.get(loss)
+        unweighted = [metrics_module.get(m, self.loss) for m in _as_list(metrics)]
+        weighted = [copy.copy(metrics_module.get(m, self.loss)) for m in _as_list(weighted_metrics)]
+        taken = {m.name for m in unweighted}
+        for metric in weighted:  # a copy: its own name and counts, even if also in metrics
+            if "sample_weight" not in inputs.parameters(metric.update_state):
+                raise TypeError(
+                    f"compile: weighted metric '{metric.name}' has an update_state without "
+                    f"sample_weight; give it update_state(y_true, y_pred, sample_weight=None)."
+                )
+            metric.reset_state()
+            if metric.name in taken:
+                metric.name = f"weighted_{metric.name}"
+            taken.add(metric.name)
+        self.compiled_metrics = unweighted + weighted
+        self._weighted_metrics = weighted
+        self._compile_config = {
+            "metrics": [_saved(m) for m in unweighted],
+            "weighted_metrics": [_saved(m) for m in weighted],
+        }
+        self.compiled = True
+
+    def _update_metrics(self, y, y_pred, sample_weight):
+        """Count one batch in every compiled metric; weighted_metrics see the weights."""
+        weighted = self._weighted_metrics
+        for metric in self.compiled_metrics[: len(self.compiled_metrics) - len(weighted)]:
+            metric.update_state(y, y_pred)
+        for metric in weighted:  # (compile checked that they take weights)
+            metric.update_state(y, y_pred, sample_weight=sample_weight)
+
+    def _require_trainable(self, where):
+        frozen = [layer.name for layer in self.iter_layers() if getattr(layer, "inference_only", False)]
+        if frozen:
+            raise TypeError(
+                f"{where}: model '{self.name}' holds integer layers {frozen}, which are "
+                f"for inference only; train the float model, or a quantize_aware() "
+                f"copy, and quantize it again."
+            )
+
+    def _require_compiled(self, where):
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(
+                f"{where}: the model must be compiled first: call model.compile(optimizer=..., loss=...)."
+            )
+
+    # ---- data checks -------------------------------------------------------------------
+    def _prepare(self, where, x, y=None):
+        """Validate x (and y) and return them as the arrays the steps use."""
+        x = inputs.checked_array(where, x).astype(np.float32, copy=False)
+        self._ensure_built(where, x)
+        device.check_model(self, where, loss=where != "predict")
+        if y is None:
+            return x, None
+        y = inputs.checked_array(where, y, "y")
+        if len(y) != len(x):
+            raise ValueError(
+                f"{where}: x and y must have the same number of samples; received "
+                f"x {x.shape} and y {y.shape}."
+            )
+        if not isinstance(self.loss, losses_module.SparseCategoricalCrossentropy):
+            y = y.astype(np.float32, copy=False)
+        with no_grad():  # the loss's and metrics' own checks on the whole y, once
+            units = self.output_shape[-1]
+            fake = np.full((len(y), units), 0.5, np.float32)
+            try:
+                self.loss(y, Tensor(fake))
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(
+                    f"{where}: y does not fit the model's output (batch, {units}): {exc}"
+                ) from None
+            rows = np.arange(units + 1) % len(y)  # not `units` rows: (u, u) & (u,) would broadcast
+            for metric in self.compiled_metrics:
+                probe = copy.copy(metric)
+                try:
+                    probe.update_state(y[rows], fake[rows])
+                except (ValueError, TypeError, IndexError) as exc:
+                    raise ValueError(
+                        f"{where}: metric '{metric.name}' does not fit y {y.shape} and "
+                        f"outputs (batch, {units}): {exc}"
+                    ) from None
+        return x, y
+
+    def _weights_for(self, where, y, sample_weight=None, class_weight=None):
+        return inputs.sample_weights(where, y, self.loss, sample_weight, class_weight)
+
+    def _ensure_built(self, where, x):
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        expected = self.input_shape[1:]
+        if tuple(x.shape[1:]) != tuple(expected):
+            raise ValueError(
+                f"{where}: the model was built for inputs of shape (batch, "
+                f"{', '.join(map(str, expected))}); received x of shape {x.shape}."
+            )
+
+    # ---- steps -------------------------------------------------------------------------
+    def _total_loss(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None:
+            loss = self.loss(y_true, y_pred)
+        else:
+            loss = self.loss(y_true, y_pred, sample_weight=sample_weight)
+        for penalty in self.regularization_losses():
+            loss = loss + penalty
+        return loss
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch, as Keras's: the loss (before the step), or
+        `[loss, *metrics]` on this batch alone when metrics were compiled, or a dict with
+        return_dict=True. Weights as in fit."""
+        where = "train_on_batch"
+        self._require_compiled(where)
+        self._require_trainable(where)
+        x, y = self._prepare(where, x, y)
+        w = self._weights_for(where, y, sample_weight, class_weight)
+        self._reset_metrics()
+        with device.resident(self.weights, self.optimizer):
+            logs = self._logs(self._train_step(x, y, self.trainable_weights, w))
+        self._reset_metrics()
+        return logs if return_dict else _flat(logs)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on one batch, without training; returns as train_on_batch."""
+        where = "test_on_batch"
+        self._require_compiled(where)
+        x, y = self._prepare(where, x, y)
+        logs = self._evaluate_arrays(x, y, max(len(x), 1), self._weights_for(where, y, sample_weight))
+        return logs if return_dict else _flat(logs)
+
+    def _reset_metrics(self):
+        for metric in self.compiled_metrics:
+            metric.reset_state()
+
+    def _inputs(self, x) -> Tensor:
+        """A batch as the model's input: on the cuda backend, copied to the device once (in
+        the weights' dtype, which the kernels need there)."""
+        if not device.on_gpu():
+            return Tensor(x)
+        dtype = self.weights[0].dtype if self.weights else x.dtype
+        return Tensor(device.to_device(x.astype(dtype, copy=False)))
+
+    def _step_buffers_for(self, x) -> step_buffers.StepBuffers:
+        """The arrays kept for steps on batches shaped like x (step_buffers.py): those of the
+        last two shapes, which is a fit's full batches and its last, shorter one."""
+        kept = self.__dict__.setdefault("_step_buffers", {})
+        key = (x.shape, x.dtype)
+        if key not in kept:
+            if len(kept) >= 2:
+                kept.pop(next(iter(kept)))
+            kept[key] = step_buffers.StepBuffers()
+        return kept[key]
+
+    def _train_step(self, x, y, params, sample_weight=None):
+        with step_buffers.reusing(self._step_buffers_for(x)), learning_phase(True):
+            y_pred = self(self._inputs(x))
+        loss = self._total_loss(y, y_pred, sample_weight)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            return value  # no update: the last good weights stay
+        loss.backward()
+        self.optimizer.apply(params)
+        self._update_metrics(y, y_pred.data, sample_weight)
+        return value
+
+    # ---- fit ---------------------------------------------------------------------------
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose=1,
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
+        """Train for `epochs` passes over (x, y), as keras.Model.fit.
+
+        Args:
+            x: inputs (samples, features).  y: targets.
+            batch_size: samples per step (default 32).
+            epochs: the index of the last epoch (training starts at initial_epoch).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: a list of Callback.
+            validation_split: the last fraction of x and y, taken before shuffling, held out.
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), evaluated
+                after each epoch.
+            shuffle: reshuffle the samples each epoch (with densecore's seeded stream).
+            class_weight: {class: weight}: each sample's loss counts its class's weight
+                (1 for classes not named), to make up for classes seen less often.
+            sample_weight: one weight per sample (N,). Either weighting gives, as Keras's
+                default reduction, the batch loss Σ_n w_n loss_n / batch size; of the
+                metrics, only compile's `weighted_metrics` see the weights. Validation
+                data is weighted by its own weights (validation_split's share of
+                sample_weight, or validation_data's third element), never by class_weight.
+            initial_epoch: the epoch to start from (to resume training).
+            validation_batch_size: samples per validation step (default: batch_size).
+            validation_freq: validate every this many epochs (an int), or after the epochs
+                in a list (counted from 1); the "val_" lists then hold those epochs only.
+
+        Returns:
+            A History; `history.history` maps "loss", each metric and their "val_" forms
+            to per-epoch lists. The epoch loss is the mean of the batch losses weighted by
+            batch size. A NaN or infinite loss stops training with a warning naming the
+            epoch and step, keeping the last good weights.
+        """
+        where = "fit"
+        self._require_compiled(where)
+        self._require_trainable(where)
+        batch_size = inputs.batch_size(where, batch_size)
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"fit: validation_split must be in [0, 1); received {validation_split!r}.")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a non-negative integer; received {epochs!r}.")
+        validation_batch_size = inputs.batch_size(
+            where, batch_size if validation_batch_size is None else validation_batch_size
+        )
+        validates = inputs.validation_epochs(where, validation_freq)
+        x, y = self._prepare(where, x, y)
+        w = self._weights_for(where, y, sample_weight, class_weight)
+        w_val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("fit: validation_data must be a tuple (x_val, y_val[, sample_weight_val]).")
+            where_val = "fit (validation_data)"
+            x_val, y_val = self._prepare(where_val, *validation_data[:2])
+            if len(validation_data) == 3:
+                w_val = self._weights_for(where_val, y_val, validation_data[2])
+        elif validation_split:
+            split = int(math.floor(len(x) * (1.0 - validation_split)))
+            if split == 0 or split == len(x):
+                raise ValueError(
+                    f"fit: validation_split={validation_split} leaves no samples for "
+                    f"{'training' if split == 0 else 'validation'} out of {len(x)}."
+                )
+            x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+            if w is not None:  # sample weights split with the data; class weights train only (Keras)
+                w, w_val = w[:split], (w[split:] if class_weight is None else None)
+        else:
+            x_val = y_val = None
+
+        history = callbacks_module.History()
+        steps = -(-len(x) // batch_size)
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose}
+        cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self, params)
+        trainable = self.trainable_weights
+        loss_tracker = metrics_module.Mean("loss")
+        take = inputs.batch_taker(x, batch_size, self.__dict__.setdefault("_fit_buffers", Buffers()))
+        self.stop_training = False
+        with _deferred_interrupts() as interrupt:
+            cbs.call("on_train_begin", None)
+            for epoch in range(initial_epoch, epochs):
+                cbs.call("on_epoch_begin", epoch, None)
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+                bar = Progbar(steps, verbose) if verbose else None
+                loss_tracker.reset_state()
+                self._reset_metrics()
+                order = dc_random.generator().permutation(len(x)) if shuffle else None
+                with device.resident(self.weights, self.optimizer):  # one copy each way per epoch
+                    for step in range(steps):
+                        batch = slice(step * batch_size, (step + 1) * batch_size)
+                        index = batch if order is None else order[batch]
+                        if interrupt:
+                            raise KeyboardInterrupt(
+                                f"fit interrupted before epoch {epoch + 1}, step "
+                                f"{step + 1}; the weights are those of the last step"
+                            )
+                        xb, yb = take(index), y[index]
+                        cbs.batch_begin(step)
+                        value = self._train_step(xb, yb, trainable, None if w is None else w[index])
+                        if not math.isfinite(value):
+                            warnings.warn(
+                                f"fit: the loss became {value} at epoch {epoch + 1}, step "
+                                f"{step + 1}; training stopped with the weights of the last "
+                                f"good step.",
+                                RuntimeWarning,
+                                stacklevel=2,
+                            )
+                            self.stop_training = True
+                            break
+                        loss_tracker.update_state(value, len(xb))
+                        if bar is not None or cbs._batch_hooks:
+                            logs = self._logs(loss_tracker.result())
+                            cbs.batch_end(step, logs)
+                            if bar is not None:
+                                bar.update(step + 1, logs)
+                    logs = self._logs(loss_tracker.result())
+                    if x_val is not None and not self.stop_training and validates(epoch + 1):
+                        val = self._evaluate_arrays(x_val, y_val, validation_batch_size, w_val)
+                        logs.update({f"val_{k}": v for k, v in val.items()})
+                if bar is not None:
+                    bar.update(steps, logs, final=True)
+                cbs.call("on_epoch_end", epoch, logs)
+                if self.stop_training:
+                    break
+            cbs.call("on_train_end", None)
+        return history
+
+    def _logs(self, loss: float) -> dict:
+        logs = {"loss": loss}
+        for metric in self.compiled_metrics:
+            logs[metric.name] = metric.result()
+        return logs
+
+    # ---- evaluate and predict ----------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on (x, y), without training; with sample_weight (N,), the
+        loss weighted as in fit.
+
+        Returns:
+            The loss as a float; `[loss, *metrics]` when metrics were compiled; or a dict
+            with return_dict=True.
+        """
+        self._require_compiled("evaluate")
+        batch_size = inputs.batch_size("evaluate", batch_size)
+        x, y = self._prepare("evaluate", x, y)
+        logs = self._evaluate_arrays(x, y, batch_size, self._weights_for("evaluate", y, sample_weight))
+        if verbose:
+            print(format_logs(logs))
+        return logs if return_dict else _flat(logs)
+
+    def _evaluate_arrays(self, x, y, batch_size, w=None) -> dict:
+        tracker = metrics_module.Mean("loss")
+        self._reset_metrics()
+        with no_grad(), learning_phase(False), device.resident(self.weights):
+            for start in range(0, len(x), batch_size):
+                batch = slice(start, start + batch_size)
+                xb, yb, wb = x[batch], y[batch], None if w is None else w[batch]
+                y_pred = self(self._inputs(xb))
+                tracker.update_state(float(self._total_loss(yb, y_pred, wb).data), len(xb))
+                self._update_metrics(yb, y_pred.data, wb)
+        logs = self._logs(tracker.result())
+        self._reset_metrics()  # leave the training metrics' state to fit
+        return logs
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """The model's outputs for x, as a numpy array, computed in batches with no graph."""
+        batch_size = inputs.batch_size("predict", batch_size)
+        x, _ = self._prepare("predict", x)
+        outputs = []
+        with no_grad(), learning_phase(False), device.resident(self.weights):
+            for start in range(0, len(x), batch_size):
+                outputs.append(self._predict_batch(x[start : start + batch_size]))
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
+
+    def _predict_batch(self, x) -> np.ndarray:
+        """The model's outputs for one batch, as numpy (Sequential has a leaner path)."""
+        return device.to_host(self(self._inputs(x)).data)
+
+    def predict_on_batch(self, x):
+        """predict for one batch."""
+        return self.predict(x, batch_size=max(len(np.asarray(x)), 1))

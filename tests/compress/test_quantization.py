@@ -1,0 +1,94 @@
+"""Post-training quantization, quantization-aware training and conversion."""
+
+import numpy as np
+import pytest
+from densecore.layers import Dense
+from densecore.quantization import QATDense, QuantizedDense
+
+import densecore as dc
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (x, y), (xt, yt) = dc.datasets.load_digits()
+    x, xt = dc.datasets.standardize(x, xt)
+    dc.set_seed(0)
+    model = dc.Sequential([Dense(64, activation="relu"), Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=8, verbose=0)
+    return model, (x, y), (xt, yt)
+
+
+def acc(model, x, y):
+    return model.evaluate(x, y, return_dict=True)["accuracy"]
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_int8_keeps_accuracy_and_is_four_times_smaller(digits, static):
+    model, (x, y), (xt, yt) = digits
+    q = dc.quantize(model, calibration_data=x if static else None)
+    assert all(isinstance(layer, QuantizedDense) for layer in q.layers)
+    assert abs(acc(q, xt, yt) - acc(model, xt, yt)) <= 0.02
+    kernel_bytes = [layer.wq_t.data.nbytes for layer in q.layers]
+    assert kernel_bytes == [layer.kernel.data.nbytes // 4 for layer in model.layers]
+
+
+def test_quantized_predictions_are_close_to_float(digits):
+    model, (x, _), (xt, _) = digits
+    q = dc.quantize(model, calibration_data=x)
+    assert np.abs(q.predict(xt) - model.predict(xt)).max() < 0.1
+    assert (q.predict(xt).argmax(1) == model.predict(xt).argmax(1)).mean() > 0.97
+
+
+def test_qat_conversion_matches_the_qat_model(digits):
+    model, (x, y), (xt, yt) = digits
+    for bits in (8, 4):
+        qat = dc.quantize_aware(model, num_bits=bits)
+        assert all(isinstance(layer, QATDense) for layer in qat.layers)
+        qat.fit(x, y, epochs=1, verbose=0)
+        integer = qat.convert()
+        np.testing.assert_allclose(integer.predict(xt), qat.predict(xt), atol=1e-4)
+
+
+def test_fake_quantize_straight_through_gradient():
+    x = dc.Tensor(np.array([-3.0, -0.4, 0.2, 0.9, 5.0]), requires_grad=True)
+    y = dc.functional.fake_quantize(x, 0.5, 0, -2, 2)
+    np.testing.assert_allclose(y.data, [-1.0, -0.5, 0.0, 1.0, 1.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 1, 1, 1, 0])
+
+
+def test_quantized_model_saves_loads_and_refuses_fit(digits, tmp_path):
+    model, (x, y), (xt, _) = digits
+    q = dc.quantize(model, calibration_data=x[:100])
+    q.save(tmp_path / "q.dc")
+    loaded = dc.load_model(tmp_path / "q.dc")
+    np.testing.assert_array_equal(loaded.predict(xt), q.predict(xt))
+    assert loaded.layers[0].wq_t.dtype == np.int8
+    with pytest.raises(TypeError, match="inference only"):
+        q.fit(x, y)
+    lines = []
+    q.summary(print_fn=lines.append)
+    assert "Bytes" in lines[0] and "stored" in lines[0]
+
+
+def test_original_is_untouched_and_bad_arguments(digits):
+    model, (x, _), _ = digits
+    before = model.get_weights()
+    for kwargs, error, words in [
+        (dict(num_bits=9), ValueError, ["num_bits", "9"]),
+        (dict(num_bits=1), ValueError, ["num_bits"]),
+        (dict(calibration_data=np.ones((5, 3))), ValueError, ["(samples, 64)"]),
+        (dict(calibration_data=np.full((5, 64), np.nan)), ValueError, ["NaN"]),
+        (dict(calibration_data=x, percentile=20), ValueError, ["percentile"]),
+    ]:
+        with pytest.raises(error) as info:
+            dc.quantize(model, **kwargs)
+        for word in words:
+            assert word in str(info.value)
+    with pytest.raises(ValueError, match="not built"):
+        dc.quantize(dc.Sequential([Dense(2)]))
+    with pytest.raises(ValueError, match="no quantization-aware layers"):
+        model.convert()
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
