@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..engine import random as dc_random
 from ..engine.tensor import Tensor
 from ..kernels import data as data_kernels
 from . import losses as losses_module
@@ -129,6 +130,36 @@ def batch_taker(x, batch_size, buffers):
         return data_kernels.take_rows(flat, index, buffer).reshape((len(index), *x.shape[1:]))
 
     return take
+
+
+class ArrayBatches:
+    """fit's training data in batches: `epoch()` yields (x, y, sample_weight) per step, in a
+    new seeded order each epoch when shuffling (the order is drawn when the epoch starts).
+
+    Args:
+        x, y: the checked arrays.  w: one weight per sample, or None.
+        batch_size: samples per step; the last step takes the rest.
+        shuffle: reshuffle each epoch with densecore's seeded stream.
+        buffers: where the shuffled batch's gather buffer is kept between fits.
+    """
+
+    def __init__(self, x, y, w, batch_size, shuffle, buffers):
+        self.x, self.y, self.w = x, y, w
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.steps = -(-len(self.x) // batch_size)
+        self._take = batch_taker(self.x, batch_size, buffers)
+
+    def epoch(self):
+        """The steps of one epoch, as an iterator of (x, y, sample_weight or None)."""
+        order = dc_random.generator().permutation(len(self.x)) if self.shuffle else None
+        return self._steps(order)
+
+    def _steps(self, order):
+        for step in range(self.steps):
+            batch = slice(step * self.batch_size, (step + 1) * self.batch_size)
+            index = batch if order is None else order[batch]
+            yield self._take(index), self.y[index], None if self.w is None else self.w[index]
 
 
 def parameters(fn) -> tuple:

@@ -22,7 +22,6 @@ import warnings
 import numpy as np
 
 from ..engine import device, step_buffers
-from ..engine import random as dc_random
 from ..engine.tensor import Tensor, no_grad
 from ..kernels import Buffers
 from . import callbacks as callbacks_module
@@ -316,86 +315,103 @@ class Trainer:
             where, batch_size if validation_batch_size is None else validation_batch_size
         )
         validates = inputs.validation_epochs(where, validation_freq)
-        x, y = self._prepare(where, x, y)
-        w = self._weights_for(where, y, sample_weight, class_weight)
-        w_val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val[, sample_weight_val]).")
-            where_val = "fit (validation_data)"
-            x_val, y_val = self._prepare(where_val, *validation_data[:2])
-            if len(validation_data) == 3:
-                w_val = self._weights_for(where_val, y_val, validation_data[2])
-        elif validation_split:
-            split = int(math.floor(len(x) * (1.0 - validation_split)))
-            if split == 0 or split == len(x):
-                raise ValueError(
-                    f"fit: validation_split={validation_split} leaves no samples for "
-                    f"{'training' if split == 0 else 'validation'} out of {len(x)}."
-                )
-            x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
-            if w is not None:  # sample weights split with the data; class weights train only (Keras)
-                w, w_val = w[:split], (w[split:] if class_weight is None else None)
-        else:
-            x_val = y_val = None
-
+        train, validation = self._fit_data(
+            where, x, y, sample_weight, class_weight, validation_split, validation_data
+        )
+        buffers = self.__dict__.setdefault("_fit_buffers", Buffers())
+        batches = inputs.ArrayBatches(*train, batch_size=batch_size, shuffle=shuffle, buffers=buffers)
         history = callbacks_module.History()
-        steps = -(-len(x) // batch_size)
-        params = {"epochs": epochs, "steps": steps, "verbose": verbose}
+        params = {"epochs": epochs, "steps": batches.steps, "verbose": verbose}
         cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self, params)
-        trainable = self.trainable_weights
-        loss_tracker = metrics_module.Mean("loss")
-        take = inputs.batch_taker(x, batch_size, self.__dict__.setdefault("_fit_buffers", Buffers()))
         self.stop_training = False
         with _deferred_interrupts() as interrupt:
             cbs.call("on_train_begin", None)
             for epoch in range(initial_epoch, epochs):
                 cbs.call("on_epoch_begin", epoch, None)
-                if verbose:
-                    print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
-                bar = Progbar(steps, verbose) if verbose else None
-                loss_tracker.reset_state()
-                self._reset_metrics()
-                order = dc_random.generator().permutation(len(x)) if shuffle else None
+                bar = self._epoch_bar(epoch, epochs, batches.steps, verbose)
                 with device.resident(self.weights, self.optimizer):  # one copy each way per epoch
-                    for step in range(steps):
-                        batch = slice(step * batch_size, (step + 1) * batch_size)
-                        index = batch if order is None else order[batch]
-                        if interrupt:
-                            raise KeyboardInterrupt(
-                                f"fit interrupted before epoch {epoch + 1}, step "
-                                f"{step + 1}; the weights are those of the last step"
-                            )
-                        xb, yb = take(index), y[index]
-                        cbs.batch_begin(step)
-                        value = self._train_step(xb, yb, trainable, None if w is None else w[index])
-                        if not math.isfinite(value):
-                            warnings.warn(
-                                f"fit: the loss became {value} at epoch {epoch + 1}, step "
-                                f"{step + 1}; training stopped with the weights of the last "
-                                f"good step.",
-                                RuntimeWarning,
-                                stacklevel=2,
-                            )
-                            self.stop_training = True
-                            break
-                        loss_tracker.update_state(value, len(xb))
-                        if bar is not None or cbs._batch_hooks:
-                            logs = self._logs(loss_tracker.result())
-                            cbs.batch_end(step, logs)
-                            if bar is not None:
-                                bar.update(step + 1, logs)
-                    logs = self._logs(loss_tracker.result())
-                    if x_val is not None and not self.stop_training and validates(epoch + 1):
-                        val = self._evaluate_arrays(x_val, y_val, validation_batch_size, w_val)
-                        logs.update({f"val_{k}": v for k, v in val.items()})
+                    logs = self._train_epoch(epoch, batches, cbs, bar, interrupt)
+                    if validation is not None and not self.stop_training and validates(epoch + 1):
+                        logs.update(self._validation_logs(validation, validation_batch_size))
                 if bar is not None:
-                    bar.update(steps, logs, final=True)
+                    bar.update(batches.steps, logs, final=True)
                 cbs.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
             cbs.call("on_train_end", None)
         return history
+
+    def _fit_data(self, where, x, y, sample_weight, class_weight, validation_split, validation_data):
+        """fit's arrays, checked: ((x, y, w) to train on, (x, y, w) to validate on or None).
+        validation_split holds out the last fraction before any shuffling; sample weights
+        split with the data, class weights weight training only (Keras)."""
+        x, y = self._prepare(where, x, y)
+        w = self._weights_for(where, y, sample_weight, class_weight)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("fit: validation_data must be a tuple (x_val, y_val[, sample_weight_val]).")
+            where_val = "fit (validation_data)"
+            x_val, y_val = self._prepare(where_val, *validation_data[:2])
+            w_val = None
+            if len(validation_data) == 3:
+                w_val = self._weights_for(where_val, y_val, validation_data[2])
+            return (x, y, w), (x_val, y_val, w_val)
+        if not validation_split:
+            return (x, y, w), None
+        split = int(math.floor(len(x) * (1.0 - validation_split)))
+        if split == 0 or split == len(x):
+            raise ValueError(
+                f"fit: validation_split={validation_split} leaves no samples for "
+                f"{'training' if split == 0 else 'validation'} out of {len(x)}."
+            )
+        w_val = None if w is None or class_weight is not None else w[split:]
+        w = None if w is None else w[:split]
+        return (x[:split], y[:split], w), (x[split:], y[split:], w_val)
+
+    @staticmethod
+    def _epoch_bar(epoch, epochs, steps, verbose):
+        """The epoch's header line and its progress bar (None when silent)."""
+        if not verbose:
+            return None
+        print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+        return Progbar(steps, verbose)
+
+    def _train_epoch(self, epoch, batches, cbs, bar, interrupt) -> dict:
+        """One pass of training steps over the batches; the epoch's logs. A non-finite loss
+        stops training (no update from that step) with a warning naming where."""
+        tracker = self.__dict__.setdefault("_loss_tracker", metrics_module.Mean("loss"))
+        tracker.reset_state()
+        self._reset_metrics()
+        trainable = self.trainable_weights
+        for step, (xb, yb, wb) in enumerate(batches.epoch()):
+            if interrupt:
+                raise KeyboardInterrupt(
+                    f"fit interrupted before epoch {epoch + 1}, step {step + 1}; the weights "
+                    f"are those of the last step"
+                )
+            cbs.batch_begin(step)
+            value = self._train_step(xb, yb, trainable, wb)
+            if not math.isfinite(value):
+                warnings.warn(
+                    f"fit: the loss became {value} at epoch {epoch + 1}, step {step + 1}; "
+                    f"training stopped with the weights of the last good step.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                self.stop_training = True
+                break
+            tracker.update_state(value, len(xb))
+            if bar is not None or cbs._batch_hooks:
+                logs = self._logs(tracker.result())
+                cbs.batch_end(step, logs)
+                if bar is not None:
+                    bar.update(step + 1, logs)
+        return self._logs(tracker.result())
+
+    def _validation_logs(self, validation, batch_size) -> dict:
+        """The validation data's loss and metrics, named "val_<name>"."""
+        x_val, y_val, w_val = validation
+        return {f"val_{k}": v for k, v in self._evaluate_arrays(x_val, y_val, batch_size, w_val).items()}
 
     def _logs(self, loss: float) -> dict:
         logs = {"loss": loss}
