@@ -44,6 +44,11 @@ FUNCTIONS = (
     "dropout",
 )
 
+# What a backend that keeps arrays on a device (cuda) provides besides FUNCTIONS, so that a
+# whole training step stays there: copying a batch up, gradient accumulation, the output
+# activations the loss reads, and the metric counts. (tests/cuda checks cuda against both.)
+DEVICE_FUNCTIONS = ("upload", "add", "softmax", "sigmoid", "count_correct")
+
 
 def get(name: str):
     """Return the backend module called `name` ("reference", "cpu" or "cuda").

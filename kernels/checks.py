@@ -166,3 +166,11 @@ def int8_matmul_inputs(where, a, b):
     if a.shape[1] > MAX_K:
         raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {MAX_K}).")
     return a, b
+
+
+def is_device(array) -> bool:
+    """A GPU array (numba.cuda's, another library's through __cuda_array_interface__, or the
+    simulator's stand-in), not a numpy one."""
+    return not isinstance(array, np.ndarray) and (
+        hasattr(array, "__cuda_array_interface__") or hasattr(array, "copy_to_host")
+    )

@@ -13,6 +13,8 @@ The formulas are Keras 3's (keras/src/optimizers/{sgd,adam,rmsprop}.py):
     decay     w ← w − λ η w  (AdamW's decoupled weight decay, before the update)
 """
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -79,6 +81,56 @@ def _run(loop, w, *args):
     (loop if w.size > CHUNK else _SERIAL[loop])(w, *args)
 
 
+# ---- the steps: one element each, plain Python, compiled by every backend ----------------
+# The cpu loops below inline them (njit); kernels/cuda compiles the same functions as device
+# functions, so every backend runs one formula. Scalars come in w's dtype (see _scalars).
+
+
+def sgd_step(w, g, m, i, lr, momentum, nesterov):
+    """Element i of SGD: plain, with momentum, or with Nesterov momentum (m unused at μ = 0)."""
+    if momentum == 0:
+        w[i] -= lr * g[i]
+    elif nesterov:
+        m[i] = momentum * m[i] - lr * g[i]
+        w[i] += momentum * m[i] - lr * g[i]
+    else:
+        m[i] = momentum * m[i] - lr * g[i]
+        w[i] += m[i]
+
+
+def adam_step(w, g, m, v, i, alpha, c1, c2, epsilon, decay, v_max):
+    """Element i of Adam (c1 = 1 − β₁, c2 = 1 − β₂), after AdamW's decay when decay ≠ 0."""
+    if decay != 0:
+        w[i] -= decay * w[i]
+    gi = g[i]
+    mi = m[i] + (gi - m[i]) * c1
+    vi = v[i] + (gi * gi - v[i]) * c2
+    vi = vi if vi < v_max else v_max
+    m[i] = mi
+    v[i] = vi
+    w[i] -= alpha * mi / (math.sqrt(vi) + epsilon)
+
+
+def rmsprop_step(w, g, v, mom, i, lr, rho, c, momentum, epsilon, v_max):
+    """Element i of RMSprop (c = 1 − ρ), with momentum when momentum > 0."""
+    gi = g[i]
+    vi = rho * v[i] + c * gi * gi
+    vi = vi if vi < v_max else v_max
+    v[i] = vi
+    step = lr * gi / math.sqrt(vi + epsilon)
+    if momentum > 0:
+        mom[i] = momentum * mom[i] + step
+        w[i] -= mom[i]
+    else:
+        w[i] -= step
+
+
+_sgd_step = njit(inline="always", cache=True, error_model="numpy")(sgd_step)
+_adam_step = njit(inline="always", cache=True, error_model="numpy")(adam_step)
+_rmsprop_step = njit(inline="always", cache=True, error_model="numpy")(rmsprop_step)
+
+
+# ---- the cpu loops: chunks in parallel, each chunk a vectorised sweep -----------------------
 # Each task works on views of its chunk indexed from zero: numba then knows no index is
 # negative and drops its wraparound check, which otherwise blocks vectorisation.
 
@@ -89,17 +141,8 @@ def _sgd(w, g, m, scalars, nesterov):
     for t in prange((w.size + CHUNK - 1) // CHUNK):
         lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
         wc, gc, mc = w[lo:hi], g[lo:hi], m[lo:hi]
-        if momentum == 0:
-            for i in range(hi - lo):
-                wc[i] -= lr * gc[i]
-        elif nesterov:
-            for i in range(hi - lo):
-                mc[i] = momentum * mc[i] - lr * gc[i]
-                wc[i] += momentum * mc[i] - lr * gc[i]
-        else:
-            for i in range(hi - lo):
-                mc[i] = momentum * mc[i] - lr * gc[i]
-                wc[i] += mc[i]
+        for i in range(hi - lo):
+            _sgd_step(wc, gc, mc, i, lr, momentum, nesterov)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -109,17 +152,8 @@ def _adam(w, g, m, v, scalars):
     for t in prange((w.size + CHUNK - 1) // CHUNK):
         lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
         wc, gc, mc, vc = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
-        if decay != 0:
-            for i in range(hi - lo):
-                wc[i] -= decay * wc[i]
         for i in range(hi - lo):
-            gi = gc[i]
-            mi = mc[i] + (gi - mc[i]) * c1
-            vi = vc[i] + (gi * gi - vc[i]) * c2
-            vi = vi if vi < v_max else v_max
-            mc[i] = mi
-            vc[i] = vi
-            wc[i] -= alpha * mi / (np.sqrt(vi) + epsilon)
+            _adam_step(wc, gc, mc, vc, i, alpha, c1, c2, epsilon, decay, v_max)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -130,16 +164,7 @@ def _rmsprop(w, g, v, mom, scalars):
         lo, hi = t * CHUNK, min(w.size, (t + 1) * CHUNK)
         wc, gc, vc, mc = w[lo:hi], g[lo:hi], v[lo:hi], mom[lo:hi]
         for i in range(hi - lo):
-            gi = gc[i]
-            vi = rho * vc[i] + c * gi * gi
-            vi = vi if vi < v_max else v_max
-            vc[i] = vi
-            step = lr * gi / np.sqrt(vi + epsilon)
-            if momentum > 0:
-                mc[i] = momentum * mc[i] + step
-                wc[i] -= mc[i]
-            else:
-                wc[i] -= step
+            _rmsprop_step(wc, gc, vc, mc, i, lr, rho, c, momentum, epsilon, v_max)
 
 
 # The same loops compiled without threads (prange runs as range), for small parameters.

@@ -17,17 +17,13 @@ import contextlib
 import numpy as np
 
 from ..kernels import activations
+from ..kernels.checks import is_device  # noqa: F401  (device.is_device: one definition)
 from . import backend
 
 
 def on_gpu() -> bool:
     """Whether the selected backend keeps arrays on the GPU."""
     return backend.get_backend() == "cuda"
-
-
-def is_device(array) -> bool:
-    """A numba.cuda device array (or the simulator's stand-in for one)?"""
-    return not isinstance(array, np.ndarray) and hasattr(array, "copy_to_host")
 
 
 def to_host(array):

@@ -18,8 +18,11 @@ def close(a, b, dtype):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, float(np.abs(b).max(initial=0))))
 
 
-def test_cuda_provides_every_shared_function():
-    assert all(callable(getattr(cuda_k, f, None)) for f in kernels.FUNCTIONS)
+def test_cuda_provides_every_shared_function_and_the_device_contract():
+    """kernels/__init__.py declares what every backend provides (FUNCTIONS) and what a device
+    backend adds (DEVICE_FUNCTIONS); cuda provides both."""
+    for name in kernels.FUNCTIONS + kernels.DEVICE_FUNCTIONS:
+        assert callable(getattr(cuda_k, name, None)), name
 
 
 @pytest.mark.parametrize("shape", SHAPES)

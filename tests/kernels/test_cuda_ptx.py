@@ -40,7 +40,8 @@ def compile_ptx():
 def _signatures():
     from numba import boolean, float32, float64, int8, int32, int64, uint32
 
-    from densecore.kernels import cuda as kc
+    from densecore.kernels.cuda import elementwise as ew
+    from densecore.kernels.cuda import gemm
 
     cases = []
     for name, nb in (("float32", float32), ("float64", float64), ("int32", int32)):
@@ -49,45 +50,45 @@ def _signatures():
         cases.append(
             (
                 f"gemm {name}",
-                kc._GEMM[np.dtype(name)],
+                gemm._GEMM[np.dtype(name)],
                 (mat, operand[:, ::1], operand[:, ::1], boolean, boolean, vec, int64),
             )
         )
     for name, nb in (("float32", float32), ("float64", float64)):
         mat, vec = nb[:, ::1], nb[::1]
-        scalars = (float64,) * 5
+        scalars = (nb,) * 6  # the optimizer steps' scalars come in w's dtype
         cases += [
-            (f"dz_db {name}", kc._DZ_DB[np.dtype(name)], (mat, vec, mat, mat, int64)),
-            (f"sgd {name}", kc._sgd, (vec, vec, vec, float64, float64, boolean)),
-            (f"adam {name}", kc._adam, (vec, vec, vec, vec, *scalars)),
-            (f"rmsprop {name}", kc._rmsprop, (vec, vec, vec, vec, *scalars[:4])),
-            (f"quantize {name}", kc._quantize, (int8[:, ::1], mat, float32[::1], int32[::1], int64, int64)),
-            (f"add {name}", kc._add, (vec, vec, vec)),
-            (f"softmax {name}", kc._softmax_rows, (mat, mat)),
-            (f"sigmoid {name}", kc._sigmoid, (vec, vec)),
+            (f"dz_db {name}", gemm._DZ_DB[np.dtype(name)], (mat, vec, mat, mat, int64)),
+            (f"sgd {name}", ew.sgd, (vec, vec, vec, nb, nb, boolean)),
+            (f"adam {name}", ew.adam, (vec, vec, vec, vec, *scalars)),
+            (f"rmsprop {name}", ew.rmsprop, (vec, vec, vec, vec, *scalars)),
+            (f"quantize {name}", ew.quantize, (int8[:, ::1], mat, float32[::1], int32[::1], int64, int64)),
+            (f"add {name}", ew.add, (vec, vec, vec)),
+            (f"softmax {name}", ew.softmax_rows, (mat, mat)),
+            (f"sigmoid {name}", ew.sigmoid, (vec, vec)),
             (
                 f"sparse loss {name}",
-                kc._cross_entropy_rows,
+                ew.cross_entropy_rows,
                 (float64[::1], mat, mat, int64[:, ::1], int64, float64, float64[::1]),
             ),
             (
                 f"loss {name}",
-                kc._cross_entropy_rows,
+                ew.cross_entropy_rows,
                 (float64[::1], mat, mat, mat, int64, float64, float64[::1]),
             ),
             (
                 f"squared error {name}",
-                kc._squared_error_rows,
+                ew.squared_error_rows,
                 (float64[::1], mat, mat, mat, float64, float64[::1]),
             ),
-            (f"sparse count {name}", kc._correct_rows, (float64[::1], mat, int64[:, ::1], int64)),
-            (f"dropout {name}", kc._dropout, (vec, vec, uint32, uint32, uint32, nb)),
-            (f"count {name}", kc._correct_rows, (float64[::1], mat, mat, int64)),
+            (f"sparse count {name}", ew.correct_rows, (float64[::1], mat, int64[:, ::1], int64)),
+            (f"dropout {name}", ew.dropout, (vec, vec, uint32, uint32, uint32, nb)),
+            (f"count {name}", ew.correct_rows, (float64[::1], mat, mat, int64)),
         ]
     cases += [
-        ("dequantize", kc._dequantize, (float32[:, ::1], int8[:, ::1], float32[::1], int32[::1])),
-        ("rescale", kc._rescale, (float32[:, ::1], int32[:, ::1], float32[::1], int32[::1], int64)),
-        ("sum", kc._sum, (float64[::1], float64[::1])),
+        ("dequantize", ew.dequantize, (float32[:, ::1], int8[:, ::1], float32[::1], int32[::1])),
+        ("rescale", ew.rescale, (float32[:, ::1], int32[:, ::1], float32[::1], int32[::1], int64)),
+        ("sum", ew._sum, (float64[::1], float64[::1])),
     ]
     return cases
 
