@@ -26,24 +26,28 @@ from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (sha
 __all__ = list(FUNCTIONS)
 
 _ROWS_PER_BLOCK = 16  # rows per task in the dZ/db sweep
+_SERIAL_MAX = 1 << 15  # elements up to which a sweep runs on one thread (same bits): a parallel
+# launch costs more than the sweep, and a small model then never compiles the parallel form
 _NO_BIAS = {np.dtype(t): np.zeros(0, t) for t in checks.FLOAT_DTYPES}  # (read only: shared)
 
 
 def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR, buffers=None, name=""):
-    """out = act(op(a) op(b) + bias) through the GEMV or the tiled GEMM, whose packing
-    scratch is kept in `buffers` under `name` (or new)."""
+    """out = act(op(a) op(b) + bias) through the small-product loop, the GEMV or the tiled
+    GEMM, whose packing scratch is kept in `buffers` under `name` (or new)."""
     n_rows, n_cols = out.shape
     if out.size == 0:
         return out
     if bias is None:  # empty: the epilogue skips its pass when act is linear too
         bias = _NO_BIAS[out.dtype] if act == activations.LINEAR else np.zeros(n_cols, out.dtype)
+    n_k = a.shape[0] if trans_a else a.shape[1]
     with gemm.slp_vectorizer():
-        if n_rows == 1 and not trans_a and not trans_b:
+        if gemm.is_small(n_rows, n_cols, n_k):
+            gemm.small(out, a, b, trans_a, trans_b, bias, act)
+        elif n_rows == 1 and not trans_a and not trans_b:
             gemm.gemv(out, a, b, bias, act)
         elif n_rows == 1 and not trans_a:
             gemm.gemv_t(out, a, b, bias, act)
         else:
-            n_k = a.shape[0] if trans_a else a.shape[1]
             n_tr, n_tc, kc_even, shared, shape = gemm.plan(n_rows, n_cols, n_k, numba.get_num_threads())
             packed = take(buffers, "cpu", "packed " + name, shape, out.dtype)
             gemm.gemm(out, a, b, trans_a, trans_b, bias, act, n_tr, n_tc, kc_even, shared, packed)
@@ -96,7 +100,7 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True, buf
     dz = take(buffers, where, "dz", dy.shape, dy.dtype)  # scratch: never returned
     partial = take(buffers, where, "db_partial", (-(-n_rows // _ROWS_PER_BLOCK) or 1, n_out), dy.dtype)
     db = take(buffers, where, "db", (n_out,), dy.dtype, inputs)
-    _dz_db(dz, db, partial, y, dy, act)
+    (_dz_db if dy.size > _SERIAL_MAX else _dz_db_serial)(dz, db, partial, y, dy, act)
     dx = dw = None
     if need_dw:
         dw = take(buffers, where, "dw", (n_in, n_out), x.dtype, inputs)
@@ -138,6 +142,9 @@ def _dz_db(dz, db, partial, y, dy, act):
     for t in range(n_blocks):
         for j in range(n_out):
             db[j] += partial[t, j]
+
+
+_dz_db_serial = njit(cache=True)(_dz_db.py_func)  # prange runs as range
 
 
 def lowrank_forward(x, u, v, b=None, activation=None, buffers=None):

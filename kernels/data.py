@@ -16,6 +16,8 @@ from .checks import FLOAT_DTYPES
 __all__ = ["count_nonfinite", "take_rows"]
 
 CHUNK = 65536  # elements per task of the NaN/inf count
+NUMPY_MAX = 1 << 18  # elements up to which numpy does the work: as fast there, and a small
+# data set then never waits for these kernels to compile on a machine's first run
 
 
 def take_rows(x, index, out):
@@ -37,6 +39,12 @@ def take_rows(x, index, out):
         )
     view = out[:n]
     index = np.ascontiguousarray(index, np.int64)
+    if n * x.shape[1] <= NUMPY_MAX:
+        if n and (index.min() < 0 or index.max() >= len(x)):
+            raise ValueError(
+                f"take_rows: row indices must lie in [0, {len(x)}); received {index.min()} to {index.max()}."
+            )
+        return np.take(x, index, axis=0, out=view)
     if _take_rows(x, index, view):
         raise ValueError(
             f"take_rows: row indices must lie in [0, {len(x)}); received {index.min()} to {index.max()}."
@@ -62,7 +70,7 @@ def _take_rows(x, index, out):
 def count_nonfinite(x) -> int:
     """How many elements of a float32/float64 array are NaN or ±inf (any shape; a
     non-contiguous or other-typed array is counted by numpy)."""
-    if x.dtype.type in FLOAT_DTYPES and x.flags.c_contiguous:
+    if x.dtype.type in FLOAT_DTYPES and x.flags.c_contiguous and x.size > NUMPY_MAX:
         return int(_count_nonfinite(x.reshape(-1)))
     return int(np.count_nonzero(~np.isfinite(x)))
 

@@ -277,6 +277,42 @@ def _epilogue(c, bias, act, r0, r1, c0, c1):
                 row[j] = activations.apply(row[j] + b[j], act)
 
 
+SMALL = 1 << 16  # multiply-adds up to which `small` runs a product (K ≤ KC too)
+
+
+def is_small(n_rows: int, n_cols: int, n_k: int) -> bool:
+    """Whether a product is for `small`: too little work to pay for packing and threads."""
+    return n_k <= KC and n_rows * n_cols * n_k <= SMALL
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def small(c, a, b, trans_a, trans_b, bias, act):
+    """C = act(op(A)·op(B) + bias) on one thread, a row of C at a time, for `is_small` products
+    (a small model's layers: the article's 30-10-1 network is all of them).
+
+    No packing, no parallel launch, and a few seconds less to compile on a machine's first run
+    than `gemm`, which then compiles only when a product needs it. With K ≤ KC it sums each
+    element as `gemm` does (from zero, k ascending, the same fused multiply-adds), so the two
+    give the same bits.
+    """
+    n_rows, n_cols = c.shape
+    n_k = a.shape[0] if trans_a else a.shape[1]
+    for i in range(n_rows):
+        row = c[i, 0:n_cols]  # a view indexed from zero: the j loops vectorise
+        for j in range(n_cols):
+            row[j] = 0.0
+        for k in range(n_k):
+            aik = a[k, i] if trans_a else a[i, k]
+            if trans_b:
+                for j in range(n_cols):
+                    row[j] += aik * b[j, k]
+            else:
+                b_row = b[k, 0:n_cols]
+                for j in range(n_cols):
+                    row[j] += aik * b_row[j]
+    _epilogue(c, bias, act, 0, n_rows, 0, n_cols)
+
+
 @njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def gemm(c, a, b, trans_a, trans_b, bias, act, n_tr, n_tc, kc_even, shared, packed):
     """C = act(op(A)·op(B) + bias), written into c (N, M), with the tiles, K block and

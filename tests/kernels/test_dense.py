@@ -187,3 +187,42 @@ def test_backends_provide_the_shared_function_set():
     for name in BACKENDS:
         module = kernels.get(name)
         assert all(callable(getattr(module, f, None)) for f in kernels.FUNCTIONS), name
+
+
+@given(
+    n=sizes,
+    k=sizes,
+    m=sizes,
+    trans=st.sampled_from([(False, False), (True, False), (False, True)]),
+    activation=st.sampled_from(["linear", "relu", "sigmoid", "tanh"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    bias=st.booleans(),
+)
+def test_small_products_and_the_tiled_gemm_agree_bit_for_bit(n, k, m, trans, activation, dtype, bias):
+    """cpu runs products of at most gemm.SMALL multiply-adds (K ≤ KC) through gemm.small, which
+    compiles in a fraction of gemm.gemm's time; for such shapes both sum each element from zero
+    in ascending k with the same fused multiply-adds, so their results are identical, and the
+    tiled GEMM still meets numpy in float64 at these odd sizes."""
+    import numba
+
+    from densecore.kernels import activations, gemm
+
+    rng = np.random.default_rng(n * 10007 + k * 101 + m)
+    trans_a, trans_b = trans
+    a = rng.standard_normal((k, n) if trans_a else (n, k)).astype(dtype)
+    b = rng.standard_normal((m, k) if trans_b else (k, m)).astype(dtype)
+    bias_v = rng.standard_normal(m).astype(dtype) if bias else np.zeros(0, dtype)
+    if not bias and activation != "linear":
+        bias_v = np.zeros(m, dtype)
+    act = activations.code(activation, "test")
+    tiled, simple = np.empty((n, m), dtype), np.empty((n, m), dtype)
+    plan = gemm.plan(n, m, k, numba.get_num_threads())
+    packed = np.empty(plan[4], dtype)
+    with gemm.slp_vectorizer():
+        gemm.gemm(tiled, a, b, trans_a, trans_b, bias_v, act, *plan[:4], packed)
+        gemm.small(simple, a, b, trans_a, trans_b, bias_v, act)
+    assert np.array_equal(tiled, simple, equal_nan=True)
+    opa = a.T if trans_a else a
+    opb = b.T if trans_b else b
+    expected = numpy_forward(opa, opb, bias_v if bias_v.size else None, activation)
+    close(tiled, expected, dtype)
