@@ -26,7 +26,7 @@ from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (sha
 __all__ = list(FUNCTIONS)
 
 _ROWS_PER_BLOCK = 16  # rows per task in the dZ/db sweep
-_SERIAL_MAX = 1 << 15  # elements up to which a sweep runs on one thread (same bits): a parallel
+_SERIAL_MAX = 1 << 13  # elements up to which a sweep runs on one thread (same bits): a parallel
 # launch costs more than the sweep, and a small model then never compiles the parallel form
 _NO_BIAS = {np.dtype(t): np.zeros(0, t) for t in checks.FLOAT_DTYPES}  # (read only: shared)
 
