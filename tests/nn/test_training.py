@@ -262,10 +262,10 @@ def test_fit_and_evaluate_before_compile_and_unknown_names():
         model.fit(x_ok, y_ok)
     with pytest.raises(RuntimeError, match="compile"):
         model.evaluate(x_ok, y_ok)
-    with pytest.raises(ValueError, match="binary_crossentropy"):
-        model.compile("adam", "hinge")
-    with pytest.raises(ValueError, match="accuracy"):
-        model.compile("adam", "mse", metrics=["auc"])
+    with pytest.raises(ValueError, match="binary_crossentropy"):  # "hinge" is a loss since Keras's are
+        model.compile("adam", "no_such_loss")
+    with pytest.raises(ValueError, match="accuracy"):  # and "auc" a metric
+        model.compile("adam", "mse", metrics=["no_such_metric"])
 
 
 def fit_weighted(seed=0, **weights):
