@@ -8,7 +8,9 @@ function, the argument and the shapes (never a numba typing error or a wrong ans
 import numpy as np
 
 FLOAT_DTYPES = (np.float32, np.float64)
-MAX_K = 2**31 // (128 * 128)  # int32 accumulators cannot overflow below this K
+# The most K an int32 accumulator of int8 × int8 products holds exactly: |q_x q_w| ≤ 128 · 128,
+# so K · 128 · 128 ≤ 2³¹ − 1, K ≤ 131071 (at K = 131072, (−128)(−128) · K = 2³¹ wraps).
+MAX_K = (2**31 - 1) // (128 * 128)
 
 
 def as_float_matrix(value, name: str, where: str, ndim: int = 2) -> np.ndarray:

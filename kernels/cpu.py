@@ -224,9 +224,9 @@ def qdense_forward(
         where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
     )
     act = activations.code(activation, where)
-    multiplier, folded = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
+    multiplier, folded, residual = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
     y = np.empty((xq.shape[0], wq_t.shape[0]), np.float32)
-    int8.qdense(y, xq, wq_t, multiplier, folded, act)
+    int8.qdense(y, xq, wq_t, multiplier, folded, residual, act)
     if out_scale is None:
         return y
     return quantize(y, out_scale, out_zero)

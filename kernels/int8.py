@@ -72,8 +72,8 @@ def matmul_t(c, a, b_t):
 
 
 @njit(cache=True, parallel=True)
-def qdense(y, xq, wq_t, multiplier, folded, act):
-    """y = act(multiplier_j · (Σ_k xq wq + folded_j)), one output column per task."""
+def qdense(y, xq, wq_t, multiplier, folded, residual, act):
+    """y = act(multiplier_j · (Σ_k xq wq + folded_j) + residual_j), one output column per task."""
     columns = np.empty((wq_t.shape[0], xq.shape[0]), np.int32)  # one allocation, not one per j
     x16 = _widen(xq)
     for j in prange(wq_t.shape[0]):
@@ -82,4 +82,4 @@ def qdense(y, xq, wq_t, multiplier, folded, act):
         for n in range(xq.shape[0]):
             column[n] = _dot(x16[n], row)
         for n in range(xq.shape[0]):
-            y[n, j] = activations.apply(multiplier[j] * np.float32(column[n] + folded[j]), act)
+            y[n, j] = activations.apply(multiplier[j] * np.float32(column[n] + folded[j]) + residual[j], act)

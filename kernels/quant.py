@@ -16,7 +16,8 @@ A dense layer y = x W + b then runs in integers. With x ≈ s_x (q_x − z_x) an
 W[:, j] ≈ s_j q_w[:, j]:
 
     y_j = s_x s_j Σ_k (q_x[k] − z_x) q_w[k, j] + b_j
-        = s_x s_j (acc_j + β_j),   acc_j = Σ_k q_x[k] q_w[k, j]   (exact, in int32)
+        = s_x s_j (acc_j + β_j),   acc_j = Σ_k q_x[k] q_w[k, j]   (exact in int32 while
+                                       K · 128 · 128 ≤ 2³¹ − 1, i.e. K ≤ MAX_K = 131071)
                                    β_j = round(b_j / (s_x s_j)) − z_x Σ_k q_w[k, j]
 
 so the zero point and the bias fold into one int32 per output, the inner loop is a pure
@@ -31,6 +32,8 @@ import numpy as np
 
 from . import checks
 from .checks import MAX_K  # noqa: F401  (quant.MAX_K: the bound is part of the int8 scheme)
+
+INT32_MAX = 2**31 - 1
 
 
 def qrange(num_bits: int, where: str = "quantize"):
@@ -107,7 +110,21 @@ def quantize_inputs(where, x, scale, zero_point, num_bits):
 
 
 def fold(x_scale, x_zero, w_scale, w_sums, bias):
-    """Per output: the float multiplier s_x s_j and the int32 β_j = round(b_j / (s_x s_j)) − z_x Σ_k q_w."""
+    """Per output j: the float multiplier m_j = s_x s_j, the int32 β_j = round(b_j / m_j) −
+    z_x Σ_k q_w[k, j], and a float residual r_j for what β_j cannot hold, so that
+
+        y_j = m_j · (acc_j + β_j) + r_j.
+
+    r_j is 0 for every ordinary unit. A unit whose weights are all (nearly) zero has a tiny
+    or zero scale s_j, and b_j / m_j does not fit in int32 (cast, it would wrap and corrupt
+    that unit's output): its β_j is 0 and the bias, with the zero point's term, stays in
+    float, r_j = b_j − m_j z_x Σ_k q_w[k, j].
+    """
     multiplier = (np.float64(x_scale) * w_scale).astype(np.float32)
-    folded = (np.rint(bias / multiplier) - np.int64(x_zero) * w_sums).astype(np.int32)
-    return multiplier, folded
+    zero_term = np.int64(x_zero) * w_sums.astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        exact = np.rint(bias / multiplier) - zero_term  # (b_j / m_j in float32, as the kernels scale)
+    fits = np.isfinite(exact) & (np.abs(exact) <= INT32_MAX)
+    folded = np.where(fits, exact, 0).astype(np.int32)
+    residual = np.where(fits, 0.0, bias - multiplier.astype(np.float64) * zero_term).astype(np.float32)
+    return multiplier, folded, residual

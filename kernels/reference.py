@@ -256,7 +256,8 @@ def _int8_matmul(c, a, b):
 def qdense_forward(
     xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activation=None, out_scale=None, out_zero=0
 ):
-    """A dense layer in integers: y = act(s_x s_j (Σ_k q_x q_w + β_j)), see kernels/quant.py.
+    """A dense layer in integers: y = act(s_x s_j (Σ_k q_x q_w + β_j) + r_j), see kernels/quant.py
+    (r_j = 0 but for units whose weights are all nearly zero: quant.fold).
 
     Args:
         xq: int8 inputs (N, K), quantized with x_scale and x_zero (per tensor).
@@ -273,22 +274,22 @@ def qdense_forward(
         where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
     )
     act = activations.code(activation, where)
-    multiplier, folded = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
+    multiplier, folded, residual = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
     y = np.empty((xq.shape[0], wq_t.shape[0]), np.float32)
-    _qdense(y, xq, wq_t, multiplier, folded, act)
+    _qdense(y, xq, wq_t, multiplier, folded, residual, act)
     if out_scale is None:
         return y
     return quantize(y, out_scale, out_zero)
 
 
 @njit(cache=True)
-def _qdense(y, xq, wq_t, multiplier, folded, act):
+def _qdense(y, xq, wq_t, multiplier, folded, residual, act):
     for n in range(xq.shape[0]):
         for j in range(wq_t.shape[0]):
             acc = 0
             for k in range(xq.shape[1]):
                 acc += np.int32(xq[n, k]) * np.int32(wq_t[j, k])
-            y[n, j] = activations.apply(multiplier[j] * np.float32(acc + folded[j]), act)
+            y[n, j] = activations.apply(multiplier[j] * np.float32(acc + folded[j]) + residual[j], act)
 
 
 # ---- losses from logits, with their gradients (the math: kernels/losses.py) ---------------

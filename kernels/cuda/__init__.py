@@ -268,12 +268,17 @@ def qdense_forward(
         w_scale = np.ascontiguousarray(w_scale, np.float32)
         w_sums = np.ascontiguousarray(w_sums, np.int32)
         bias = np.zeros(wq_t.shape[0], np.float32) if bias is None else np.ascontiguousarray(bias, np.float32)
-    multiplier, folded = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
+    multiplier, folded, residual = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
     acc = _int8_product(xq, wq_t, True)
     y = alloc(acc.shape, np.float32, "y")
     if y.size:
         ew.rescale[ew.grid_2d(*acc.shape)](
-            y, acc, _upload(multiplier, "multiplier"), _upload(folded, "folded bias"), act
+            y,
+            acc,
+            _upload(multiplier, "multiplier"),
+            _upload(folded, "folded bias"),
+            _upload(residual, "float bias"),
+            act,
         )
     if out_scale is not None:
         y = quantize(y, out_scale, out_zero)

@@ -80,12 +80,12 @@ def dequantize(out, q, scale, zero):
 
 
 @cuda.jit
-def rescale(y, acc, multiplier, folded, act):
-    """y = act(multiplier_j · (acc + folded_j)): the quantized layer's epilogue, a second pass
-    over the int32 accumulators (the cpu kernel fuses it into the dot products)."""
+def rescale(y, acc, multiplier, folded, residual, act):
+    """y = act(multiplier_j · (acc + folded_j) + residual_j): the quantized layer's epilogue, a
+    second pass over the int32 accumulators (the cpu kernel fuses it into the dot products)."""
     n, j = cuda.grid(2)
     if n < acc.shape[0] and j < acc.shape[1]:
-        y[n, j] = apply(multiplier[j] * float32(acc[n, j] + folded[j]), act)
+        y[n, j] = apply(multiplier[j] * float32(acc[n, j] + folded[j]) + residual[j], act)
 
 
 # ---- what a training step needs besides the layers -----------------------------------------

@@ -92,3 +92,17 @@ def test_original_is_untouched_and_bad_arguments(digits):
         model.convert()
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_quantized_units_with_zero_or_tiny_weights_keep_their_bias():
+    """Issue #19, item 5, as reported: w[:, 1] = 0, w[:, 2] = 1e-6, b = [.1, .5, .5] gave
+    ≈ [−3e−5, −0.24] for the last two outputs of dc.quantize(m).predict instead of 0.5."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 4)).astype(np.float32)
+    model = dc.Sequential([dc.layers.Dense(3, input_shape=(4,))])
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    w[:, 1], w[:, 2] = 0.0, 1e-6
+    model.layers[0].set_weights([w, np.array([0.1, 0.5, 0.5], np.float32)])
+    for calibration in (None, x):
+        out = dc.quantize(model, calibration_data=calibration).predict(x)
+        np.testing.assert_allclose(out[:, 1:], model.predict(x)[:, 1:], atol=1e-5)

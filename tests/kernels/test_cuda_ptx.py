@@ -87,7 +87,11 @@ def _signatures():
         ]
     cases += [
         ("dequantize", ew.dequantize, (float32[:, ::1], int8[:, ::1], float32[::1], int32[::1])),
-        ("rescale", ew.rescale, (float32[:, ::1], int32[:, ::1], float32[::1], int32[::1], int64)),
+        (
+            "rescale",
+            ew.rescale,
+            (float32[:, ::1], int32[:, ::1], float32[::1], int32[::1], float32[::1], int64),
+        ),
         ("sum", ew._sum, (float64[::1], float64[::1])),
     ]
     return cases

@@ -136,3 +136,45 @@ def test_cpu_dot_product_emits_integer_dot_product_instructions():
     fresh(np.empty((2, 3), np.int32), a, np.ones((3, 64), np.int8))
     asm = "\n".join(fresh.inspect_asm().values())
     assert re.search(r"vpmaddwd|vpdpbusd|vpdpwssd|pmaddwd", asm)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_int32_accumulator_bound_is_exact_at_its_boundary(backend):
+    """int32 holds K · 128 · 128 exactly up to 2³¹ − 1, so K ≤ 131071 (quant.MAX_K); at
+    K = 131072 all (−128)·(−128) products sum to 2³¹, which wrapped to −2³¹ before
+    (issue #19, item 4). The bound is accepted and exact; one more is refused up front."""
+    k = kernels.get(backend)
+    assert quant.MAX_K == 131071 and quant.MAX_K * 128 * 128 <= 2**31 - 1 < (quant.MAX_K + 1) * 128 * 128
+    a = np.full((1, quant.MAX_K), -128, np.int8)
+    c = k.int8_matmul(a, np.full((quant.MAX_K, 1), -128, np.int8))
+    assert int(c[0, 0]) == 128 * 128 * quant.MAX_K  # = 2147467264, not wrapped
+    wq_t = np.full((1, quant.MAX_K), -128, np.int8)
+    w_sums = wq_t.sum(axis=1, dtype=np.int64).astype(np.int32)
+    y = k.qdense_forward(a, 1.0, 0, wq_t, np.ones(1, np.float32), w_sums, np.zeros(1, np.float32))
+    assert y[0, 0] > 2.1e9  # positive: the sign no longer flips
+    with pytest.raises(ValueError, match="131071"):
+        k.int8_matmul(np.zeros((1, quant.MAX_K + 1), np.int8), np.zeros((quant.MAX_K + 1, 1), np.int8))
+    with pytest.raises(ValueError, match="131071"):
+        big = np.zeros((1, quant.MAX_K + 1), np.int8)
+        k.qdense_forward(big, 1.0, 0, big, np.ones(1, np.float32), np.zeros(1, np.int32))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_units_with_zero_or_tiny_weights_keep_their_bias(backend):
+    """A unit whose weights are all 0 (scale 0) or ~1e-6 has b / (s_x s_w) far beyond int32:
+    cast, it wrapped and the unit's output became garbage (issue #19, item 5). The bias
+    stays in float for such units: the output is the float layer's, b_j + x·w_j."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    w[:, 1], w[:, 2] = 0.0, 1e-6
+    b = np.array([0.1, 0.5, 0.5], np.float32)
+    x_scale, x_zero = quant.affine_params(x.min(), x.max(), 8)
+    w_scale = quant.symmetric_scale(w, 8, axis=0)
+    k = kernels.get(backend)
+    xq = k.quantize(x, x_scale, x_zero)
+    wq_t, w_sums = quant.pack_weights(k.quantize(w, w_scale))
+    y = k.qdense_forward(xq, x_scale, x_zero, wq_t, w_scale, w_sums, b)
+    expected = x.astype(np.float64) @ w + b  # the float layer (textbook formula)
+    np.testing.assert_allclose(y[:, 1:], expected[:, 1:], atol=1e-5)
+    np.testing.assert_allclose(y[:, 0], expected[:, 0], atol=0.1)  # an ordinary unit: int8 error
