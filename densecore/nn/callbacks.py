@@ -1,105 +1,206 @@
-"""Callbacks: code that runs at points of `fit`, with Keras's hooks and names.
+"""Callbacks: code that runs at points of `fit`, `evaluate` and `predict`, with Keras 3's
+hooks, names, arguments and rules (keras/src/callbacks).
 
 A callback sees the model as `self.model` and can stop training by setting
-`self.model.stop_training = True`.
+`self.model.stop_training = True` (`stop_evaluating`, `stop_predicting` for the others).
+
+Where densecore differs from Keras, on purpose:
+- no callback counts a NaN or infinite value as an improvement (a diverging run never
+  becomes the "best" model, nor resets a patience);
+- `mode` other than "auto", "min" or "max" is refused (Keras warns and uses "auto");
+- CSVLogger holds its file open only while it writes a row, so no exception that ends
+  `fit` can leave it open.
 """
 
 import csv
+import inspect
 import math
 import os
+import string
 import warnings
 
 import numpy as np
 
+from . import metrics as metrics_module
 from .schedules import LearningRateSchedule
 
 
 class Callback:
-    """Base class; override any hook. `logs` holds the latest loss and metrics."""
+    """Base class of callbacks: override the hooks you need.
+
+    `logs` is a dict: empty at the `*_begin` hooks; the loss and metrics so far at
+    `on_train_batch_end` and `on_test_batch_end`; the epoch's loss, metrics and their
+    "val_" forms at `on_epoch_end` (and `on_train_end`); `{"outputs": batch_outputs}` at
+    `on_predict_batch_end`.
+
+    Attributes:
+        model: the model being trained, evaluated or run (set by fit, evaluate, predict).
+        params: {"epochs", "steps", "verbose"} of that call.
+
+    Example:
+        >>> import numpy as np
+        >>> import densecore as dc
+        >>> class CountEpochs(dc.callbacks.Callback):
+        ...     def on_train_begin(self, logs=None):
+        ...         self.seen = 0
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         self.seen += 1
+        >>> model = dc.Sequential([dc.layers.Dense(1, input_shape=(2,))])
+        >>> model.compile("sgd", "mse")
+        >>> counter = CountEpochs()
+        >>> _ = model.fit(np.ones((4, 2)), np.ones(4), epochs=3, verbose=0, callbacks=[counter])
+        >>> counter.seen
+        3
+    """
 
     def __init__(self):
         self.model = None
         self.params = {}
 
     def set_model(self, model):
-        """Called by fit with the model being trained."""
+        """Called by fit, evaluate and predict with the model they run."""
         self.model = model
 
     def set_params(self, params):
-        """Called by fit with {'epochs', 'steps', 'verbose'}."""
+        """Called by fit, evaluate and predict with {"epochs", "steps", "verbose"}."""
         self.params = params
 
     def on_train_begin(self, logs=None):
         """Called once before the first epoch."""
 
     def on_train_end(self, logs=None):
-        """Called once after the last epoch (also after early stopping)."""
+        """Called once when training ends normally (the epochs ran out or a callback
+        stopped it), with the last epoch's logs. Not called when an exception ends fit."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        """Called at the start of each epoch."""
+        """Called at the start of each epoch (counted from 0)."""
 
     def on_epoch_end(self, epoch, logs=None):
-        """Called after each epoch with its logs (loss, metrics, val_*)."""
+        """Called after each epoch with its logs (loss, metrics, their "val_" forms)."""
 
     def on_train_batch_begin(self, batch, logs=None):
-        """Called before each training step."""
+        """Called before each training step; calls `on_batch_begin`, as Keras."""
+        self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        """Called after each training step with the running logs."""
+        """Called after each training step with the epoch's loss and metrics so far; calls
+        `on_batch_end`, as Keras."""
+        self.on_batch_end(batch, logs)
 
-    def on_test_begin(self, logs=None):
-        """Called before an evaluation (Keras compatibility)."""
-
-    def on_test_end(self, logs=None):
-        """Called after an evaluation (Keras compatibility)."""
-
-    def on_predict_begin(self, logs=None):
-        """Called before a prediction (Keras compatibility)."""
-
-    def on_predict_end(self, logs=None):
-        """Called after a prediction (Keras compatibility)."""
-
-    # Keras's older aliases
     def on_batch_begin(self, batch, logs=None):
         """Keras's older name for on_train_batch_begin."""
 
     def on_batch_end(self, batch, logs=None):
         """Keras's older name for on_train_batch_end."""
 
+    def on_test_begin(self, logs=None):
+        """Called before an evaluation, and before each validation in fit."""
+
+    def on_test_end(self, logs=None):
+        """Called after an evaluation or validation, with its loss and metrics."""
+
+    def on_test_batch_begin(self, batch, logs=None):
+        """Called before each batch of an evaluation or validation."""
+
+    def on_test_batch_end(self, batch, logs=None):
+        """Called after each batch of an evaluation or validation, with the loss and
+        metrics so far."""
+
+    def on_predict_begin(self, logs=None):
+        """Called before a prediction."""
+
+    def on_predict_end(self, logs=None):
+        """Called after a prediction."""
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        """Called before each batch of a prediction."""
+
+    def on_predict_batch_end(self, batch, logs=None):
+        """Called after each batch of a prediction with {"outputs": the batch's outputs}."""
+
+    def _fit_will_log(self, names):
+        """densecore's own hook, not Keras's: called by fit before `on_train_begin` with
+        the names each epoch's logs will hold (the loss, the metrics and, when fit
+        validates, their "val_" forms), so that a callback can refuse, before any work, a
+        setting that fit cannot meet."""
+
+
+# the hooks of each kind of batch; a callback that overrides none of them is never called
+# per batch, so that a step pays nothing for the callbacks that ignore batches
+_BATCH_HOOKS = {
+    "train": ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end"),
+    "test": ("on_test_batch_begin", "on_test_batch_end"),
+    "predict": ("on_predict_batch_begin", "on_predict_batch_end"),
+}
+
+
+def _overrides(callback, hooks) -> bool:
+    return any(
+        getattr(type(callback), hook) is not getattr(Callback, hook) or hook in vars(callback)
+        for hook in hooks
+    )
+
 
 class CallbackList:
-    """Calls a hook on every callback in order."""
+    """The callbacks of one fit, evaluate or predict call: `call` runs a hook on each, in
+    order; the batch hooks run only on the callbacks that override them.
 
-    def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
+    Args:
+        callbacks: a list of Callback (or one Callback, or None).
+        model: the model they see.
+        params: {"epochs", "steps", "verbose"}.
+        history: fit's History, called after the others.
+    """
+
+    def __init__(self, callbacks, model, params, history=None):
+        if isinstance(callbacks, Callback):
+            callbacks = [callbacks]
+        self.callbacks = list(callbacks or []) + ([] if history is None else [history])
         for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks must be densecore.callbacks.Callback objects; received {cb!r:.80}."
+                )
             cb.set_model(model)
             cb.set_params(params)
-        self._batch_hooks = [cb for cb in self.callbacks if _overrides_batch_hooks(cb)]
+        self._begin, self._end = {}, {}
+        for kind, hooks in _BATCH_HOOKS.items():
+            listening = [cb for cb in self.callbacks if _overrides(cb, hooks)]
+            self._begin[kind] = [getattr(cb, f"on_{kind}_batch_begin") for cb in listening]
+            self._end[kind] = [getattr(cb, f"on_{kind}_batch_end") for cb in listening]
 
     def call(self, hook, *args):
         """Call `hook(*args)` on every callback."""
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 
-    def batch_end(self, batch, logs):
-        for cb in self._batch_hooks:  # most callbacks ignore batches: skip them on the hot path
-            cb.on_train_batch_end(batch, logs)
-            cb.on_batch_end(batch, logs)
+    def wants_batches(self, kind) -> bool:
+        """Whether a callback listens to the batches of `kind` ("train", "test", "predict"):
+        only then are a batch's logs worth computing."""
+        return bool(self._end[kind])
 
-    def batch_begin(self, batch):
-        for cb in self._batch_hooks:
-            cb.on_train_batch_begin(batch, None)
-            cb.on_batch_begin(batch, None)
+    def batch_begin(self, kind, batch):
+        """The batch-begin hook of `kind` on the callbacks that listen."""
+        for hook in self._begin[kind]:
+            hook(batch, {})
+
+    def batch_end(self, kind, batch, logs):
+        """The batch-end hook of `kind` on the callbacks that listen."""
+        for hook in self._end[kind]:
+            hook(batch, logs)
 
 
-def _overrides_batch_hooks(cb) -> bool:
-    names = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
-    return any(getattr(type(cb), n) is not getattr(Callback, n) or n in vars(cb) for n in names)
+NO_CALLBACKS = CallbackList([], None, {})  # what evaluate and predict use when given none
 
 
 class History(Callback):
-    """Records each epoch's logs; `fit` returns it. `history.history["loss"]` is a list."""
+    """Records each epoch's logs; `fit` returns it.
+
+    Attributes:
+        history: {name: [one value per epoch]}; a "val_" list holds the validated epochs.
+        epoch: the epochs run (counted from 0).
+        params: {"epochs", "steps", "verbose"} of the fit.
+    """
 
     def __init__(self):
         super().__init__()
@@ -114,27 +215,140 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
 
 
-def _better(monitor: str, mode: str):
-    if mode == "auto":
-        mode = "max" if ("acc" in monitor or "precision" in monitor or "recall" in monitor) else "min"
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max'; received {mode!r}.")
-    return (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b), mode
+# ---- watching one logged value -----------------------------------------------------------
+def _count(owner, name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{owner}: {name} must be a non-negative integer; received {value!r}.")
+    return int(value)
 
 
-class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs.
+def _finite(owner, name, value, optional=False):
+    if value is None and optional:
+        return None
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be a finite number; received {value!r}.")
+    return float(value)
+
+
+def _metric_direction(metric):
+    """ "up" or "down": which way a metric improves; Keras's `_direction` where a metric
+    has one, else by its kind; None when unknown."""
+    direction = getattr(metric, "_direction", None)
+    if direction in ("up", "down"):
+        return direction
+    if isinstance(metric, _HIGHER_IS_BETTER):
+        return "up"
+    if isinstance(metric, _LOWER_IS_BETTER):
+        return "down"
+    return None
+
+
+_HIGHER_IS_BETTER = (
+    metrics_module.BinaryAccuracy,
+    metrics_module.CategoricalAccuracy,
+    metrics_module.SparseCategoricalAccuracy,
+    metrics_module.Precision,  # and Recall, its subclass
+)
+_LOWER_IS_BETTER = (metrics_module.MeanSquaredError, metrics_module.MeanAbsoluteError)
+
+
+class MonitorCallback(Callback):
+    """The base of the callbacks that watch one logged value (EarlyStopping,
+    ModelCheckpoint, ReduceLROnPlateau), as Keras's MonitorCallback.
 
     Args:
-        monitor: default "val_loss".  min_delta: default 0.  patience: default 0.
-        mode: "auto", "min" or "max".  restore_best_weights: default False.
-        baseline: a value the monitor must beat.  start_from_epoch: epochs to wait first.
+        monitor: the name of the value in the logs, e.g. "val_loss" or "accuracy".
+        mode: "min" (lower is better), "max", or "auto": "min" for a loss, else the
+            direction of the compiled metric of that name (without "val_"), found at the
+            end of the first epoch; ValueError there when there is none.
+        baseline: the value to beat first (None: the first value seen).
+        min_delta: how much a value must beat the best by to count as an improvement.
+    """
+
+    def __init__(self, monitor="val_loss", mode="auto", baseline=None, min_delta=0):
+        super().__init__()
+        owner = type(self).__name__
+        if not isinstance(monitor, str):
+            raise TypeError(f"{owner}: monitor must be the name of a logged value; received {monitor!r}.")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max'; received {mode!r}.")
+        self.monitor, self.mode = monitor, mode
+        self.best = _finite(owner, "baseline", baseline, optional=True)
+        self.min_delta = abs(_finite(owner, "min_delta", min_delta))
+        self.monitor_op = None
+
+    def _set_monitor_op(self):
+        """Choose np.less or np.greater from `mode` (see the class docstring)."""
+        direction = {"min": "down", "max": "up"}.get(self.mode)
+        if direction is None:
+            name = self.monitor.removeprefix("val_")
+            compiled = getattr(self.model, "compiled_metrics", None) or []
+            if name == "loss":
+                direction = "down"
+            for metric in compiled:
+                if metric.name == name:
+                    direction = _metric_direction(metric)
+            if direction is None:
+                raise ValueError(
+                    f"{type(self).__name__} callback received monitor={self.monitor!r}, but "
+                    f"densecore cannot tell whether it should be maximized or minimized: it is "
+                    f"neither the loss nor a compiled metric of known direction (metrics: "
+                    f"{[m.name for m in compiled]}). Pass mode='max' to keep the highest value, "
+                    f"or mode='min' to keep the lowest."
+                )
+        self.monitor_op = np.greater if direction == "up" else np.less
+
+    def _is_improvement(self, value, reference) -> bool:
+        """Whether `value` beats `reference` by more than min_delta: always when there is no
+        reference yet, never when `value` is NaN or infinite."""
+        if not math.isfinite(value):
+            return False
+        if reference is None:
+            return True
+        shift = self.min_delta if self.monitor_op is np.greater else -self.min_delta
+        return bool(self.monitor_op(value - shift, reference))
+
+
+class EarlyStopping(MonitorCallback):
+    """Stop training when a monitored value has stopped improving, with Keras 3's rules.
+
+    Each epoch that does not improve on the best value so far adds one to a wait; an
+    improvement resets it, when it also beats `baseline`. Training stops once the wait
+    reaches `patience` (at the earliest after the second epoch). A NaN or infinite value
+    never counts as an improvement.
+
+    Args:
+        monitor: the logged value to watch. Defaults to "val_loss".
+        min_delta: the least change that counts as an improvement. Defaults to 0.
+        patience: epochs without improvement before stopping. Defaults to 0.
+        verbose: 1 prints when the callback stops training or restores weights.
+        mode: "auto", "min" or "max" (see MonitorCallback). Defaults to "auto".
+        baseline: a value to beat: the wait only resets on epochs better than both it and
+            the best so far. Defaults to None.
+        restore_best_weights: at the end of training (whether this callback stopped it,
+            another did, or the epochs ran out) restore the weights of the best epoch,
+            baseline or not. Defaults to False.
+        start_from_epoch: epochs of warm-up not watched. Defaults to 0.
+
+    Example:
+        >>> import numpy as np
+        >>> import densecore as dc
+        >>> stopper = dc.callbacks.EarlyStopping(monitor="loss", patience=1)
+        >>> stopper.set_model(dc.Sequential())
+        >>> stopper.on_train_begin()
+        >>> for epoch, loss in enumerate([10.0, 9.0, 8.0, 9.0, 8.9, 8.8]):
+        ...     stopper.on_epoch_end(epoch, {"loss": loss})
+        ...     if stopper.model.stop_training:
+        ...         break
+        >>> stopper.stopped_epoch
+        3
     """
 
     def __init__(
         self,
         monitor="val_loss",
-        min_delta=0.0,
+        min_delta=0,
         patience=0,
         verbose=0,
         mode="auto",
@@ -142,58 +356,86 @@ class EarlyStopping(Callback):
         restore_best_weights=False,
         start_from_epoch=0,
     ):
-        super().__init__()
-        self.monitor, self.patience, self.verbose = monitor, patience, verbose
-        self.min_delta = abs(min_delta)
-        self._improves, self.mode = _better(monitor, mode)
-        self.baseline, self.restore_best_weights = baseline, restore_best_weights
-        self.start_from_epoch = start_from_epoch
+        super().__init__(monitor, mode, min_delta=min_delta)
+        self.patience = _count("EarlyStopping", "patience", patience)
+        self.start_from_epoch = _count("EarlyStopping", "start_from_epoch", start_from_epoch)
+        self.baseline = _finite("EarlyStopping", "baseline", baseline, optional=True)
+        self.verbose, self.restore_best_weights = verbose, restore_best_weights
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
+        # all state is per fit, so that an instance can serve several fits
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
-        self.best = (
-            self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
-        )
-        self.best_weights = None
+        self.best, self.best_weights = None, None
 
     def on_epoch_end(self, epoch, logs=None):
-        current = (logs or {}).get(self.monitor)
-        if current is None:
-            warnings.warn(
-                f"EarlyStopping: metric '{self.monitor}' is not in logs "
-                f"({sorted(logs or {})}); not stopping.",
-                stacklevel=2,
-            )
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        current = self._monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
             return
-        if epoch < self.start_from_epoch:
-            return
-        delta = -self.min_delta if self.mode == "min" else self.min_delta
-        if self._improves(current - delta, self.best) or (
-            self.best_weights is None and self.baseline is None
-        ):
-            self.best, self.best_epoch, self.wait = current, epoch, 0
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch  # the best so far
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
             return
-        self.wait += 1
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch and self.restore_best_weights and self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
-        if self.stopped_epoch and self.verbose:
+        if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+    def _monitor_value(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs or {})}",
+                stacklevel=3,
+            )
+        return value
 
 
-class ModelCheckpoint(Callback):
-    """Save the model (or its weights) after each epoch, atomically.
+def _placeholders(owner, filepath) -> list:
+    """The names a filepath's {placeholders} refer to; ValueError for a malformed one."""
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(filepath) if field is not None]
+    except ValueError as exc:
+        raise ValueError(f"{owner}: filepath {filepath!r} is not a valid format string: {exc}.") from None
+    names = [field.split(".")[0].split("[")[0] for field in fields]
+    if "" in names or any(name.isdigit() for name in names):
+        raise ValueError(
+            f"{owner}: filepath {filepath!r} has a positional placeholder; name what it holds, "
+            f"e.g. {{epoch:02d}} or {{val_loss:.2f}}."
+        )
+    return names
+
+
+class ModelCheckpoint(MonitorCallback):
+    """Save the model (or its weights) at the end of each epoch, atomically.
 
     Args:
-        filepath: may contain `{epoch}` and log keys, e.g. "model-{epoch:02d}-{val_loss:.2f}.dc".
-        monitor: default "val_loss".  save_best_only: default False.
-        save_weights_only: default False.  mode: "auto", "min" or "max".
+        filepath: where to save; may name the epoch (from 1) and any logged value, e.g.
+            "model-{epoch:02d}-{val_loss:.2f}.dc". fit refuses at its start a "val_"
+            placeholder when it has no validation data. Missing folders are created.
+        monitor: the logged value that decides the best model. Defaults to "val_loss".
+        verbose: 1 prints each decision.
+        save_best_only: save only when `monitor` improves on the best so far (never for a
+            NaN or infinite value); when it is not logged, save with a warning.
+        save_weights_only: save with `model.save_weights` rather than `model.save`.
+        mode: "auto", "min" or "max" (see MonitorCallback).
+        initial_value_threshold: with save_best_only, the value the first save must beat.
     """
 
     def __init__(
@@ -204,49 +446,146 @@ class ModelCheckpoint(Callback):
         save_best_only=False,
         save_weights_only=False,
         mode="auto",
+        initial_value_threshold=None,
     ):
-        super().__init__()
-        self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose
+        super().__init__(monitor, mode, baseline=initial_value_threshold)
+        self.filepath = os.fspath(filepath)
+        self._placeholders = _placeholders("ModelCheckpoint", self.filepath)
+        self.verbose = verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
-        self._improves, self.mode = _better(monitor, mode)
-        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def _fit_will_log(self, names):
+        missing = [p for p in self._placeholders if p.startswith("val_") and p not in names]
+        if missing:
+            validates = any(name.startswith("val_") for name in names)
+            raise ValueError(
+                f"ModelCheckpoint: filepath {self.filepath!r} names {{{missing[0]}}}, which fit will "
+                f"not log: its epochs log {list(names)}"
+                + (
+                    "; use one of those, or take the placeholder out of the filepath."
+                    if validates
+                    else " (fit has no validation data); pass validation_data or validation_split to fit, "
+                    "or take the placeholder out of the filepath."
+                )
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if self.save_best_only:
-            current = logs.get(self.monitor)
-            if current is None:
-                warnings.warn(
-                    f"ModelCheckpoint: metric '{self.monitor}' is not in logs; saving anyway.", stacklevel=2
-                )
-            elif not self._improves(current, self.best):
-                return
-            else:
-                self.best = current
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        path = self._path(epoch, logs)
+        if self.save_best_only and not self._should_save(epoch, logs, path):
+            return
+        if self.verbose > 0 and not self.save_best_only:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
             self.model.save(path)
-        if self.verbose:
-            print(f"Epoch {epoch + 1}: saved to {path}")
+
+    def _path(self, epoch, logs) -> str:
+        try:
+            return self.filepath.format(**{**logs, "epoch": epoch + 1})
+        except KeyError as exc:
+            raise KeyError(
+                f'Failed to format this callback filepath: "{self.filepath}". Reason: the '
+                f"placeholder {exc} is not in this epoch's logs ({sorted(logs)})"
+            ) from None
+
+    def _should_save(self, epoch, logs, path) -> bool:
+        """save_best_only's decision, as Keras's (with its messages)."""
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
+            return True
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(current, self.best):
+            if self.verbose > 0:
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
+                    f"{current:.5f}, saving model to {path}"
+                )
+            self.best = current
+            return True
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+        return False
+
+
+def _set_learning_rate(owner, optimizer, value):
+    """optimizer.learning_rate = value; TypeError, as Keras, when it is a schedule."""
+    if isinstance(optimizer.learning_rate, LearningRateSchedule):
+        raise TypeError(
+            f"{owner}: This optimizer was created with a `LearningRateSchedule` "
+            f"({type(optimizer.learning_rate).__name__}) as its learning_rate, hence its learning "
+            f"rate is not settable. To use {owner}, create the optimizer with a float learning_rate."
+        )
+    optimizer.learning_rate = value
+
+
+def _takes_learning_rate(schedule) -> bool:
+    """Whether schedule takes (epoch, lr), as Keras's do, rather than (epoch) alone."""
+    try:
+        inspect.signature(schedule).bind(0, 0.0)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins): Keras's form
+        return True
+    return True
 
 
 class LearningRateScheduler(Callback):
-    """Set the learning rate at each epoch's start to `schedule(epoch, lr)`."""
+    """Set the learning rate at the start of each epoch from a schedule, and log it.
+
+    Args:
+        schedule: a function of the epoch (from 0) and the current learning rate that
+            returns the new rate as a float; a function of the epoch alone also works,
+            as in Keras. The optimizer's learning rate must be a float (not a schedule:
+            TypeError at the first epoch).
+        verbose: 1 prints each rate set.
+
+    Example:
+        >>> import numpy as np
+        >>> import densecore as dc
+        >>> model = dc.Sequential([dc.layers.Dense(1, input_shape=(2,))])
+        >>> model.compile(dc.optimizers.SGD(0.1), "mse")
+        >>> halve = dc.callbacks.LearningRateScheduler(lambda epoch, lr: lr / 2)
+        >>> history = model.fit(np.ones((4, 2)), np.ones(4), epochs=3, verbose=0, callbacks=[halve])
+        >>> history.history["learning_rate"]
+        [0.05, 0.025, 0.0125]
+    """
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
+        if not callable(schedule):
+            raise TypeError(
+                f"LearningRateScheduler: schedule must be a function (epoch, lr) -> lr; "
+                f"received {schedule!r:.80}."
+            )
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
-        lr = float(self.schedule(epoch, optimizer.current_learning_rate()))
-        if not np.isfinite(lr) or lr < 0:
-            raise ValueError(f"LearningRateScheduler: the schedule returned {lr!r} at epoch {epoch}.")
-        optimizer.learning_rate = lr
-        if self.verbose:
-            print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+        if _takes_learning_rate(self.schedule):
+            lr = self.schedule(epoch, optimizer.current_learning_rate())
+        else:
+            lr = self.schedule(epoch)
+        if not isinstance(lr, (float, np.floating)):
+            raise ValueError(
+                f"LearningRateScheduler: the output of the schedule should be a float; received "
+                f"{lr!r} ({type(lr).__name__}) at epoch {epoch}."
+            )
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(
+                f"LearningRateScheduler: the schedule returned {lr!r} at epoch {epoch}; a learning "
+                f"rate must be finite and ≥ 0."
+            )
+        _set_learning_rate("LearningRateScheduler", optimizer, float(lr))
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -254,18 +593,51 @@ class LearningRateScheduler(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training when the loss becomes NaN or infinite (fit does this by default)."""
+    """Stop training when the loss becomes NaN or infinite.
 
-    def on_train_batch_end(self, batch, logs=None):
+    fit already stops on such a loss by itself (keeping the weights of the last good
+    step, with a warning); this callback adds Keras's message, or an error.
+
+    Args:
+        raise_error: False: stop gracefully (`model.stop_training = True`; on_train_end
+            runs). True: raise RuntimeError at once (no on_train_end).
+    """
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(loss):
-            self.model.stop_training = True
+        if loss is None or math.isfinite(loss):
+            return
+        if self.raise_error:
+            raise RuntimeError(
+                f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                f"Terminating training immediately."
+            )
+        print(f"Batch {batch}: Invalid loss, terminating training")
+        self.model.stop_training = True
 
 
-class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by `factor` when `monitor` has not improved by more than
-    `min_delta` for `patience` epochs, then wait `cooldown` epochs; never below `min_lr`.
-    Keras's defaults and rules (factor 0.1, patience 10, min_delta 1e-4)."""
+class ReduceLROnPlateau(MonitorCallback):
+    """Reduce the learning rate when a monitored value has stopped improving, as Keras 3's.
+
+    After `patience` epochs without an improvement of more than `min_delta`, the rate is
+    multiplied by `factor` (never below `min_lr`), then the callback waits `cooldown`
+    epochs before counting again. A NaN or infinite value never counts as an improvement.
+    Each epoch's logs get "learning_rate" (the rate before any change at that epoch).
+
+    Args:
+        monitor: the logged value to watch. Defaults to "val_loss".
+        factor: the rate's multiplier, in [0, 1). Defaults to 0.1.
+        patience: epochs without improvement before a reduction. Defaults to 10.
+        verbose: 1 prints each reduction.
+        mode: "auto", "min" or "max" (see MonitorCallback). Defaults to "auto".
+        min_delta: the least change that counts as an improvement. Defaults to 1e-4.
+        cooldown: epochs to wait after a reduction. Defaults to 0.
+        min_lr: the lowest rate. Defaults to 0.
+    """
 
     def __init__(
         self,
@@ -278,107 +650,162 @@ class ReduceLROnPlateau(Callback):
         cooldown=0,
         min_lr=0.0,
     ):
-        super().__init__()
+        super().__init__(monitor, mode, min_delta=min_delta)
+        factor = _finite("ReduceLROnPlateau", "factor", factor)
         if not 0 <= factor < 1:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in [0, 1); received {factor!r}.")
-        self.monitor, self.factor, self.patience, self.verbose = monitor, factor, patience, verbose
-        self.min_delta, self.cooldown, self.min_lr = abs(min_delta), cooldown, min_lr
-        self._improves, self.mode = _better(monitor, mode)
+            raise ValueError(
+                f"ReduceLROnPlateau does not support a factor outside [0, 1); received factor={factor}."
+            )
+        self.min_lr = _finite("ReduceLROnPlateau", "min_lr", min_lr)
+        if self.min_lr < 0:
+            raise ValueError(f"ReduceLROnPlateau: min_lr must be ≥ 0; received {min_lr!r}.")
+        self.factor, self.verbose = factor, verbose
+        self.patience = _count("ReduceLROnPlateau", "patience", patience)
+        self.cooldown = _count("ReduceLROnPlateau", "cooldown", cooldown)
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.cooldown_counter = None, 0, 0
 
+    def in_cooldown(self) -> bool:
+        """Whether the callback is waiting after a reduction."""
+        return self.cooldown_counter > 0
+
     def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
         logs = logs if logs is not None else {}
-        optimizer = self.model.optimizer
-        logs["learning_rate"] = optimizer.current_learning_rate()
+        logs["learning_rate"] = self.model.optimizer.current_learning_rate()
         current = logs.get(self.monitor)
         if current is None:
             warnings.warn(
-                f"ReduceLROnPlateau: metric '{self.monitor}' is not in logs ({sorted(logs)}); not reducing.",
+                f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not "
+                f"available. Available metrics are: {','.join(logs)}.",
                 stacklevel=2,
             )
             return
-        if self.cooldown_counter > 0:
+        if self.in_cooldown():
             self.cooldown_counter -= 1
             self.wait = 0
-        shifted = current + self.min_delta if self.mode == "min" else current - self.min_delta
-        if self.best is None or self._improves(shifted, self.best):
+        if self._is_improvement(current, self.best):
             self.best, self.wait = current, 0
-            return
-        if self.cooldown_counter > 0:
-            return
-        self.wait += 1
-        if self.wait < self.patience:
-            return
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce(epoch):
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+    def _reduce(self, epoch) -> bool:
+        optimizer = self.model.optimizer
         old = optimizer.current_learning_rate()
-        if old > np.float32(self.min_lr):
-            if isinstance(optimizer.learning_rate, LearningRateSchedule):
-                raise TypeError(
-                    "ReduceLROnPlateau: the optimizer's learning rate is a schedule; give it a "
-                    "number to reduce."
-                )
-            optimizer.learning_rate = new = max(old * self.factor, self.min_lr)
-            self.cooldown_counter, self.wait = self.cooldown, 0
-            if self.verbose:
-                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+        if not old > np.float32(self.min_lr):
+            return False
+        new = max(old * self.factor, self.min_lr)
+        _set_learning_rate("ReduceLROnPlateau", optimizer, new)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+        return True
 
 
 class CSVLogger(Callback):
-    """Write each epoch's logs as a row of a CSV file: `epoch` (from 0) and the log keys of
-    the first epoch, in sorted order ("NA" where an epoch lacks one, e.g. with
-    validation_freq). append=True continues an existing file (to resume training). Each
-    row is flushed as it is written, so an interrupted fit keeps every finished epoch."""
+    """Write each epoch's logs as a row of a CSV file, as Keras's.
+
+    The columns are `epoch` (from 0) and the keys of the first epoch's logs, sorted, then
+    their "val_" forms if that epoch had none (so a fit validating every few epochs, or
+    not at all, still has them); "NA" fills an epoch's missing values, and NaN or inf are
+    written as nan or inf. The file is opened for each row and closed after it, so every
+    finished epoch is on disk and nothing is left open, however fit ends.
+
+    Args:
+        filename: the CSV file.
+        separator: the column separator. Defaults to ",".
+        append: continue an existing file (to resume training), without a second header.
+            Defaults to False: the file is replaced when training begins.
+    """
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        self.filename, self.separator, self.append = os.fspath(filename), separator, append
-        self.keys, self._file, self._writer = None, None, None
+        self.filename, self.sep, self.append = os.fspath(filename), separator, append
+        self.keys, self.append_header = None, True
 
     def on_train_begin(self, logs=None):
-        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
-        self.keys, self._writer, self._header = None, None, not exists
+        self.keys = None
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename) as existing:
+                self.append_header = not existing.readline()
+        else:
+            self.append_header = True
+            with open(self.filename, "w"):
+                pass  # a new, empty file, as Keras's
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if self._writer is None:
+        if self.keys is None:
             self.keys = sorted(logs)
-            self._writer = csv.DictWriter(self._file, ["epoch", *self.keys], delimiter=self.separator)
-            if self._header:
-                self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
-        self._file.flush()
+            if not any(key.startswith("val_") for key in self.keys):
+                self.keys += [f"val_{key}" for key in self.keys]
+        with open(self.filename, "a", newline="") as file:
+            writer = csv.DictWriter(file, ["epoch", *self.keys], delimiter=self.sep)
+            if self.append_header:
+                writer.writeheader()
+                self.append_header = False
+            writer.writerow({"epoch": epoch, **{key: _csv_value(logs.get(key, "NA")) for key in self.keys}})
 
-    def on_train_end(self, logs=None):
-        if self._file is not None:
-            self._file.close()
-            self._file = self._writer = None
+
+def _csv_value(value):
+    """A log value as Keras's CSVLogger writes it: a list as "[a, b]"."""
+    if isinstance(value, str) or np.ndim(value) == 0:
+        return value
+    return f"[{', '.join(map(str, np.ravel(value)))}]"
 
 
 class LambdaCallback(Callback):
-    """A callback from functions, as Keras's: on_epoch_begin/on_epoch_end(epoch, logs),
-    on_train_begin/on_train_end(logs), on_train_batch_begin/on_train_batch_end(batch,
-    logs) (also as on_batch_begin/on_batch_end). Hooks not given do nothing."""
+    """A callback made of functions, as Keras's.
 
-    HOOKS = (
-        "on_epoch_begin",
-        "on_epoch_end",
-        "on_train_begin",
-        "on_train_end",
-        "on_train_batch_begin",
-        "on_train_batch_end",
-        "on_batch_begin",
-        "on_batch_end",
-    )
+    Args:
+        on_epoch_begin, on_epoch_end: functions (epoch, logs).
+        on_train_begin, on_train_end: functions (logs).
+        on_train_batch_begin, on_train_batch_end: functions (batch, logs).
+        **kwargs: any other hook of Callback, by its name (on_test_begin, on_predict_end,
+            on_test_batch_end, on_batch_end, ...), with that hook's arguments; other names
+            are set as attributes, as Keras does. A name that starts with "on_" but is no
+            hook (a misspelling, which would never be called) raises TypeError.
 
-    def __init__(self, **hooks):
+    Example:
+        >>> import numpy as np
+        >>> import densecore as dc
+        >>> seen = []
+        >>> log = dc.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+        >>> model = dc.Sequential([dc.layers.Dense(1, input_shape=(2,))])
+        >>> model.compile("sgd", "mse")
+        >>> _ = model.fit(np.ones((4, 2)), np.ones(4), epochs=2, verbose=0, callbacks=[log])
+        >>> seen
+        [0, 1]
+    """
+
+    HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_"))
+
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
         super().__init__()
-        unknown = set(hooks) - set(self.HOOKS)
-        if unknown:
-            raise TypeError(
-                f"LambdaCallback: unknown hooks {sorted(unknown)}; expected some of {list(self.HOOKS)}."
-            )
-        for name, fn in hooks.items():
-            if fn is not None:
-                setattr(self, name, fn)
+        misspelt = sorted(name for name in kwargs if name.startswith("on_") and name not in self.HOOKS)
+        if misspelt:
+            raise TypeError(f"LambdaCallback: unknown hooks {misspelt}; the hooks are {list(self.HOOKS)}.")
+        named = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+        }
+        for name, value in {**kwargs, **named}.items():
+            if value is not None:
+                setattr(self, name, value)

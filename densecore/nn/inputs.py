@@ -12,9 +12,24 @@ from ..kernels import data as data_kernels
 from . import losses as losses_module
 
 
-def checked_array(where, x, name="x") -> np.ndarray:
-    """x (or y, or weights: `name`) as a numpy array of numbers, checked: a TypeError or
-    ValueError naming `where` for non-numbers, a 1-D x, an empty array, NaN or inf."""
+def checked_array(where, x, name="x", dtype=None, finite=True) -> np.ndarray:
+    """x (or y, or weights: `name`) as a numpy array of numbers, checked.
+
+    Args:
+        where: the caller's name, for the messages ("fit", "predict", ...).
+        x: the array (or anything numpy reads as one, or a Tensor).
+        name: what x is, for the messages.
+        dtype: the dtype the steps use: x is cast to it (without a copy when it has it)
+            before the NaN/inf check, so that values beyond its range (1e39 in float32)
+            are caught too.
+        finite: refuse NaN and inf (x and weights); targets may hold them, as in Keras,
+            whose fit trains on them (the loss becomes NaN or inf and fit stops).
+
+    Raises:
+        TypeError: for non-numbers.
+        ValueError: for a 1-D x, an empty array, NaN or inf (when `finite`), or values
+            beyond `dtype`'s range.
+    """
     if x is None:
         raise ValueError(f"{where}: {name} is required.")
     if isinstance(x, Tensor):
@@ -32,12 +47,19 @@ def checked_array(where, x, name="x") -> np.ndarray:
         )
     if array.shape[0:1] == (0,):
         raise ValueError(f"{where}: {name} is empty (shape {array.shape}).")
-    if array.dtype.kind == "f" and data_kernels.count_nonfinite(array):
-        bad = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(
-            f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})."
-        )
-    return array
+    cast = array
+    if dtype is not None:
+        with np.errstate(over="ignore"):  # values beyond dtype's range become inf: caught below
+            cast = array.astype(dtype, copy=False)
+    if finite and cast.dtype.kind == "f" and data_kernels.count_nonfinite(cast):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
+        if np.isfinite(array[bad]):
+            raise ValueError(
+                f"{where}: {name} holds {float(array[bad])!r} at index {bad}, beyond the range of "
+                f"{np.dtype(dtype).name} (±{np.finfo(dtype).max:.4g})."
+            )
+        raise ValueError(f"{where}: {name} contains NaN or inf (first at index {bad}).")
+    return cast
 
 
 def batch_size(where, batch_size):

@@ -60,6 +60,32 @@ def _as_list(metrics) -> list:
     return list(metrics or [])
 
 
+def _check_log_names(metrics) -> None:
+    """Each epoch's logs hold the loss and every metric under its own name, and their "val_"
+    forms: refuse (ValueError) a metric named "loss", two metrics of one name, and a name
+    that is the "val_" form of another; load_model compiles, so files are refused too."""
+    names = ["loss"]
+    for metric in metrics:
+        name = metric.name
+        if not isinstance(name, str) or not name:
+            raise ValueError(
+                f"compile: metric {type(metric).__name__} must have a non-empty name; received {name!r}."
+            )
+        if name in names:
+            taken = "the loss" if name == "loss" else "another metric"
+            raise ValueError(
+                f"compile: metric {type(metric).__name__}(name={name!r}) would be logged under the "
+                f"name of {taken}, hiding it; give it another name."
+            )
+        names.append(name)
+    for name in names:
+        if f"val_{name}" in names:
+            raise ValueError(
+                f"compile: metric 'val_{name}' has the name fit gives to the validation {name!r}; "
+                f"give it another name."
+            )
+
+
 def _saved(metric) -> dict:
     """A compiled metric as model.save writes it: its class and settings."""
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
@@ -91,10 +117,10 @@ class Trainer:
             raise TypeError(f"compile: unexpected arguments {sorted(unsupported)}.")
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='mse'.")
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = loss if callable(loss) and not isinstance(loss, str) else losses_module.get(loss)
-        unweighted = [metrics_module.get(m, self.loss) for m in _as_list(metrics)]
-        weighted = [copy.copy(metrics_module.get(m, self.loss)) for m in _as_list(weighted_metrics)]
+        optimizer = optimizers_module.get(optimizer)
+        loss = loss if callable(loss) and not isinstance(loss, str) else losses_module.get(loss)
+        unweighted = [metrics_module.get(m, loss) for m in _as_list(metrics)]
+        weighted = [copy.copy(metrics_module.get(m, loss)) for m in _as_list(weighted_metrics)]
         taken = {m.name for m in unweighted}
         for metric in weighted:  # a copy: its own name and counts, even if also in metrics
             if "sample_weight" not in inputs.parameters(metric.update_state):
@@ -106,6 +132,8 @@ class Trainer:
             if metric.name in taken:
                 metric.name = f"weighted_{metric.name}"
             taken.add(metric.name)
+        _check_log_names(unweighted + weighted)
+        self.optimizer, self.loss = optimizer, loss
         self.compiled_metrics = unweighted + weighted
         self._weighted_metrics = weighted
         self._compile_config = {
@@ -140,20 +168,21 @@ class Trainer:
     # ---- data checks -------------------------------------------------------------------
     def _prepare(self, where, x, y=None):
         """Validate x (and y) and return them as the arrays the steps use."""
-        x = inputs.checked_array(where, x).astype(np.float32, copy=False)
+        x = inputs.checked_array(where, x, dtype=np.float32)
         self._ensure_built(where, x)
         device.check_model(self, where, loss=where != "predict")
         if y is None:
             return x, None
-        y = inputs.checked_array(where, y, "y")
+        # targets may hold NaN or inf, as in Keras: the loss becomes NaN or inf and fit stops
+        labels = isinstance(self.loss, losses_module.SparseCategoricalCrossentropy)
+        y = inputs.checked_array(where, y, "y", dtype=None if labels else np.float32, finite=False)
         if len(y) != len(x):
             raise ValueError(
                 f"{where}: x and y must have the same number of samples; received "
                 f"x {x.shape} and y {y.shape}."
             )
-        if not isinstance(self.loss, losses_module.SparseCategoricalCrossentropy):
-            y = y.astype(np.float32, copy=False)
-        with no_grad():  # the loss's and metrics' own checks on the whole y, once
+        # the loss's and metrics' own checks on the whole y, once (quietly: y may hold inf)
+        with no_grad(), np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             units = self.output_shape[-1]
             fake = np.full((len(y), units), 0.5, np.float32)
             try:
@@ -248,10 +277,9 @@ class Trainer:
             y_pred = self(self._inputs(x))
         loss = self._total_loss(y, y_pred, sample_weight)
         value = float(loss.data)
-        if not math.isfinite(value):
-            return value  # no update: the last good weights stay
-        loss.backward()
-        self.optimizer.apply(params)
+        if math.isfinite(value):  # else no update: the last good weights stay
+            loss.backward()
+            self.optimizer.apply(params)
         self._update_metrics(y, y_pred.data, sample_weight)
         return value
 
@@ -300,8 +328,14 @@ class Trainer:
         Returns:
             A History; `history.history` maps "loss", each metric and their "val_" forms
             to per-epoch lists. The epoch loss is the mean of the batch losses weighted by
-            batch size. A NaN or infinite loss stops training with a warning naming the
-            epoch and step, keeping the last good weights.
+            batch size. A NaN or infinite loss is logged as such (nan or inf, as Keras) and
+            stops training with a warning naming the epoch and step, keeping the weights of
+            the last good step (Keras goes on, unless TerminateOnNaN stops it).
+
+        Callbacks run as in Keras: `on_train_end` when training ends normally (the epochs
+        ran out, or a callback stopped it), not when an exception ends it; `on_test_*`
+        around each validation; a callback that sets `model.stop_training` in a batch hook
+        ends the epoch after that step (the validation due still runs).
         """
         where = "fit"
         self._require_compiled(where)
@@ -322,23 +356,25 @@ class Trainer:
         batches = inputs.ArrayBatches(*train, batch_size=batch_size, shuffle=shuffle, buffers=buffers)
         history = callbacks_module.History()
         params = {"epochs": epochs, "steps": batches.steps, "verbose": verbose}
-        cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self, params)
+        cbs = callbacks_module.CallbackList(callbacks, self, params, history)
+        cbs.call("_fit_will_log", self._log_names(validates=validation is not None))
         self.stop_training = False
+        logs = {}
         with _deferred_interrupts() as interrupt:
-            cbs.call("on_train_begin", None)
+            cbs.call("on_train_begin", {})
             for epoch in range(initial_epoch, epochs):
-                cbs.call("on_epoch_begin", epoch, None)
+                cbs.call("on_epoch_begin", epoch, {})
                 bar = self._epoch_bar(epoch, epochs, batches.steps, verbose)
                 with device.resident(self.weights, self.optimizer):  # one copy each way per epoch
                     logs = self._train_epoch(epoch, batches, cbs, bar, interrupt)
-                    if validation is not None and not self.stop_training and validates(epoch + 1):
-                        logs.update(self._validation_logs(validation, validation_batch_size))
+                    if validation is not None and validates(epoch + 1):
+                        logs.update(self._validation_logs(validation, validation_batch_size, cbs))
                 if bar is not None:
                     bar.update(batches.steps, logs, final=True)
                 cbs.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
-            cbs.call("on_train_end", None)
+            cbs.call("on_train_end", logs)
         return history
 
     def _fit_data(self, where, x, y, sample_weight, class_weight, validation_split, validation_data):
@@ -378,19 +414,27 @@ class Trainer:
 
     def _train_epoch(self, epoch, batches, cbs, bar, interrupt) -> dict:
         """One pass of training steps over the batches; the epoch's logs. A non-finite loss
-        stops training (no update from that step) with a warning naming where."""
+        is counted (the epoch's loss becomes nan or inf, as Keras logs it) and stops
+        training (no update from that step) with a warning naming where."""
         tracker = self.__dict__.setdefault("_loss_tracker", metrics_module.Mean("loss"))
         tracker.reset_state()
         self._reset_metrics()
         trainable = self.trainable_weights
+        listening = bar is not None or cbs.wants_batches("train")
         for step, (xb, yb, wb) in enumerate(batches.epoch()):
             if interrupt:
                 raise KeyboardInterrupt(
                     f"fit interrupted before epoch {epoch + 1}, step {step + 1}; the weights "
                     f"are those of the last step"
                 )
-            cbs.batch_begin(step)
+            cbs.batch_begin("train", step)
             value = self._train_step(xb, yb, trainable, wb)
+            tracker.update_state(value, len(xb))
+            if listening:
+                logs = self._logs(tracker.result())
+                cbs.batch_end("train", step, logs)
+                if bar is not None:
+                    bar.update(step + 1, logs)
             if not math.isfinite(value):
                 warnings.warn(
                     f"fit: the loss became {value} at epoch {epoch + 1}, step {step + 1}; "
@@ -399,19 +443,22 @@ class Trainer:
                     stacklevel=3,
                 )
                 self.stop_training = True
+            if self.stop_training:
                 break
-            tracker.update_state(value, len(xb))
-            if bar is not None or cbs._batch_hooks:
-                logs = self._logs(tracker.result())
-                cbs.batch_end(step, logs)
-                if bar is not None:
-                    bar.update(step + 1, logs)
         return self._logs(tracker.result())
 
-    def _validation_logs(self, validation, batch_size) -> dict:
-        """The validation data's loss and metrics, named "val_<name>"."""
+    def _log_names(self, validates) -> list:
+        """The names in each epoch's logs: the loss, the metrics and, when fit validates,
+        their "val_" forms (callbacks may add their own, e.g. "learning_rate")."""
+        names = ["loss", *(metric.name for metric in self.compiled_metrics)]
+        return names + [f"val_{name}" for name in names] if validates else names
+
+    def _validation_logs(self, validation, batch_size, cbs) -> dict:
+        """The validation data's loss and metrics, named "val_<name>" (the callbacks' test
+        hooks run around it, as in Keras)."""
         x_val, y_val, w_val = validation
-        return {f"val_{k}": v for k, v in self._evaluate_arrays(x_val, y_val, batch_size, w_val).items()}
+        logs = self._evaluate_arrays(x_val, y_val, batch_size, w_val, cbs)
+        return {f"val_{k}": v for k, v in logs.items()}
 
     def _logs(self, loss: float) -> dict:
         logs = {"loss": loss}
@@ -420,9 +467,27 @@ class Trainer:
         return logs
 
     # ---- evaluate and predict ----------------------------------------------------------
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None, return_dict=False):
-        """The loss (and metrics) on (x, y), without training; with sample_weight (N,), the
-        loss weighted as in fit.
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose=0,
+        sample_weight=None,
+        return_dict=False,
+        callbacks=None,
+    ):
+        """The loss (and metrics) on (x, y), without training.
+
+        Args:
+            x: inputs (samples, features).  y: targets.
+            batch_size: samples per step (default 32).
+            verbose: 1 prints the logs.
+            sample_weight: one weight per sample (N,): the loss weighted as in fit.
+            return_dict: return {name: value} rather than a float or a list.
+            callbacks: a list of Callback: their on_test_begin, on_test_batch_begin,
+                on_test_batch_end (with the loss and metrics so far) and on_test_end run,
+                as in Keras; one may stop the evaluation with `model.stop_evaluating = True`.
 
         Returns:
             The loss as a float; `[loss, *metrics]` when metrics were compiled; or a dict
@@ -431,34 +496,78 @@ class Trainer:
         self._require_compiled("evaluate")
         batch_size = inputs.batch_size("evaluate", batch_size)
         x, y = self._prepare("evaluate", x, y)
-        logs = self._evaluate_arrays(x, y, batch_size, self._weights_for("evaluate", y, sample_weight))
+        w = self._weights_for("evaluate", y, sample_weight)
+        cbs = self._callbacks(callbacks, len(x), batch_size, verbose)
+        logs = self._evaluate_arrays(x, y, batch_size, w, cbs)
         if verbose:
             print(format_logs(logs))
         return logs if return_dict else _flat(logs)
 
-    def _evaluate_arrays(self, x, y, batch_size, w=None) -> dict:
+    def _callbacks(self, callbacks, samples, batch_size, verbose):
+        """evaluate's and predict's CallbackList (a shared empty one when none are given)."""
+        if not callbacks:
+            return callbacks_module.NO_CALLBACKS
+        params = {"epochs": 1, "steps": -(-samples // batch_size), "verbose": verbose}
+        return callbacks_module.CallbackList(callbacks, self, params)
+
+    def _evaluate_arrays(self, x, y, batch_size, w=None, cbs=callbacks_module.NO_CALLBACKS) -> dict:
         tracker = metrics_module.Mean("loss")
         self._reset_metrics()
+        self.stop_evaluating = False
+        listening = cbs.wants_batches("test")
+        cbs.call("on_test_begin", {})
         with no_grad(), learning_phase(False), device.resident(self.weights):
-            for start in range(0, len(x), batch_size):
+            for step, start in enumerate(range(0, len(x), batch_size)):
+                cbs.batch_begin("test", step)
                 batch = slice(start, start + batch_size)
                 xb, yb, wb = x[batch], y[batch], None if w is None else w[batch]
                 y_pred = self(self._inputs(xb))
                 tracker.update_state(float(self._total_loss(yb, y_pred, wb).data), len(xb))
                 self._update_metrics(yb, y_pred.data, wb)
+                if listening:
+                    cbs.batch_end("test", step, self._logs(tracker.result()))
+                if self.stop_evaluating:
+                    break
         logs = self._logs(tracker.result())
         self._reset_metrics()  # leave the training metrics' state to fit
+        cbs.call("on_test_end", logs)
         return logs
 
-    def predict(self, x, batch_size=None, verbose=0):
-        """The model's outputs for x, as a numpy array, computed in batches with no graph."""
+    def predict(self, x, batch_size=None, verbose=0, callbacks=None):
+        """The model's outputs for x, as a new numpy array, computed in batches with no graph.
+
+        Args:
+            x: inputs (samples, features).
+            batch_size: samples per step (default 32).
+            verbose: accepted for Keras compatibility; predict prints nothing.
+            callbacks: a list of Callback: their on_predict_begin, on_predict_batch_begin,
+                on_predict_batch_end (with {"outputs": the batch's outputs}) and
+                on_predict_end run, as in Keras; one may stop the prediction with
+                `model.stop_predicting = True` (the outputs so far are returned).
+
+        Returns:
+            An array of one row per sample predicted; never x itself nor a view of it
+            (a model of Dropout or Flatten alone changes nothing at inference).
+        """
         batch_size = inputs.batch_size("predict", batch_size)
         x, _ = self._prepare("predict", x)
+        cbs = self._callbacks(callbacks, len(x), batch_size, verbose)
+        listening = cbs.wants_batches("predict")
+        self.stop_predicting = False
         outputs = []
+        cbs.call("on_predict_begin", {})
         with no_grad(), learning_phase(False), device.resident(self.weights):
-            for start in range(0, len(x), batch_size):
+            for step, start in enumerate(range(0, len(x), batch_size)):
+                cbs.batch_begin("predict", step)
                 outputs.append(self._predict_batch(x[start : start + batch_size]))
-        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
+                if listening:
+                    cbs.batch_end("predict", step, {"outputs": outputs[-1]})
+                if self.stop_predicting:
+                    break
+        cbs.call("on_predict_end", {})
+        if len(outputs) > 1:
+            return np.concatenate(outputs, axis=0)
+        return outputs[0].copy() if np.may_share_memory(outputs[0], x) else outputs[0]
 
     def _predict_batch(self, x) -> np.ndarray:
         """The model's outputs for one batch, as numpy (Sequential has a leaner path)."""

@@ -196,7 +196,12 @@ BAD_FIT = {
     ),
     "feature count": (dict(x=x_ok[:, :3], y=y_ok), ValueError, ["(batch, 5)", "(64, 3)"]),
     "nan in x": (dict(x=np.where(x_ok > 2, np.nan, x_ok), y=y_ok), ValueError, ["x contains NaN"]),
-    "inf in y": (dict(x=x_ok, y=np.where(y_ok > 0, np.inf, 0)), ValueError, ["y contains NaN or inf"]),
+    "inf in x": (dict(x=np.where(x_ok > 2, np.inf, x_ok), y=y_ok), ValueError, ["x contains NaN or inf"]),
+    "x beyond float32": (
+        dict(x=np.where(x_ok > 2, 1e39, x_ok.astype(np.float64)), y=y_ok),
+        ValueError,
+        ["x holds 1e+39", "beyond the range of float32"],
+    ),
     "empty": (dict(x=x_ok[:0], y=y_ok[:0]), ValueError, ["empty"]),
     "batch size": (dict(x=x_ok, y=y_ok, batch_size=0), ValueError, ["batch_size", "0"]),
     "strings": (dict(x=x_ok.astype(str), y=y_ok), TypeError, ["numbers", "dtype"]),
