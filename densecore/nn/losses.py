@@ -26,6 +26,7 @@ Example:
 """
 
 import inspect
+import re
 
 import numpy as np
 
@@ -34,8 +35,10 @@ from ..engine.tensor import Tensor, as_tensor
 
 
 def _snake(name: str) -> str:
-    """ "MeanSquaredError" → "mean_squared_error" (Keras's default names)."""
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+    """The snake_case of a class name, as Keras's to_snake_case: "MeanSquaredError" gives
+    "mean_squared_error", "AUC" gives "auc"."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _checked_dtype(owner, dtype):
