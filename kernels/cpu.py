@@ -18,7 +18,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import FUNCTIONS, activations, checks, gemm, int8, losses, quant
+from . import FUNCTIONS, activations, checks, gemm, int8, losses, parallel, quant
 from . import dropout as masks
 from .buffers import sub, take
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
@@ -44,13 +44,15 @@ def _matmul(out, a, b, trans_a, trans_b, bias=None, act=activations.LINEAR, buff
         if gemm.is_small(n_rows, n_cols, n_k):
             gemm.small(out, a, b, trans_a, trans_b, bias, act)
         elif n_rows == 1 and not trans_a and not trans_b:
-            gemm.gemv(out, a, b, bias, act)
+            parallel.choose(gemm.gemv)(out, a, b, bias, act)
         elif n_rows == 1 and not trans_a:
-            gemm.gemv_t(out, a, b, bias, act)
+            parallel.choose(gemm.gemv_t)(out, a, b, bias, act)
         else:
             n_tr, n_tc, kc_even, shared, shape = gemm.plan(n_rows, n_cols, n_k, numba.get_num_threads())
             packed = take(buffers, "cpu", "packed " + name, shape, out.dtype)
-            gemm.gemm(out, a, b, trans_a, trans_b, bias, act, n_tr, n_tc, kc_even, shared, packed)
+            parallel.choose(gemm.gemm)(
+                out, a, b, trans_a, trans_b, bias, act, n_tr, n_tc, kc_even, shared, packed
+            )
     return out
 
 
@@ -100,7 +102,7 @@ def dense_backward(x, w, y, dy, activation=None, need_dx=True, need_dw=True, buf
     dz = take(buffers, where, "dz", dy.shape, dy.dtype)  # scratch: never returned
     partial = take(buffers, where, "db_partial", (-(-n_rows // _ROWS_PER_BLOCK) or 1, n_out), dy.dtype)
     db = take(buffers, where, "db", (n_out,), dy.dtype, inputs)
-    (_dz_db if dy.size > _SERIAL_MAX else _dz_db_serial)(dz, db, partial, y, dy, act)
+    parallel.choose(_dz_db, dy.size > _SERIAL_MAX)(dz, db, partial, y, dy, act)
     dx = dw = None
     if need_dw:
         dw = take(buffers, where, "dw", (n_in, n_out), x.dtype, inputs)
@@ -144,9 +146,6 @@ def _dz_db(dz, db, partial, y, dy, act):
             db[j] += partial[t, j]
 
 
-_dz_db_serial = njit(cache=True)(_dz_db.py_func)  # prange runs as range
-
-
 def lowrank_forward(x, u, v, b=None, activation=None, buffers=None):
     """Y = act((X U) V + b); must equal reference.lowrank_forward.
 
@@ -160,7 +159,8 @@ def lowrank_forward(x, u, v, b=None, activation=None, buffers=None):
     y = take(buffers, where, "y", (x.shape[0], v.shape[1]), x.dtype, (x, u, v, b))
     if y.size:
         with gemm.slp_vectorizer():
-            gemm.lowrank(y, x, u, v, np.zeros(v.shape[1], x.dtype) if b is None else b, act)
+            bias = np.zeros(v.shape[1], x.dtype) if b is None else b
+            parallel.choose(gemm.lowrank)(y, x, u, v, bias, act)
     return y
 
 
@@ -183,7 +183,7 @@ def quantize(x, scale, zero_point=0, num_bits=8):
         "cpu.quantize", x, scale, zero_point, num_bits
     )
     q = np.empty(x2.shape, np.int8)
-    int8.quantize(q, x2, scale, zero, q_min, q_max)
+    parallel.choose(int8.quantize)(q, x2, scale, zero, q_min, q_max)
     return q.reshape(shape)
 
 
@@ -199,7 +199,7 @@ def dequantize(q, scale, zero_point=0):
         "cpu.dequantize", np.zeros((1, q2.shape[1]), np.float32), scale, zero_point, 8
     )
     out = np.empty(q2.shape, np.float32)
-    int8.dequantize(out, q2, scale, zero)
+    parallel.choose(int8.dequantize)(out, q2, scale, zero)
     return out.reshape(shape)
 
 
@@ -211,7 +211,7 @@ def int8_matmul(a, b):
     where = "cpu.int8_matmul"
     a, b = checks.int8_matmul_inputs(where, a, b)
     c = np.empty((a.shape[0], b.shape[1]), np.int32)
-    int8.matmul_t(c, a, np.ascontiguousarray(b.T))
+    parallel.choose(int8.matmul_t)(c, a, np.ascontiguousarray(b.T))
     return c
 
 
@@ -226,7 +226,7 @@ def qdense_forward(
     act = activations.code(activation, where)
     multiplier, folded, residual = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
     y = np.empty((xq.shape[0], wq_t.shape[0]), np.float32)
-    int8.qdense(y, xq, wq_t, multiplier, folded, residual, act)
+    parallel.choose(int8.qdense)(y, xq, wq_t, multiplier, folded, residual, act)
     if out_scale is None:
         return y
     return quantize(y, out_scale, out_zero)

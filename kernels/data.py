@@ -11,6 +11,7 @@ and through temporary arrays; these are parallel sweeps with no temporaries.
 import numpy as np
 from numba import njit, prange
 
+from . import parallel
 from .checks import FLOAT_DTYPES
 
 __all__ = ["count_nonfinite", "take_rows"]
@@ -45,7 +46,7 @@ def take_rows(x, index, out):
                 f"take_rows: row indices must lie in [0, {len(x)}); received {index.min()} to {index.max()}."
             )
         return np.take(x, index, axis=0, out=view)
-    if _take_rows(x, index, view):
+    if parallel.choose(_take_rows)(x, index, view):
         raise ValueError(
             f"take_rows: row indices must lie in [0, {len(x)}); received {index.min()} to {index.max()}."
         )
@@ -71,7 +72,7 @@ def count_nonfinite(x) -> int:
     """How many elements of a float32/float64 array are NaN or ±inf (any shape; a
     non-contiguous or other-typed array is counted by numpy)."""
     if x.dtype.type in FLOAT_DTYPES and x.flags.c_contiguous and x.size > NUMPY_MAX:
-        return int(_count_nonfinite(x.reshape(-1)))
+        return int(parallel.choose(_count_nonfinite)(x.reshape(-1)))
     return int(np.count_nonzero(~np.isfinite(x)))
 
 

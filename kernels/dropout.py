@@ -21,6 +21,8 @@ on 512×256 float32, 50 µs against numpy's 100 µs for the draw alone.
 import numpy as np
 from numba import njit, prange
 
+from . import parallel
+
 __all__ = ["dropout", "apply", "reference_dropout", "hash32", "threshold", "keys", "check"]
 
 MUL_1, MUL_2 = np.uint32(0x7FEB352D), np.uint32(0x846CA68B)
@@ -74,7 +76,7 @@ def dropout(x, rate: float, seed: int, out):
 def apply(x, rate: float, seed: int, out):
     """dropout without the checks, for a caller that made them (the cpu backend)."""
     scale = x.dtype.type(1.0 / (1.0 - rate))
-    loop = _mask_serial if x.size <= CHUNK else _mask
+    loop = parallel.choose(_mask, x.size > CHUNK)
     loop(x.reshape(-1), out.reshape(-1), threshold(rate), *keys(seed), scale)
     return out
 
@@ -105,9 +107,6 @@ def _mask(x, out, cut, k1, k2, scale):
         xs, outs, base = x[lo:hi], out[lo:hi], np.uint32(lo)  # views from zero: no wraparound checks
         for i in range(hi - lo):
             outs[i] = xs[i] * scale if _hash32(base + np.uint32(i), k1, k2) >= cut else 0.0
-
-
-_mask_serial = njit(cache=True)(_mask.py_func)
 
 
 def reference_dropout(x, rate: float, seed: int) -> np.ndarray:
