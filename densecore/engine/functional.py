@@ -259,10 +259,11 @@ def activated_array(kernel, activation, *arrays):
 #
 # Two paths compute it. The fused path, for a 2-D batch with one weight per sample (or none)
 # and a reduction that sums: the squared error and the cross-entropies from logits run
-# kernels/losses.py, loss and gradient in one pass over the rows, and nothing is allocated in
-# a training step (this is how fit trains). Every other case builds one graph node of
-# per-sample losses (`_per_sample`: the forward values and, beside them, their derivative)
-# followed by the reduction in Tensor operations (`reduce_weighted_values`).
+# kernels/losses.py, loss and gradient in one pass over the rows (this is how fit trains, and
+# inside a step's buffers the kernels write into the arrays of the step before). Every other
+# case builds one graph node of per-sample losses (`_per_sample`: the forward values and,
+# beside them, their derivative) followed by the reduction in Tensor operations
+# (`reduce_weighted_values`).
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 _FUSED_REDUCTIONS = ("sum_over_batch_size", "mean", "sum")
@@ -551,7 +552,7 @@ def binary_crossentropy(
     logits = _logits_of(y_pred, from_logits)
     source, t = _operands(where, y_true, y_pred if logits is None else logits)
     source = _class_axis_last(where, source, axis)
-    t = np.moveaxis(t, axis, -1)
+    t = t if axis in (-1, t.ndim - 1) else np.moveaxis(t, axis, -1)
     buffers = step_buffers.for_node()  # in a training step: the arrays of the step before
     if smoothing:
         t = _smoothed(t, 1.0 - smoothing, 0.5 * smoothing, buffers)
@@ -612,7 +613,7 @@ def categorical_crossentropy(
     logits = _logits_of(y_pred, from_logits)
     source, t = _operands(where, y_true, y_pred if logits is None else logits)
     source = _class_axis_last(where, source, axis)
-    t = np.moveaxis(t, axis, -1)
+    t = t if axis in (-1, t.ndim - 1) else np.moveaxis(t, axis, -1)
     classes = source.shape[-1]
     if classes == 1:
         import warnings
@@ -1014,7 +1015,7 @@ def cosine_similarity(y_true, y_pred, axis=-1, sample_weight=None, reduction="su
     y_pred, t = _operands(where, y_true, y_pred)
     y_pred = _class_axis_last(where, y_pred, axis)
     device.require_host(y_pred.data, where)
-    t = np.moveaxis(t, axis, -1)
+    t = t if axis in (-1, t.ndim - 1) else np.moveaxis(t, axis, -1)
     p = y_pred.data
     t_hat = t / np.sqrt(np.maximum((t * t).sum(axis=-1, keepdims=True), EPSILON * EPSILON))
     squares = (p * p).sum(axis=-1, keepdims=True)

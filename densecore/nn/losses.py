@@ -434,6 +434,7 @@ class KLDivergence(_PlainLoss):
         0.1438
     """
 
+    kind = "categorical"  # distributions over classes
     function = staticmethod(F.kl_divergence)
     default_name = "kl_divergence"
 
@@ -504,6 +505,7 @@ class CategoricalHinge(_PlainLoss):
         1.4
     """
 
+    kind = "categorical"  # one-hot targets: "accuracy" is categorical accuracy
     function = staticmethod(F.categorical_hinge)
     default_name = "categorical_hinge"
 

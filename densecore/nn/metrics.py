@@ -283,7 +283,8 @@ class MeanMetricWrapper(Mean):
                 f"MeanMetricWrapper: fn must be a function or the name of one of {sorted(FUNCTIONS)}; "
                 f"received {fn!r:.80}."
             )
-        super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
+        name = name or getattr(fn, "name", None) or getattr(fn, "__name__", None)  # a Loss: its name
+        super().__init__(name=name, dtype=dtype)
         self._fn, self._fn_kwargs = fn, kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -310,6 +311,9 @@ class _FunctionMetric(MeanMetricWrapper):
     def arguments(self) -> dict:
         return {}
 
+    def values(self, y_true, y_pred):
+        return _host(self.function(y_true, y_pred, **self.arguments()))
+
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, **self.arguments()}
 
@@ -323,15 +327,28 @@ def _operands(y_true, y_pred):
     return np.asarray(_host(y_true)).astype(y_pred.dtype), y_pred
 
 
+def _same_shapes(where, y_true, y_pred):
+    """(y_true, y_pred) brought to the same rank (F._same_rank); ValueError naming `where`
+    when their shapes then do not broadcast."""
+    y_true, y_pred = F._same_rank(*_operands(y_true, y_pred))
+    try:
+        np.broadcast_shapes(y_true.shape, y_pred.shape)
+    except ValueError:
+        raise ValueError(
+            f"{where}: y_true {y_true.shape} and y_pred {y_pred.shape} must have the same shape."
+        ) from None
+    return y_true, y_pred
+
+
 def accuracy(y_true, y_pred):
     """1.0 where y_pred equals y_true exactly, else 0.0 (shapes brought to the same rank)."""
-    y_true, y_pred = F._same_rank(*_operands(y_true, y_pred))
+    y_true, y_pred = _same_shapes("accuracy", y_true, y_pred)
     return (y_true == y_pred).astype(np.float32)
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """1.0 where (y_pred > threshold) equals y_true, else 0.0, per output."""
-    y_true, y_pred = F._same_rank(*_operands(y_true, y_pred))
+    y_true, y_pred = _same_shapes("binary_accuracy", y_true, y_pred)
     return (y_true == (y_pred > threshold)).astype(np.float32)
 
 
@@ -609,7 +626,7 @@ class RootMeanSquaredError(Mean):
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = F._same_rank(*_operands(y_true, y_pred))
+        y_true, y_pred = _same_shapes(self.name, y_true, y_pred)
         self._add((y_pred.astype(np.float64) - y_true) ** 2, sample_weight)
 
     def result(self):
@@ -802,8 +819,9 @@ class SparseCategoricalCrossentropy(_FunctionMetric):
 
 
 # ---- the confusion-matrix metrics -----------------------------------------------------------
-def _thresholds(thresholds, default):
-    """The thresholds as a list, checked in [0, 1] (Keras's parse_init_thresholds)."""
+def _thresholds(owner, thresholds, default):
+    """The thresholds as a list, checked in [0, 1] (Keras's parse_init_thresholds);
+    ValueError naming `owner` otherwise."""
     if thresholds is None:
         return [default] if np.ndim(default) == 0 else list(default)
     listed = list(np.ravel(thresholds)) if not isinstance(thresholds, (list, tuple)) else list(thresholds)
@@ -812,7 +830,7 @@ def _thresholds(thresholds, default):
     ]
     bad += [t for t in listed if t not in bad and not 0 <= t <= 1]
     if bad:
-        raise ValueError(f"Threshold values must be in [0, 1]. Received: {bad}")
+        raise ValueError(f"{owner}: Threshold values must be in [0, 1]. Received: {bad}")
     return [float(t) if isinstance(t, np.number) else t for t in listed]
 
 
@@ -886,7 +904,7 @@ def confusion_counts(
     if class_id is not None:
         if y_pred.ndim == 1:
             raise ValueError(
-                "When class_id is provided, y_pred must be a 2D array with shape (num_samples, "
+                f"{where}: When class_id is provided, y_pred must be a 2D array with shape (num_samples, "
                 f"num_classes), found shape: {y_pred.shape}"
             )
         if not -y_pred.shape[-1] <= class_id < y_pred.shape[-1]:
@@ -925,7 +943,7 @@ class _ConfusionMatrixConditionCount(Metric):
 
     def __init__(self, thresholds=None, name=None, dtype=None):
         self.init_thresholds = thresholds
-        self.thresholds = _thresholds(thresholds, 0.5)
+        self.thresholds = _thresholds(type(self).__name__, thresholds, 0.5)
         self._clip = _evenly_spaced(self.thresholds)
         super().__init__(name=name, dtype=dtype)
 
@@ -936,7 +954,7 @@ class _ConfusionMatrixConditionCount(Metric):
         counts = confusion_counts(
             y_true, y_pred, self.thresholds, sample_weight, clip=self._clip, where=self.name
         )
-        self.accumulator += counts[self.condition]
+        self.accumulator = self.accumulator + counts[self.condition]  # a new array: copies share none
 
     def result(self):
         return _result(self.accumulator[0] if len(self.thresholds) == 1 else self.accumulator)
@@ -1035,7 +1053,7 @@ class Precision(Metric):
         self.init_thresholds = thresholds
         self.top_k = _optional_int(owner, "top_k", top_k)
         self.class_id = _optional_int(owner, "class_id", class_id)
-        self.thresholds = _thresholds(thresholds, 0.5 if top_k is None else NEG_INF)
+        self.thresholds = _thresholds(owner, thresholds, 0.5 if top_k is None else NEG_INF)
         self._clip = _evenly_spaced(self.thresholds)
         super().__init__(name=name, dtype=dtype)
 
@@ -1135,16 +1153,16 @@ class AUC(Metric):
     ):
         curve_name = curve.upper() if isinstance(curve, str) else curve
         if curve_name not in _CURVES:
-            raise ValueError(f'Invalid AUC curve value: "{curve}". Expected values are {list(_CURVES)}')
+            raise ValueError(f'AUC: Invalid AUC curve value: "{curve}". Expected values are {list(_CURVES)}')
         method = summation_method.lower() if isinstance(summation_method, str) else summation_method
         if method not in _SUMMATIONS:
             raise ValueError(
-                f'Invalid AUC summation method value: "{summation_method}". Expected values '
+                f'AUC: Invalid AUC summation method value: "{summation_method}". Expected values '
                 f"are {list(_SUMMATIONS)}"
             )
         self._init_from_thresholds = thresholds is not None
         if thresholds is not None:
-            inner = sorted(_thresholds(thresholds, None))
+            inner = sorted(_thresholds("AUC", thresholds, None))
             self.num_thresholds = len(inner) + 2
             self._clip = _evenly_spaced([0.0, *inner, 1.0])
         else:
@@ -1154,7 +1172,7 @@ class AUC(Metric):
                 or num_thresholds <= 1
             ):
                 raise ValueError(
-                    "Argument `num_thresholds` must be an integer > 1. Received: "
+                    "AUC: Argument `num_thresholds` must be an integer > 1. Received: "
                     f"num_thresholds={num_thresholds!r}"
                 )
             self.num_thresholds = int(num_thresholds)
@@ -1186,8 +1204,8 @@ class AUC(Metric):
         if self.multi_label and not self._labels:
             if y_pred.ndim != 2:
                 raise ValueError(
-                    f"`y_pred` must have rank 2 when `multi_label=True`. Found rank {y_pred.ndim}. "
-                    f"Full shape received for `y_pred`: {y_pred.shape}"
+                    f"{self.name}: `y_pred` must have rank 2 when `multi_label=True`. Found rank "
+                    f"{y_pred.ndim}. Full shape received for `y_pred`: {y_pred.shape}"
                 )
             self._labels = y_pred.shape[1]
             self.reset_state()
@@ -1203,10 +1221,10 @@ class AUC(Metric):
             clip=self._clip,
             where=self.name,
         )
-        self.true_positives += counts["tp"]
-        self.false_positives += counts["fp"]
-        self.true_negatives += counts["tn"]
-        self.false_negatives += counts["fn"]
+        self.true_positives = self.true_positives + counts["tp"]  # new arrays: copies share none
+        self.false_positives = self.false_positives + counts["fp"]
+        self.true_negatives = self.true_negatives + counts["tn"]
+        self.false_negatives = self.false_negatives + counts["fn"]
 
     def _average(self, by_label):
         """The labels' AUCs averaged (multi_label, weighted by label_weights), or the sum."""
@@ -1298,27 +1316,30 @@ class FBetaScore(Metric):
     variable_names = ("true_positives", "false_positives", "false_negatives", "intermediate_weights")
 
     def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
+        owner = type(self).__name__
         if average not in (None, "micro", "macro", "weighted"):
             raise ValueError(
-                "Invalid `average` argument value. Expected one of: {None, 'micro', 'macro', "
-                f"'weighted'}}. Received: average={average}"
+                f"{owner}: Invalid `average` argument value. Expected one of: {{None, 'micro', "
+                f"'macro', 'weighted'}}. Received: average={average}"
             )
         if not isinstance(beta, float):
             raise ValueError(
-                f"Invalid `beta` argument value. It should be a Python float. Received: beta={beta} "
-                f"of type '{type(beta)}'"
+                f"{owner}: Invalid `beta` argument value. It should be a Python float. "
+                f"Received: beta={beta} of type '{type(beta)}'"
             )
         if beta <= 0.0:
-            raise ValueError(f"Invalid `beta` argument value. It should be > 0. Received: beta={beta}")
+            raise ValueError(
+                f"{owner}: Invalid `beta` argument value. It should be > 0. Received: beta={beta}"
+            )
         if threshold is not None:
             if not isinstance(threshold, float):
                 raise ValueError(
-                    "Invalid `threshold` argument value. It should be a Python float. "
+                    f"{owner}: Invalid `threshold` argument value. It should be a Python float. "
                     f"Received: threshold={threshold} of type '{type(threshold)}'"
                 )
             if threshold > 1.0 or threshold <= 0.0:
                 raise ValueError(
-                    "Invalid `threshold` argument value. It should verify 0 < threshold <= 1. "
+                    f"{owner}: Invalid `threshold` argument value. It should verify 0 < threshold <= 1. "
                     f"Received: threshold={threshold}"
                 )
         self.average, self.beta, self.threshold = average, beta, threshold

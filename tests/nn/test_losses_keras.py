@@ -820,3 +820,27 @@ def test_loss_function_wrapper_round_trips_by_name():
     again = losses.LossFunctionWrapper.from_config(wrapper.get_config())
     t, p = [[0.0, 1.0]], [[0.6, 0.4]]
     assert again(t, p).item() == wrapper(t, p).item() == pytest.approx(0.175)
+
+
+@pytest.mark.parametrize("cls", sorted(losses.CLASSES))
+def test_every_loss_saves_and_loads_with_its_settings(cls, tmp_path):
+    settings = {
+        "BinaryCrossentropy": {"label_smoothing": 0.2, "reduction": "sum"},
+        "CategoricalCrossentropy": {"label_smoothing": 0.1, "axis": -1},
+        "SparseCategoricalCrossentropy": {"ignore_class": 2},
+        "Huber": {"delta": 0.5},
+        "CosineSimilarity": {"name": "cos"},
+    }.get(cls, {"reduction": "mean", "dtype": "float64"})
+    loss = losses.CLASSES[cls](**settings)
+    model = dc.Sequential([dc.Input((4,)), dc.layers.Dense(3, activation="softmax")])
+    model.compile("adam", loss)
+    model.save(tmp_path / "m.dc")
+    loaded = dc.load_model(tmp_path / "m.dc").loss
+    assert type(loaded) is type(loss) and loaded.get_config() == loss.get_config()
+
+
+def test_every_name_compiles():
+    for name in sorted(losses.ALL):
+        model = dc.Sequential([dc.layers.Dense(2)])
+        model.compile("sgd", name)
+        assert isinstance(model.loss, losses.ALL[name])

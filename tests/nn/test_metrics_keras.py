@@ -1364,3 +1364,28 @@ def test_bad_input_names_the_metric_and_what_it_got(make, error, words):
         make()
     for word in words:
         assert word in str(info.value)
+
+
+def test_a_copied_metric_counts_on_its_own():
+    # fit probes a copy.copy of each compiled metric on the data first: the copy's counts must
+    # not reach the original's arrays
+    import copy
+
+    for metric in (
+        metrics.AUC(),
+        metrics.Precision(),
+        metrics.TruePositives(),
+        metrics.F1Score(),
+        metrics.Mean(),
+    ):
+        probe = copy.copy(metric)
+        if isinstance(metric, metrics.Mean):
+            probe.update_state([1.0, 2.0])
+        else:
+            probe.update_state(np.eye(2), np.eye(2))
+        assert all(not np.any(v) for v in metric.variables), type(metric).__name__
+
+
+def test_shape_errors_name_the_metric():
+    with pytest.raises(ValueError, match=r"binary_accuracy: y_true \(3, 1\) and y_pred \(4, 1\)"):
+        metrics.BinaryAccuracy()(np.zeros(3), np.zeros((4, 1)))
