@@ -21,7 +21,6 @@ import warnings
 
 import numpy as np
 
-from . import metrics as metrics_module
 from .schedules import LearningRateSchedule
 
 
@@ -232,25 +231,40 @@ def _finite(owner, name, value, optional=False):
 
 
 def _metric_direction(metric):
-    """ "up" or "down": which way a metric improves; Keras's `_direction` where a metric
-    has one, else by its kind; None when unknown."""
+    """ "up" or "down": which way a metric improves. A metric's own `_direction` (Keras's
+    attribute) first, else the direction Keras gives its class or the nearest base class
+    of that name (so a subclass of Precision goes up); None when unknown."""
     direction = getattr(metric, "_direction", None)
     if direction in ("up", "down"):
         return direction
-    if isinstance(metric, _HIGHER_IS_BETTER):
-        return "up"
-    if isinstance(metric, _LOWER_IS_BETTER):
-        return "down"
+    for cls in type(metric).__mro__:
+        if cls.__name__ in _KERAS_DIRECTIONS:
+            return _KERAS_DIRECTIONS[cls.__name__]
     return None
 
 
-_HIGHER_IS_BETTER = (
-    metrics_module.BinaryAccuracy,
-    metrics_module.CategoricalAccuracy,
-    metrics_module.SparseCategoricalAccuracy,
-    metrics_module.Precision,  # and Recall, its subclass
-)
-_LOWER_IS_BETTER = (metrics_module.MeanSquaredError, metrics_module.MeanAbsoluteError)
+# the `_direction` Keras 3 sets on its metrics (keras/src/metrics/*.py); the metrics that
+# wrap a loss function (crossentropies, KLDivergence, Poisson, ...) go down
+_KERAS_DIRECTIONS = {
+    **dict.fromkeys(
+        (
+            "Accuracy BinaryAccuracy CategoricalAccuracy SparseCategoricalAccuracy "
+            "TopKCategoricalAccuracy SparseTopKCategoricalAccuracy Precision Recall AUC "
+            "SensitivitySpecificityBase FBetaScore CosineSimilarity R2Score PearsonCorrelation "
+            "ConcordanceCorrelation"
+        ).split(),
+        "up",
+    ),
+    **dict.fromkeys(
+        (
+            "MeanSquaredError MeanAbsoluteError MeanAbsolutePercentageError "
+            "MeanSquaredLogarithmicError RootMeanSquaredError LogCoshError Hinge SquaredHinge "
+            "CategoricalHinge BinaryCrossentropy CategoricalCrossentropy "
+            "SparseCategoricalCrossentropy KLDivergence Poisson"
+        ).split(),
+        "down",
+    ),
+}
 
 
 class MonitorCallback(Callback):
@@ -298,6 +312,22 @@ class MonitorCallback(Callback):
                     f"or mode='min' to keep the lowest."
                 )
         self.monitor_op = np.greater if direction == "up" else np.less
+
+    def _scalar(self, value):
+        """A logged value as a float: a number, or an array of one (a metric such as
+        F1Score logs one value per class); None for an array of several."""
+        values = np.asarray(value, dtype=np.float64).reshape(-1)
+        return float(values[0]) if values.size == 1 else None
+
+    def _one_value(self, value):
+        """_scalar, or ValueError naming the monitor when it holds several values."""
+        number = self._scalar(value)
+        if number is None:
+            raise ValueError(
+                f"{type(self).__name__}: monitor={self.monitor!r} holds {np.size(value)} values "
+                f"({value!r:.80}); monitor a single value."
+            )
+        return number
 
     def _is_improvement(self, value, reference) -> bool:
         """Whether `value` beats `reference` by more than min_delta: always when there is no
@@ -404,7 +434,8 @@ class EarlyStopping(MonitorCallback):
                 f"Available metrics are: {','.join(logs or {})}",
                 stacklevel=3,
             )
-        return value
+            return None
+        return self._one_value(value)
 
 
 def _placeholders(owner, filepath) -> list:
@@ -500,6 +531,14 @@ class ModelCheckpoint(MonitorCallback):
         current = logs.get(self.monitor)
         if current is None:
             warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
+            return True
+        current = self._scalar(current)
+        if current is None:
+            warnings.warn(
+                f"Can save best model only when `monitor` is a scalar value. Received: "
+                f"{logs[self.monitor]}. Falling back to `save_best_only=False`.",
+                stacklevel=3,
+            )
             return True
         best = "None" if self.best is None else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
@@ -684,6 +723,7 @@ class ReduceLROnPlateau(MonitorCallback):
                 stacklevel=2,
             )
             return
+        current = self._one_value(current)
         if self.in_cooldown():
             self.cooldown_counter -= 1
             self.wait = 0

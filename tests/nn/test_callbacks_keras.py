@@ -56,25 +56,37 @@ def float32(value):
 
 # ---- early_stopping_test.py -----------------------------------------------------------------
 
-EARLY_STOPPING_MODES = [
-    ("max", "val_mse", "max"),
-    ("min", "val_loss", "min"),
-    ("auto", "val_mse", "min"),
-    ("auto", "loss", "min"),
-    ("auto", "acc", "max"),
-    ("auto", "val_accuracy", "max"),
-]
+
+def monitored_model():
+    """early_stopping_test's and monitor_callback_test's model and data; its metrics include
+    "hinge" and F1Score where densecore has them."""
+    rng = np.random.default_rng(0)
+    data = rng.random((10, 5)), rng.random((10, 1)), rng.random((10, 5)), rng.random((10, 1))
+    model = dc.Sequential([Dense(1, activation="relu"), Dense(1, activation="relu")])
+    cases = [
+        ("max", "val_mse", "max"),
+        ("min", "val_loss", "min"),
+        ("auto", "val_mse", "min"),
+        ("auto", "loss", "min"),
+        ("auto", "acc", "max"),
+        ("auto", "val_accuracy", "max"),
+    ]
+    metrics = ["mse", "acc", "accuracy"]
+    try:
+        extra = [dc.metrics.get("hinge"), dc.metrics.F1Score(name="f1_score")]
+    except (ValueError, AttributeError):  # not (yet) in densecore
+        extra = []
+    if extra:
+        metrics += extra
+        cases += [("auto", "hinge", "min"), ("auto", "f1_score", "max")]
+    model.compile(loss="mae", optimizer="adam", metrics=metrics)
+    return model, data, cases
 
 
 def test_early_stopping_direction_by_mode_and_unknown_monitor():
-    """early_stopping_test.py::EarlyStoppingTest::test_early_stopping (Keras's "hinge" and
-    "f1_score" cases need metrics densecore does not have)."""
-    rng = np.random.default_rng(0)
-    x_train, y_train = rng.random((10, 5)), rng.random((10, 1))
-    x_test, y_test = rng.random((10, 5)), rng.random((10, 1))
-    model = dc.Sequential([Dense(1, activation="relu"), Dense(1, activation="relu")])
-    model.compile(loss="mae", optimizer="adam", metrics=["mse", "acc", "accuracy"])
-    for mode, monitor, expected in EARLY_STOPPING_MODES:
+    """early_stopping_test.py::EarlyStoppingTest::test_early_stopping."""
+    model, (x_train, y_train, x_test, y_test), cases = monitored_model()
+    for mode, monitor, expected in cases:
         stopper = callbacks.EarlyStopping(patience=0, monitor=monitor, mode=mode)
         model.fit(
             x_train,
@@ -215,6 +227,34 @@ def test_early_stopping_with_start_from_epoch():
         stopper = callbacks.EarlyStopping(monitor="mse", patience=patience, start_from_epoch=start_from_epoch)
         history = model.fit(x_train, y_train, callbacks=[stopper], verbose=0, epochs=20)
         assert len(history.epoch) >= patience + start_from_epoch
+
+
+# ---- monitor_callback_test.py ---------------------------------------------------------------
+
+
+def test_monitor_op_logic():
+    """monitor_callback_test.py::MonitorCallbackTest::test_monitor_op_logic."""
+    model, (x_train, y_train, x_test, y_test), cases = monitored_model()
+    for mode, monitor, expected in cases:
+        monitor_callback = callbacks.MonitorCallback(monitor, mode)
+        monitor_callback.set_model(model)
+        model.fit(x_train, y_train, batch_size=5, validation_data=(x_test, y_test), epochs=2, verbose=0)
+        monitor_callback._set_monitor_op()
+        assert monitor_callback.monitor_op is (np.greater if expected == "max" else np.less), monitor
+    monitor_callback = callbacks.MonitorCallback("unknown")
+    monitor_callback.set_model(model)
+    with pytest.raises(ValueError, match="monitor='unknown'"):
+        monitor_callback._set_monitor_op()
+
+
+def test_monitor_min_delta():
+    """monitor_callback_test.py::MonitorCallbackTest::test_min_delta."""
+    monitor_callback = callbacks.MonitorCallback(mode="max", min_delta=0.5)
+    monitor_callback._set_monitor_op()
+    assert monitor_callback._is_improvement(0.75, 0)
+    assert monitor_callback._is_improvement(0.5, None)
+    assert not monitor_callback._is_improvement(0.5, 0)
+    assert not monitor_callback._is_improvement(0.2, 0.5)
 
 
 # ---- learning_rate_scheduler_test.py --------------------------------------------------------
@@ -813,3 +853,22 @@ def test_warnings_are_keras_s():
         warnings.simplefilter("always")
         stopper.on_epoch_end(0, {"loss": 1.0})
     assert "Early stopping conditioned on metric `val_loss` which is not available" in str(caught[0].message)
+
+
+def test_a_monitor_of_several_values(tmp_path):
+    """model_checkpoint.py: a monitor that is not one number saves as if save_best_only
+    were False, with a warning; EarlyStopping refuses it (one value per class, F1Score's
+    default, of one class is one number)."""
+    stopper = callbacks.EarlyStopping(monitor="f1", mode="max")
+    stopper.set_model(DummyModel())
+    stopper.on_train_begin()
+    stopper.on_epoch_end(0, {"f1": np.array([0.5])})
+    assert stopper.best == 0.5
+    with pytest.raises(ValueError, match="monitor='f1' holds 2 values"):
+        stopper.on_epoch_end(1, {"f1": np.array([0.5, 0.7])})
+    model = dc.Sequential([Dense(1, input_shape=(2,))])
+    checkpoint = callbacks.ModelCheckpoint(tmp_path / "m.dc", monitor="f1", save_best_only=True, mode="max")
+    checkpoint.set_model(model)
+    with pytest.warns(UserWarning, match="Falling back to `save_best_only=False`"):
+        checkpoint.on_epoch_end(0, {"f1": np.array([0.5, 0.7])})
+    assert (tmp_path / "m.dc").exists()
