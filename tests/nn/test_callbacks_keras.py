@@ -20,6 +20,7 @@ from densecore.layers import Dense
 
 import densecore as dc
 from densecore import callbacks
+from densecore.nn import schedules
 
 # ---- Keras's test helpers, rewritten --------------------------------------------------------
 
@@ -47,6 +48,14 @@ def constant_relu_stack(outputs):
         weights[i] = np.full_like(weights[i], 1e5)
     model.set_weights(weights)
     return model
+
+
+def keras_schedule():
+    """The schedule Keras's "throws when optimizer has schedule" tests use: PolynomialDecay
+    where densecore has it, else another schedule (the rule is the same for all)."""
+    if hasattr(schedules, "PolynomialDecay"):
+        return schedules.PolynomialDecay(initial_learning_rate=0.1, decay_steps=10)
+    return schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.9)
 
 
 def float32(value):
@@ -297,10 +306,10 @@ def test_lr_scheduler_schedule_dependent_on_previous_learning_rate(lr_setup):
 
 def test_lr_scheduler_throws_when_optimizer_has_schedule(lr_setup):
     """learning_rate_scheduler_test.py::LearningRateSchedulerTest::
-    test_throws_when_optimizer_has_schedule (Keras's PolynomialDecay; any schedule)."""
+    test_throws_when_optimizer_has_schedule."""
     model, x, y = lr_setup
     scheduler = callbacks.LearningRateScheduler(lambda step, lr: lr / 2)
-    schedule = dc.optimizers.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.9)
+    schedule = keras_schedule()
     model.compile(loss="mse", optimizer=dc.optimizers.Adam(schedule))
     with pytest.raises(TypeError, match="This optimizer was created with a `LearningRateSchedule`"):
         model.fit(x, y, callbacks=[scheduler], epochs=2, verbose=0)
@@ -545,8 +554,8 @@ def checkpoint_setup():
 
 def test_model_checkpoint_options(tmp_path, checkpoint_setup):
     """model_checkpoint_test.py::ModelCheckpointTest::test_model_checkpoint_options, cases
-    1-6 and 11-14 (Keras's accuracy metric is CategoricalAccuracy here; save_freq, cases
-    8-10, is not supported; case 15 needs AUC)."""
+    1-6 and 11-15 (Keras's accuracy metric is CategoricalAccuracy here; save_freq, cases
+    8-10, is not supported; case 15 runs where densecore has AUC)."""
     get_model, fit = checkpoint_setup
     model = get_model()
     filepath = str(tmp_path / "subdir" / "checkpoint.dc")  # the folder is created
@@ -583,6 +592,13 @@ def test_model_checkpoint_options(tmp_path, checkpoint_setup):
         assert os.path.exists(filepath) == saved, (monitor, threshold, mode)
         if saved:
             os.remove(filepath)
+    if hasattr(dc.metrics, "AUC"):  # case 15: AUC was at its best (1) already, in auto mode
+        cbk = callbacks.ModelCheckpoint(
+            filepath, monitor="val_auc", save_best_only=True, initial_value_threshold=1, mode="auto"
+        )
+        model.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=[dc.metrics.AUC()])
+        fit(model, [cbk])
+        assert not os.path.exists(filepath)
 
 
 @pytest.mark.parametrize("save_weights_only", [False, True])
@@ -638,8 +654,7 @@ def test_reduce_lr_with_model_fit(plateau_setup):
 def test_reduce_lr_throws_when_optimizer_has_schedule(plateau_setup):
     """reduce_lr_on_plateau_test.py::ReduceLROnPlateauTest::test_throws_when_optimizer_has_schedule."""
     model, fit = plateau_setup
-    schedule = dc.optimizers.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.9)
-    model.compile(loss="mse", optimizer=dc.optimizers.Adam(schedule))
+    model.compile(loss="mse", optimizer=dc.optimizers.Adam(keras_schedule()))
     with pytest.raises(TypeError, match="This optimizer was created with a `LearningRateSchedule`"):
         fit(callbacks.ReduceLROnPlateau(patience=1, factor=0.1, monitor="val_loss", min_delta=100), 2)
 
