@@ -231,9 +231,9 @@ def _finite(owner, name, value, optional=False):
 
 
 def _metric_direction(metric):
-    """ "up" or "down": which way a metric improves. A metric's own `_direction` (Keras's
-    attribute) first, else the direction Keras gives its class or the nearest base class
-    of that name (so a subclass of Precision goes up); None when unknown."""
+    """Which way a metric improves, "up" or "down": its own `_direction` (Keras's attribute)
+    first, else the direction Keras gives its class or the nearest base class of that name
+    (so a subclass of Precision goes up); None when unknown."""
     direction = getattr(metric, "_direction", None)
     if direction in ("up", "down"):
         return direction
@@ -486,19 +486,19 @@ class ModelCheckpoint(MonitorCallback):
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
 
     def _fit_will_log(self, names):
-        missing = [p for p in self._placeholders if p.startswith("val_") and p not in names]
-        if missing:
-            validates = any(name.startswith("val_") for name in names)
-            raise ValueError(
-                f"ModelCheckpoint: filepath {self.filepath!r} names {{{missing[0]}}}, which fit will "
-                f"not log: its epochs log {list(names)}"
-                + (
-                    "; use one of those, or take the placeholder out of the filepath."
+        for name in self._placeholders:
+            if name.startswith("val_") and name not in names:
+                validates = any(logged.startswith("val_") for logged in names)
+                why = (
+                    ""
                     if validates
-                    else " (fit has no validation data); pass validation_data or validation_split to fit, "
-                    "or take the placeholder out of the filepath."
+                    else " (it has no validation data: pass validation_data or validation_split)"
                 )
-            )
+                raise ValueError(
+                    f"ModelCheckpoint: filepath {self.filepath!r} names {{{name}}}, which fit will not "
+                    f"log{why}; its epochs log {list(names)}. Use one of those, or take the "
+                    f"placeholder out of the filepath."
+                )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
