@@ -6,51 +6,89 @@
     weights/<i>.npy    each weight, in get_weights() order
     optimizer/<i>.npy  the optimizer's state arrays (so training resumes where it stopped)
 
-Never pickle: arrays are read with allow_pickle=False and the config is plain JSON.
-A save writes a temporary file beside the target, fsyncs it and renames it over the
-target, so a crash mid-save leaves the old file intact. A load checks everything (the
-zip, the JSON, each declared layer size, each array's header against the declared shape)
-before allocating the model's arrays.
+A file may come from a stranger, so a load trusts nothing in it and checks, before it
+builds or allocates anything:
+- the zip: every entry it reads is stored or deflated (never encrypted), lies inside the
+  file, and declares a size that the config implies (each weight's shape and dtype, at most
+  MAX_CONFIG_BYTES of JSON) and that deflate can produce from the bytes actually stored
+  (at most MAX_DEFLATE_RATIO : 1); it is then read as a stream that stops at that size, so a
+  zip bomb costs nothing;
+- the config, against the schema of the format (`_check_config`): the type and range of
+  every field, at most MAX_DEPTH levels of JSON, finite numbers only, at most MAX_LAYERS
+  layers, and every setting of a layer, optimizer or loss one its class takes;
+- the bytes the architecture implies: the weights each layer would create (units × input
+  width, a LowRankDense's rank, ...) must be exactly the arrays declared and stored, so a
+  file cannot demand a huge layer it does not hold;
+- each .npy header (at most MAX_NPY_HEADER bytes, read before anything is allocated for
+  it) against the declared shape and dtype. Never pickle: no array is read with pickle
+  and the config is plain JSON.
+Every damaged or hostile file is a ValueError naming the path, the entry and what was
+found. Weights that are not finite (a diverged model) load, with a warning naming them,
+as Keras does: a save never writes a file that load refuses, because save runs the same
+checks on what it is about to write.
+
+A save writes a temporary file beside the target (named after it, so the next save there
+removes what a killed one left), fsyncs it and renames it over the target: a crash or a
+full disk mid-save leaves the old file intact. The file keeps the mode of the one it
+replaces, or gets the umask's default for a new one.
 """
 
+import functools
+import hashlib
+import inspect
 import io
 import json
+import math
 import os
-import tempfile
+import re
+import secrets
+import socket
+import time
 import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
+from . import initializers as initializers_module
 from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from . import regularizers as regularizers_module
+from . import schedules as schedules_module
 
 FORMAT, VERSION = "densecore", 1
-MAX_ELEMENTS = 2**31  # per array: larger declarations are refused before allocation
+
+# ---- what a file may declare: each limit is stated in the error that refuses a file -----------
+MAX_ELEMENTS = 2**31  # per array (and per input sample)
+MAX_DIMS = 8  # axes of an array or of the input shape
+MAX_LAYERS = 10_000  # layers of a Sequential model (building is linear; this bounds the time)
+MAX_ARRAYS = 8 * MAX_LAYERS  # weight arrays a file may declare
+MAX_CONFIG_BYTES = 16 * 2**20  # config.json (a 10,000-layer model's is about 5 MB)
+MAX_DEPTH = 32  # levels of JSON nesting (densecore writes at most 7)
+MAX_METRICS = 1000
+MAX_NPY_HEADER = 4096  # bytes of a .npy header (numpy writes about 128)
+MAX_DEFLATE_RATIO = 1100  # deflate cannot expand more than 1032 : 1
+MAX_ITERATIONS = 2**62
 DTYPES = {"<f4", "<f8", "|i1", "<i4"}  # the only dtypes a weight may declare
 
-
-def _write_atomic(filepath, entries: dict) -> None:
-    filepath = os.fspath(filepath)
-    directory = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(prefix=".densecore-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for name, data in entries.items():
-                    archive.writestr(name, data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+STALE_AFTER_S = 600  # a temporary untouched this long is a leftover, whoever wrote it
+_CHUNK = 1 << 20  # arrays are read in pieces of this many bytes, straight into place
 
 
+class _Invalid(Exception):
+    """What is wrong with a file (or with a config about to be saved), in words; the public
+    functions turn it into a ValueError that names the path."""
+
+
+def _show(value) -> str:
+    """repr(value), cut short: a hostile value may be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# ---- saving -------------------------------------------------------------------------------
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
@@ -68,12 +106,56 @@ def _describe(model) -> dict:
     }
 
 
+def _path(where: str, filepath) -> str:
+    try:
+        return os.fsdecode(os.fspath(filepath))
+    except TypeError:
+        raise TypeError(
+            f"{where}: filepath must be a path (str or os.PathLike); received {type(filepath).__name__}."
+        ) from None
+
+
+def _config_text(model, config: dict, filepath: str) -> bytes:
+    """config.json for `config`, after the checks load runs on it: a save never writes a
+    file that load_model or load_weights would refuse."""
+    where = f"save: cannot save model '{model.name}' to {filepath!r}"
+    try:
+        text = json.dumps(config, allow_nan=False).encode()
+    except ValueError as exc:  # NaN or inf in a setting: JSON has no such numbers
+        raise ValueError(f"{where}: its config holds a number that is not finite ({exc}).") from None
+    except TypeError as exc:  # get_config() returned something JSON cannot hold
+        raise TypeError(f"{where}: its config is not plain JSON ({exc}).") from None
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ValueError(
+            f"{where}: its config is {len(text)} bytes of JSON; a file holds at most {MAX_CONFIG_BYTES}."
+        )
+    try:
+        checked = json.loads(text)
+        _check_config(checked)
+        if checked["kind"] == "model":
+            _check_architecture(checked)
+    except _Invalid as exc:
+        raise ValueError(f"{where}: load would refuse the file: {exc}.") from None
+    return text
+
+
 def save_model(model, filepath) -> None:
-    """Save `model` (architecture, weights, compile settings, optimizer state) to filepath."""
+    """Save `model` (architecture, weights, compile settings, optimizer state) to filepath.
+
+    Weights that are not finite are saved as they are (load_model warns about them).
+
+    Raises:
+        ValueError: for a model that is not built, or whose config load_model would refuse
+            (more than MAX_LAYERS layers, a layer of a class it cannot rebuild, ...); the file
+            is then not touched.
+        OSError: when the file cannot be written; it names `filepath`, and the file there,
+            if any, is unchanged.
+    """
+    filepath = _path("save", filepath)
     if not model.built:
         raise ValueError(f"save: model '{model.name}' is not built; there is nothing to save yet.")
     config = {**_describe(model), "kind": "model", "compile": None, "optimizer": None}
-    entries = {f"weights/{i}.npy": _npy(w.data) for i, w in enumerate(model.weights)}
+    state = []
     if getattr(model, "compiled", False):
         loss = model.loss
         if isinstance(loss, losses_module.Loss):
@@ -85,147 +167,832 @@ def save_model(model, filepath) -> None:
             }
             state = optimizer.state_arrays(model.trainable_weights)
             config["optimizer"] = {"iterations": optimizer.iterations, "arrays": len(state)}
-            entries.update({f"optimizer/{i}.npy": _npy(a) for i, a in enumerate(state)})
-    entries["config.json"] = json.dumps(config).encode()
+    text = _config_text(model, config, filepath)
+    entries = {f"weights/{i}.npy": _npy(w.data) for i, w in enumerate(model.weights)}
+    entries.update({f"optimizer/{i}.npy": _npy(a) for i, a in enumerate(state)})
+    entries["config.json"] = text
     _write_atomic(filepath, entries)
 
 
 def save_weights(model, filepath) -> None:
-    """Save only the weights of a built model."""
+    """Save only the weights of a built model (atomically, as save_model)."""
+    filepath = _path("save_weights", filepath)
     if not model.built:
         raise ValueError(f"save_weights: model '{model.name}' is not built.")
+    text = _config_text(model, {**_describe(model), "kind": "weights"}, filepath)
     entries = {f"weights/{i}.npy": _npy(w.data) for i, w in enumerate(model.weights)}
-    entries["config.json"] = json.dumps({**_describe(model), "kind": "weights"}).encode()
+    entries["config.json"] = text
     _write_atomic(filepath, entries)
 
 
-# ---- loading ------------------------------------------------------------------------------
-class _Archive:
-    """A validated view of a saved file."""
+# ---- the atomic write -----------------------------------------------------------------------
+def _temporary_prefix(name: str) -> str:
+    """Temporaries are named after their target, `.<name>.densecore-<pid>-<host>-<random>.tmp`,
+    so a save finds the ones an earlier, killed save to the same path left behind (the name
+    is cut to 48 characters so that the temporary's stays within the 255 bytes a name may have)."""
+    return f".{name[:48]}.densecore-"
 
-    def __init__(self, filepath):
-        self.path = os.fspath(filepath)
+
+_host_tag = None
+
+
+def _host() -> str:
+    """A short tag of this machine: a process id means something only on the machine that ran it
+    (a directory may be shared over the network)."""
+    global _host_tag
+    if _host_tag is None:
+        _host_tag = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+    return _host_tag
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # (os.kill(pid, 0) would end the process on Windows): go by age alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is another user's, or we cannot tell: leave its file alone
+        return True
+    return True
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Remove the temporaries an earlier save to `name` left when it was killed: those of a
+    process of this machine that has ended, and any untouched for STALE_AFTER_S (a live save
+    writes to its temporary continuously, then renames it within a moment)."""
+    pattern = re.compile(re.escape(_temporary_prefix(name)) + r"(\d+)-([0-9a-f]{6})-[0-9a-f]{8}\.tmp\Z")
+    try:
+        listing = os.scandir(directory)
+    except OSError:
+        return
+    now = time.time()
+    with listing:
+        for entry in listing:
+            found = pattern.match(entry.name)
+            if found is None:
+                continue
+            pid, host = int(found[1]), found[2]
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                dead = host == _host() and pid != os.getpid() and not _alive(pid)
+                if dead or now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_S:
+                    os.unlink(entry.path)
+            except OSError:  # removed meanwhile, or not ours to remove: it is only a leftover
+                continue
+
+
+def _create_temporary(directory: str, name: str):
+    """(fd, path) of a new temporary beside the target. Created with mode 0o666, so the umask
+    applies as it does to any new file (mkstemp's 0o600 would leave the saved file unreadable
+    to the group and others)."""
+    prefix = os.path.join(directory, _temporary_prefix(name))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = f"{prefix}{os.getpid()}-{_host()}-{secrets.token_hex(4)}.tmp"
         try:
-            self.zip = zipfile.ZipFile(self.path, "r")
-            raw = self.zip.read("config.json")
-            self.config = json.loads(raw)
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name for {prefix}*")
+
+
+def _named(exc: OSError, filepath: str) -> OSError:
+    """The same kind of OSError (OSError(errno, ...) picks the subclass), naming the file the
+    caller asked for, not our temporary."""
+    message = f"save: cannot write {filepath!r} ({exc.strerror or exc}); the file there, if any, is unchanged"
+    return OSError(exc.errno, message) if exc.errno is not None else OSError(message)
+
+
+def _write_atomic(filepath: str, entries: dict) -> None:
+    directory, name = os.path.split(os.path.abspath(filepath))
+    _remove_stale_temporaries(directory, name)
+    tmp = None
+    try:
+        try:  # keep the mode of the file replaced (the permission bits only)
+            mode = os.stat(filepath).st_mode & 0o777
         except FileNotFoundError:
-            raise
-        except (
-            zipfile.BadZipFile,
-            KeyError,
-            json.JSONDecodeError,
-            UnicodeDecodeError,
-            OSError,
-            EOFError,
-            zipfile.LargeZipFile,
-            zlib.error,
-            NotImplementedError,  # a damaged header naming an unknown compression method
-        ) as exc:
-            raise ValueError(
-                f"load: {self.path!r} is not a densecore file, or it is "
-                f"damaged ({type(exc).__name__}: {exc})."
-            ) from None
-        if not isinstance(self.config, dict) or self.config.get("format") != FORMAT:
-            raise ValueError(f"load: {self.path!r} is not a densecore file.")
-        if self.config.get("version") != VERSION:
-            raise ValueError(
-                f"load: {self.path!r} has format version "
-                f"{self.config.get('version')!r}; this densecore reads {VERSION}."
+            mode = None  # a new file: the umask's default, from os.open's 0o666
+        fd, tmp = _create_temporary(directory, name)
+        with os.fdopen(fd, "wb") as handle:
+            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for entry, data in entries.items():
+                    archive.writestr(entry, data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, filepath)
+        tmp = None
+    except OSError as exc:
+        raise _named(exc, filepath) from exc
+    finally:
+        if tmp is not None:  # failed or interrupted (KeyboardInterrupt too): the old file stays
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+# ---- the schema of config.json ------------------------------------------------------------
+def _fail(where: str, expected: str, value):
+    raise _Invalid(f"{where} must be {expected}; received {_show(value)}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _integer(value, where, low=-(2**64), high=2**64):
+    if not _is_int(value) or not low <= value <= high:
+        _fail(where, f"an integer in [{low}, {high}]", value)
+    return value
+
+
+def _count(value, where):
+    return _integer(value, where, 1, MAX_ELEMENTS)
+
+
+def _number(value, where):
+    if not _is_number(value):
+        _fail(where, "a number", value)
+    return value
+
+
+def _flag(value, where):
+    if not isinstance(value, bool):
+        _fail(where, "true or false", value)
+    return value
+
+
+def _text(value, where):
+    if not isinstance(value, str) or not 0 < len(value) <= 1000:
+        _fail(where, "a non-empty string of at most 1000 characters", value)
+    return value
+
+
+def _dict(value, where):
+    if not isinstance(value, dict):
+        _fail(where, "an object {...}", value)
+    return value
+
+
+def _list(value, where, most):
+    if not isinstance(value, list) or len(value) > most:
+        shown = f"a list of {len(value)} entries" if isinstance(value, list) else value
+        _fail(where, f"a list of at most {most} entries", shown)
+    return value
+
+
+def _optional(check):
+    def optional(value, where):
+        return None if value is None else check(value, where)
+
+    return optional
+
+
+def _dims(value, where):
+    """A sample's shape (d1, ...): 1 to MAX_DIMS positive integers, at most MAX_ELEMENTS in all."""
+    _list(value, where, MAX_DIMS)
+    if not value:
+        _fail(where, "a list of 1 to 8 positive integers", value)
+    for i, d in enumerate(value):
+        _count(d, f"{where}[{i}]")
+    if math.prod(value) > MAX_ELEMENTS:
+        _fail(where, f"at most {MAX_ELEMENTS} elements in all", value)
+    return value
+
+
+def _input_shape(value, where):
+    if not isinstance(value, list) or not value or value[0] is not None:
+        _fail(where, "[null, d1, ...] (the batch axis first, then positive integers)", value)
+    _dims(value[1:], where)
+    return value
+
+
+def _scan(value, where: str) -> None:
+    """Any JSON value: at most MAX_DEPTH levels deep, numbers finite and integers within
+    ±2⁶⁴. Iterative, so no depth of nesting can exhaust the stack; a node's path is spelt
+    out only for the error (a 10,000-layer config has some 300,000 nodes)."""
+
+    def path(at, key=None):
+        keys = [] if key is None else [key]
+        while isinstance(at, tuple):
+            at, key = at
+            keys.append(key)
+        return at + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in reversed(keys))
+
+    stack = [(value, where, 0)]
+    while stack:
+        item, at, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            raise _Invalid(f"{path(at)} is nested more than {MAX_DEPTH} levels deep")
+        for key, child in item.items() if isinstance(item, dict) else enumerate(item):
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, (at, key), depth + 1))
+            elif kind is float and not math.isfinite(child):
+                _fail(path(at, key), "a finite number", child)
+            elif kind is int and not -(2**64) <= child <= 2**64:
+                _fail(path(at, key), "an integer within ±2**64", child)
+
+
+def _accepted(cls) -> set:
+    """The keyword arguments cls(...) takes: its __init__'s, and those of the base classes its
+    **kwargs pass on to."""
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    names.discard("self")
+    return names
+
+
+_ACCEPTED = {}
+
+
+def _registered(value, where, registry: dict, key=lambda name: name):
+    """The class that `value` names in `registry`."""
+    if not isinstance(value, str) or key(value) not in registry:
+        _fail(where, f"one of {sorted(registry)}", value)
+    return registry[key(value)]
+
+
+def _object(value, where, registry: dict, key=lambda name: name):
+    """{"class_name": a name in registry, "config": its settings}: the class, its settings checked."""
+    _dict(value, where)
+    cls = _registered(value.get("class_name"), f"{where}.class_name", registry, key)
+    _settings(cls, _dict(value.get("config"), f"{where}.config"), f"{where}.config")
+    return cls
+
+
+def _initializer(value, where):
+    if isinstance(value, str):
+        return _registered(value, where, initializers_module.ALL, str.lower)
+    return _object(value, where, initializers_module.ALL)
+
+
+_REGULARIZERS = {cls.__name__: cls for cls in regularizers_module.ALL.values()}  # as serialize names them
+
+
+def _regularizer(value, where):
+    return None if value is None else _object(value, where, _REGULARIZERS)
+
+
+def _learning_rate(value, where):
+    if isinstance(value, dict):
+        return _object(value, where, schedules_module.ALL)
+    return _number(value, where)
+
+
+# The type (and, for sizes, the range) of each setting a layer, optimizer, schedule, loss or
+# initializer may have, by name; the classes themselves check the values' ranges when built.
+_SETTINGS = {
+    "name": _optional(_text),
+    "trainable": _flag,
+    "input_shape": _optional(_dims),
+    "shape": _dims,
+    "input_dim": _optional(_count),
+    "dtype": _optional(_text),
+    "units": _count,
+    "rank": _count,
+    "activation": _optional(_text),
+    "use_bias": _flag,
+    "center": _flag,
+    "scale": _flag,
+    "static": _flag,
+    "nesterov": _flag,
+    "staircase": _flag,
+    "from_logits": _flag,
+    "axis": _integer,
+    "num_bits": _integer,
+    "seed": _optional(_integer),
+    "learning_rate": _learning_rate,
+    "clipnorm": _optional(_number),
+    "clipvalue": _optional(_number),
+    "global_clipnorm": _optional(_number),
+    **dict.fromkeys(
+        (
+            "rate",
+            "momentum",
+            "epsilon",
+            "range_momentum",
+            "beta_1",
+            "beta_2",
+            "rho",
+            "weight_decay",
+            "initial_learning_rate",
+            "decay_steps",
+            "decay_rate",
+            "alpha",
+            "l1",
+            "l2",
+        ),
+        _number,
+    ),
+}
+
+
+def _settings(cls, config: dict, where: str) -> None:
+    """Each key one that cls(...) takes, each known setting of its type."""
+    accepted = _ACCEPTED.get(cls)
+    if accepted is None:
+        accepted = _ACCEPTED[cls] = _accepted(cls)
+    for key, value in config.items():
+        if key not in accepted:
+            raise _Invalid(
+                f"{where}: {cls.__name__} takes no setting {_show(key)}; it takes {sorted(accepted)}"
+            )
+        if key.endswith("_initializer"):
+            _initializer(value, f"{where}.{key}")
+        elif key.endswith("_regularizer"):
+            _regularizer(value, f"{where}.{key}")
+        elif key in _SETTINGS:
+            _SETTINGS[key](value, f"{where}.{key}")
+
+
+def _check_compile(spec) -> None:
+    _dict(spec, "compile")
+    _object(spec.get("optimizer"), "compile.optimizer", optimizers_module.ALL, str.lower)
+    _object(spec.get("loss"), "compile.loss", losses_module.CLASSES)
+    for kind in ("metrics", "weighted_metrics"):
+        for i, metric in enumerate(_list(spec.get(kind) or [], f"compile.{kind}", MAX_METRICS)):
+            where = f"compile.{kind}[{i}]"
+            if isinstance(metric, str):  # a name, as files written before metrics kept settings
+                _text(metric, where)
+                continue
+            _dict(metric, where)  # a class of the user's own may be missing: load warns then
+            _text(metric.get("class_name"), f"{where}.class_name")
+            _dict(metric.get("config"), f"{where}.config")
+
+
+def _check_config(config) -> None:
+    """config.json against the schema of the format (types, ranges, depth, counts); raises
+    _Invalid naming the field and what it holds. Nothing here allocates more than the
+    config itself, and nothing is built."""
+    _scan(config, "config.json")
+    if config.get("kind") not in ("model", "weights"):
+        _fail("kind", '"model" or "weights"', config.get("kind"))
+    _text(config.get("class_name"), "class_name")
+    _dict(config.get("config"), "config")
+    _input_shape(config.get("input_shape"), "input_shape")
+    for i, spec in enumerate(_list(config.get("weights"), "weights", MAX_ARRAYS)):
+        where = f"weights[{i}]"
+        _dict(spec, where)
+        _text(spec.get("name"), f"{where}.name")
+        shape = _list(spec.get("shape"), f"{where}.shape", MAX_DIMS)
+        for j, d in enumerate(shape):
+            _count(d, f"{where}.shape[{j}]")
+        if math.prod(shape) > MAX_ELEMENTS:
+            _fail(f"{where}.shape", f"at most {MAX_ELEMENTS} elements", shape)
+        dtype = spec.get("dtype", "<f4")
+        if not isinstance(dtype, str) or dtype not in DTYPES:
+            _fail(f"{where}.dtype", f"one of {sorted(DTYPES)}", spec.get("dtype"))
+    if config["kind"] == "model":
+        if config.get("compile") is not None:
+            _check_compile(config["compile"])
+        state = config.get("optimizer")
+        if state is not None:
+            _dict(state, "optimizer")
+            _integer(state.get("iterations", 0), "optimizer.iterations", 0, MAX_ITERATIONS)
+            _integer(state.get("arrays", 0), "optimizer.arrays", 0, 4 * MAX_ARRAYS)
+        if config["class_name"] == "Sequential":
+            _check_layers(config["config"])
+
+
+def _check_layers(config: dict) -> None:
+    _optional(_text)(config.get("name"), "config.name")
+    if not isinstance(config.get("layers"), list):
+        _fail("config.layers", "a list of layers", config.get("layers"))
+    if len(config["layers"]) > MAX_LAYERS:
+        raise _Invalid(
+            f"config.layers holds {len(config['layers'])} layers; a file may declare at most {MAX_LAYERS}"
+        )
+    for i, spec in enumerate(config["layers"]):
+        where = f"config.layers[{i}]"
+        _dict(spec, where)
+        cls = _registered(spec.get("class_name"), f"{where}.class_name", layers_module.ALL)
+        _settings(cls, _dict(spec.get("config"), f"{where}.config"), f"{where}.config")
+
+
+# ---- the weights an architecture implies --------------------------------------------------
+# Per layer class: (input shape, config) -> (output shape, [(shape, dtype) of each weight in
+# get_weights order]), as its build() creates them; worked out from the config alone, so a
+# file is checked against the arrays it stores before anything is built or allocated.
+def _dense_input(kind, shape, where):
+    if len(shape) != 2:
+        raise _Invalid(f"{where}: {kind} takes inputs (batch, features); it would receive {list(shape)}")
+    return shape[1]
+
+
+def _required(c, key, where):
+    if key not in c:
+        raise _Invalid(f"{where}.config lacks the setting {key!r}")
+    return c[key]
+
+
+def _dense(shape, c, where, kind="Dense"):
+    n_in, units = _dense_input(kind, shape, where), _required(c, "units", where)
+    bias = [((units,), "<f4")] if c.get("use_bias", True) else []
+    return (None, units), [((n_in, units), "<f4"), *bias]
+
+
+def _low_rank(shape, c, where):
+    n_in = _dense_input("LowRankDense", shape, where)
+    units, rank = _required(c, "units", where), _required(c, "rank", where)
+    bias = [((units,), "<f4")] if c.get("use_bias", True) else []
+    return (None, units), [((n_in, rank), "<f4"), ((rank, units), "<f4"), *bias]
+
+
+def _qat(shape, c, where):
+    out, weights = _dense(shape, c, where, "QATDense")
+    return out, [*weights, ((3,), "<f4")]
+
+
+def _quantized(shape, c, where):
+    n_in, units = _dense_input("QuantizedDense", shape, where), _required(c, "units", where)
+    bias = [((units,), "<f4")] if c.get("use_bias", True) else []
+    return (None, units), [((units, n_in), "|i1"), ((units,), "<f4"), ((units,), "<i4"), *bias, ((2,), "<f4")]
+
+
+def _batch_norm(shape, c, where):
+    f = ((shape[-1],), "<f4")
+    return shape, [f] * (int(c.get("scale", True)) + int(c.get("center", True)) + 2)
+
+
+def _flatten(shape, c, where):
+    return (None, math.prod(shape[1:])), []
+
+
+_IMPLIED = {
+    "Dense": _dense,
+    "LowRankDense": _low_rank,
+    "QATDense": _qat,
+    "QuantizedDense": _quantized,
+    "BatchNormalization": _batch_norm,
+    "Flatten": _flatten,
+    "Dropout": lambda shape, c, where: (shape, []),
+    "Activation": lambda shape, c, where: (shape, []),
+    "InputLayer": lambda shape, c, where: (shape, []),
+}
+
+
+def _implied_weights(layer_specs: list, input_shape):
+    """[(shape, dtype)] of the weights building these layers for `input_shape` creates, or
+    None when a layer is of a class the table does not know (its build is guarded instead)."""
+    shape, implied = tuple(input_shape), []
+    for i, spec in enumerate(layer_specs):
+        kind, config, where = spec["class_name"], spec["config"], f"config.layers[{i}]"
+        rule, cls = _IMPLIED.get(kind), layers_module.ALL.get(kind)
+        if rule is None or cls is None or not cls.__module__.startswith("densecore."):
+            return None  # (a class of the user's own, registered under a built-in name)
+        declared = config.get("shape") if kind == "InputLayer" else config.get("input_shape")
+        if kind == "InputLayer" and i > 0:
+            raise _Invalid(f"{where}: an InputLayer can only be the first layer")
+        if i == 0 and declared is not None and list(declared) != list(shape[1:]):
+            raise _Invalid(
+                f"{where} declares inputs {declared}, but the file's input_shape is {list(input_shape)}"
+            )
+        shape, weights = rule(shape, config, where)
+        implied += weights
+    return implied
+
+
+def _bytes(shape, dtype) -> int:
+    return math.prod(shape) * np.dtype(dtype).itemsize
+
+
+def _compare_weights(implied, declared, where) -> None:
+    """The weights the architecture implies against those the file declares, shape and dtype."""
+    if len(implied) != len(declared):
+        raise _Invalid(
+            f"{where} implies {len(implied)} weight arrays ({sum(_bytes(*w) for w in implied)} bytes); "
+            f"the file declares {len(declared)}"
+        )
+    for i, ((shape, dtype), spec) in enumerate(zip(implied, declared)):
+        if list(shape) != spec["shape"] or dtype != spec.get("dtype", "<f4"):
+            raise _Invalid(
+                f"{where} implies weight {i} of shape {list(shape)} {dtype} ({_bytes(shape, dtype)} bytes); "
+                f"the file declares weights[{i}] {spec['shape']} {spec.get('dtype', '<f4')}"
             )
 
-    def array(self, name, shape, dtype=np.float32) -> np.ndarray:
-        """Read one array, checking its header against the expected shape and dtype first."""
+
+def _check_architecture(config: dict) -> None:
+    """A Sequential's layers against the weights the file declares (other models are the
+    user's code: their build is guarded instead)."""
+    if config["class_name"] == "Sequential":
+        implied = _implied_weights(config["config"]["layers"], config["input_shape"])
+        if implied is not None:
+            _compare_weights(implied, config["weights"], "the architecture")
+
+
+# ---- loading ------------------------------------------------------------------------------
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    zlib.error,
+    NotImplementedError,  # a damaged header naming an unknown compression method
+    RuntimeError,  # zipfile: "File is encrypted, password required"
+)
+
+
+class _Archive:
+    """A validated view of a saved file: the zip opened, config.json read (bounded) and
+    checked against the schema. `caller` names the public function in errors."""
+
+    def __init__(self, filepath, caller: str):
+        self.caller = caller
+        self.path = _path(caller, filepath)
         try:
-            with self.zip.open(name) as handle:
-                version = np.lib.format.read_magic(handle)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                found, _, found_dtype = read_header(handle)
-                if tuple(found) != tuple(shape) or found_dtype != np.dtype(dtype):
-                    raise ValueError(
-                        f"array {name} is {found} {found_dtype}, expected {tuple(shape)} {np.dtype(dtype)}"
-                    )
-            with self.zip.open(name) as handle:
-                return np.lib.format.read_array(handle, allow_pickle=False)
-        except ValueError as exc:
-            raise ValueError(f"load: {self.path!r} is damaged: {exc}.") from None
-        except (KeyError, zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
+            self.size = os.path.getsize(self.path)
+            self.zip = zipfile.ZipFile(self.path, "r")
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
+            raise  # no file to judge: the usual errors of opening a path
+        except (*_READ_ERRORS, ValueError) as exc:
+            raise self.refused(f"not a zip archive ({type(exc).__name__}: {exc})") from None
+        try:
+            self._index()
+            raw = self.read("config.json", MAX_CONFIG_BYTES)
+            self.config = self._parse(raw)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.zip.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def refused(self, detail: str) -> ValueError:
+        return ValueError(f"{self.caller}: cannot load {self.path!r}: {detail}.")
+
+    def _index(self) -> None:
+        infos = self.zip.infolist()
+        self.entries = {}
+        for info in infos:
+            if info.filename in self.entries:
+                raise self.refused(f"it holds two entries named {info.filename!r}")
+            self.entries[info.filename] = info
+
+    def _parse(self, raw: bytes) -> dict:
+        def constant(name):  # NaN, Infinity: not JSON, and never in a setting
+            raise _Invalid(f"config.json holds {name}, which is not a JSON number")
+
+        try:
+            config = json.loads(raw.decode("utf-8"), parse_constant=constant)
+        except RecursionError:  # json's C parser counts its depth: a deep file ends here
+            raise self.refused(f"config.json is nested more than {MAX_DEPTH} levels deep") from None
+        except (UnicodeDecodeError, ValueError) as exc:  # (JSONDecodeError is a ValueError)
+            raise self.refused(f"config.json is not JSON ({exc})") from None
+        except _Invalid as exc:
+            raise self.refused(str(exc)) from None
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            raise ValueError(f"{self.caller}: {self.path!r} is not a densecore file.")
+        if config.get("version") != VERSION:
             raise ValueError(
-                f"load: {self.path!r} is damaged or truncated ({type(exc).__name__}: {exc})."
+                f"{self.caller}: {self.path!r} has format version "
+                f"{_show(config.get('version'))}; this densecore reads {VERSION}."
+            )
+        try:
+            _check_config(config)
+        except _Invalid as exc:
+            raise self.refused(str(exc)) from None
+        return config
+
+    def entry(self, name: str, low: int, high: int, why: str) -> zipfile.ZipInfo:
+        """The zip entry `name`, checked before a byte of it is read: present, stored or
+        deflated, not encrypted, inside the file, declaring low..high bytes, and no more
+        than deflate can produce from the bytes it stores (a zip bomb declares either too
+        much, or less than it inflates to, and the stream stops at the declared size)."""
+        info = self.entries.get(name)
+        if info is None:
+            raise self.refused(f"the entry {name} is missing")
+        if info.flag_bits & 0x41:
+            raise self.refused(f"the entry {name} is encrypted; densecore never encrypts")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise self.refused(
+                f"the entry {name} uses compression method {info.compress_type}; densecore "
+                f"writes stored ({zipfile.ZIP_STORED}) or deflated ({zipfile.ZIP_DEFLATED}) entries"
+            )
+        if not low <= info.file_size <= high:
+            raise self.refused(
+                f"the entry {name} declares {info.file_size} bytes; {why} it may hold {low} to {high}"
+            )
+        if info.header_offset + info.compress_size > self.size:
+            raise self.refused(f"the entry {name} runs past the end of the file (truncated?)")
+        ratio = 1 if info.compress_type == zipfile.ZIP_STORED else MAX_DEFLATE_RATIO
+        if info.file_size > ratio * info.compress_size + (1024 if ratio > 1 else 0):
+            raise self.refused(
+                f"the entry {name} declares {info.file_size} bytes from {info.compress_size} stored "
+                f"bytes, more than its compression can produce (at most {MAX_DEFLATE_RATIO}:1 for deflate)"
+            )
+        return info
+
+    def read(self, name: str, most: int) -> bytes:
+        """A whole (small) entry: config.json."""
+        info = self.entry(name, 0, most, "as a densecore config,")
+        try:
+            with self.zip.open(info) as handle:
+                data = handle.read(info.file_size + 1)  # zipfile stops at the declared size
+        except _READ_ERRORS as exc:
+            raise self.refused(f"the entry {name} cannot be read ({type(exc).__name__}: {exc})") from None
+        if len(data) != info.file_size:
+            raise self.refused(
+                f"the entry {name} holds {len(data)} bytes, not the {info.file_size} it declares"
+            )
+        return data
+
+    def check_array(self, name: str, shape, dtype) -> None:
+        """The entry of an array of `shape` and `dtype` declares its size (header + data)."""
+        nbytes = _bytes(shape, dtype)
+        why = f"as an array of shape {list(shape)} {np.dtype(dtype).str} (its header and {nbytes} bytes),"
+        self.entry(name, nbytes + 10, nbytes + 12 + MAX_NPY_HEADER, why)
+
+    def array(self, name: str, shape, dtype=np.float32) -> np.ndarray:
+        """Read one array: its entry and its .npy header checked against the expected shape
+        and dtype before anything is allocated for it, then its data streamed into place."""
+        shape, dtype = tuple(shape), np.dtype(dtype)
+        nbytes = _bytes(shape, dtype)
+        why = f"as an array of shape {list(shape)} {dtype.str} (its header and {nbytes} bytes),"
+        info = self.entry(name, nbytes + 10, nbytes + 12 + MAX_NPY_HEADER, why)
+        try:
+            with self.zip.open(info) as handle:
+                header_bytes = self._npy_header(name, handle, shape, dtype)
+                if header_bytes + nbytes != info.file_size:
+                    raise self.refused(
+                        f"the entry {name} declares {info.file_size} bytes; its header implies "
+                        f"{header_bytes + nbytes}"
+                    )
+                out = np.empty(shape, dtype)
+                view, done = memoryview(out.reshape(-1).view(np.uint8)), 0
+                while done < nbytes:
+                    n = handle.readinto(view[done : done + _CHUNK])
+                    if not n:
+                        raise EOFError(f"{name} ends after {done} of {nbytes} bytes")
+                    done += n
+                if handle.read(1):  # (zipfile never yields more than declared; kept as a guard)
+                    raise self.refused(f"the entry {name} holds more than {nbytes} bytes of data")
+        except _READ_ERRORS as exc:
+            raise self.refused(
+                f"the entry {name} is damaged or truncated ({type(exc).__name__}: {exc})"
             ) from None
+        return out
+
+    def _npy_header(self, name, handle, shape, dtype) -> int:
+        """Read and check a .npy header; the number of bytes it takes. Its length field is
+        checked before the header is read: numpy would read a 4 GiB header before refusing it."""
+        prefix = _read_exactly(handle, 10)
+        version = (prefix[6], prefix[7])
+        if prefix[:6] != b"\x93NUMPY" or version not in ((1, 0), (2, 0)):
+            raise self.refused(f"the entry {name} is not a .npy array (version 1.0 or 2.0)")
+        length_field = prefix[8:10] if version == (1, 0) else prefix[8:10] + _read_exactly(handle, 2)
+        length = int.from_bytes(length_field, "little")
+        if length > MAX_NPY_HEADER:
+            raise self.refused(f"the .npy header of {name} declares {length} bytes; at most {MAX_NPY_HEADER}")
+        text = _read_exactly(handle, length)
+        if prefix + text == _expected_header(shape, dtype):
+            return len(prefix) + length  # as this numpy writes it: parsing would only agree (and cost)
+        header = io.BytesIO(length_field + text)
+        fmt = np.lib.format
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        try:
+            found, fortran, found_dtype = read(header, max_header_size=MAX_NPY_HEADER)
+        except (ValueError, SyntaxError, TypeError) as exc:  # numpy parses the header's literal
+            raise self.refused(f"the .npy header of {name} is damaged ({exc})") from None
+        if tuple(found) != shape or found_dtype != dtype or fortran:
+            raise self.refused(
+                f"array {name} is {tuple(found)} {found_dtype}{' (Fortran order)' if fortran else ''}, "
+                f"expected {shape} {dtype}"
+            )
+        return 8 + len(length_field) + length
 
 
-def _check_layer_config(spec) -> None:
-    if not isinstance(spec, dict) or spec.get("class_name") not in layers_module.ALL:
-        raise ValueError(f"load: unknown layer {spec!r}.")
-    config = spec.get("config", {})
-    units = config.get("units")
-    if units is not None and (not isinstance(units, int) or not 0 < units <= MAX_ELEMENTS):
-        raise ValueError(f"load: layer declares units={units!r}, which is refused.")
+@functools.lru_cache(maxsize=256)
+def _expected_header(shape: tuple, dtype: np.dtype) -> bytes:
+    """The .npy header (magic to newline) numpy writes for a C-ordered array of shape and dtype."""
+    buffer = io.BytesIO()
+    fields = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, fields)
+    return buffer.getvalue()
+
+
+def _read_exactly(handle, n: int) -> bytes:
+    data = handle.read(n)
+    if len(data) != n:
+        raise EOFError(f"the entry ends after {len(data)} bytes")
+    return data
+
+
+def _constructed(where: str, make, *args, **kwargs):
+    """make(*args, **kwargs), a constructor fed from the file: what it refuses is the file's fault."""
+    try:
+        return make(*args, **kwargs)
+    except KeyError as exc:  # a setting missing, or a name in it unknown
+        raise _Invalid(f"{where}: no {exc} (a setting missing, or a name unknown)") from None
+    except (ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
+        raise _Invalid(f"{where}: {type(exc).__name__}: {exc}") from None
 
 
 def _build_model(archive, custom_objects):
     config = archive.config
-    class_name = config.get("class_name")
-    input_shape = config.get("input_shape")
-    if (
-        not isinstance(input_shape, list)
-        or len(input_shape) < 2
-        or input_shape[0] is not None
-        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape[1:])
-        or int(np.prod(input_shape[1:], dtype=np.float64)) > MAX_ELEMENTS
-    ):
-        raise ValueError(f"load: invalid input shape {input_shape!r}.")
-    declared = config.get("weights")
-    if not isinstance(declared, list):
-        raise ValueError("load: the weights list is missing.")
-    for spec in declared:
-        shape = spec.get("shape") if isinstance(spec, dict) else None
-        if (
-            not isinstance(shape, list)
-            or not all(isinstance(s, int) and s > 0 for s in shape)
-            or int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS
-            or spec.get("dtype", "<f4") not in DTYPES
-        ):
-            raise ValueError(
-                f"load: weight declaration {spec!r} is refused (shape must be "
-                f"positive integers, at most {MAX_ELEMENTS} elements, dtype one of "
-                f"{sorted(DTYPES)})."
-            )
+    class_name, settings, input_shape = config["class_name"], config["config"], config["input_shape"]
     if class_name == "Sequential":
-        layer_specs = config.get("config", {}).get("layers", [])
-        for spec in layer_specs:
-            _check_layer_config(spec)
-        model = layers_module.MODELS["Sequential"](name=config["config"].get("name"))
-        for spec in layer_specs:
-            model.add(layers_module.ALL[spec["class_name"]].from_config(spec["config"]))
+        specs = settings["layers"]
+        model = layers_module.MODELS["Sequential"](name=settings.get("name"))
+        # the input shape is known before the first layer: each add then builds only the new
+        # layer, and building stays linear in the number of layers
+        model.input_shape = tuple(input_shape)
+        for i, spec in enumerate(specs):
+            where = f"config.layers[{i}] ({spec['class_name']})"
+            layer = _constructed(where, layers_module.ALL[spec["class_name"]].from_config, spec["config"])
+            _constructed(where, model.add, layer)
     else:
         cls = (custom_objects or {}).get(class_name) or layers_module.MODELS.get(class_name)
         if cls is None:
             raise ValueError(
-                f"load: model class {class_name!r} is not defined here; define it "
+                f"load_model: {archive.path!r}: model class {class_name!r} is not defined here; define it "
                 f"(or pass custom_objects={{'{class_name}': cls}}) before loading."
             )
-        model = cls(**{k: v for k, v in config.get("config", {}).items() if k != "name"})
-    model.build(tuple(input_shape))
+        kwargs = {k: v for k, v in settings.items() if k != "name"}
+        model = _constructed(f"config ({class_name})", cls, **kwargs)
+    _constructed("input_shape", model.build, tuple(input_shape))
     return model
 
 
+def _check_arrays(archive) -> None:
+    """Every declared weight has an entry of its size: a file holds the arrays it declares."""
+    for i, spec in enumerate(archive.config["weights"]):
+        archive.check_array(f"weights/{i}.npy", spec["shape"], spec.get("dtype", "<f4"))
+
+
 def _load_weights_into(model, archive) -> None:
-    declared = archive.config.get("weights", [])
+    """Read every weight (checked), then put them in place. Not through set_weights, which
+    refuses weights that are not finite: a diverged model loads as it was saved, as in Keras,
+    with a warning naming those weights."""
+    declared = archive.config["weights"]
     own = model.weights
-    if len(declared) != len(own) or any(
-        list(w.shape) != d.get("shape") or w.dtype.str != d.get("dtype", "<f4") for w, d in zip(own, declared)
-    ):
+    differ = [
+        i
+        for i, (w, d) in enumerate(zip(own, declared))
+        if list(w.shape) != d["shape"] or w.dtype.str != d.get("dtype", "<f4")
+    ]
+    if len(declared) != len(own) or differ:
+        held, has = [d["shape"] for d in declared], [list(w.shape) for w in own]
         raise ValueError(
-            f"load: the file holds weights {[d.get('shape') for d in declared]} but model "
-            f"'{model.name}' has {[list(w.shape) for w in own]}."
+            f"{archive.caller}: {archive.path!r} holds weights {_show(held)} but model '{model.name}' has "
+            f"{_show(has)}" + (f" (the first to differ: weights[{differ[0]}])." if differ else ".")
         )
-    model.set_weights([archive.array(f"weights/{i}.npy", w.shape, w.dtype) for i, w in enumerate(own)])
+    arrays = [archive.array(f"weights/{i}.npy", w.shape, w.dtype) for i, w in enumerate(own)]
+    # (a float64 sum of float32 values cannot overflow: it is finite exactly when they all are)
+    not_finite = [
+        w.name
+        for w, a in zip(own, arrays)
+        if a.dtype.kind == "f" and not np.isfinite(a.sum(dtype=np.float64))
+    ]
+    for w, a in zip(own, arrays):  # all read before anything changes
+        w.data = a
+    if not_finite:
+        shown = ", ".join(not_finite[:5])
+        if len(not_finite) > 5:
+            shown += f" and {len(not_finite) - 5} more"
+        warnings.warn(
+            f"{archive.caller}: {archive.path!r}: the weights {shown} hold NaN or inf values (a diverged "
+            f"model?); they are loaded as saved, and the model's outputs will not be finite.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _check_custom_objects(custom_objects) -> dict:
+    if custom_objects is None:
+        return {}
+    if not isinstance(custom_objects, dict):
+        raise TypeError(
+            f"load_model: custom_objects must be a dict {{'ClassName': class}}; received "
+            f"{type(custom_objects).__name__} {_show(custom_objects)}."
+        )
+    for name, cls in custom_objects.items():
+        if not isinstance(name, str) or not isinstance(cls, type):
+            raise TypeError(
+                f"load_model: custom_objects maps class names to classes; received "
+                f"{_show(name)}: {_show(cls)}."
+            )
+    return custom_objects
 
 
 def load_model(filepath, custom_objects=None, compile=True):
@@ -233,45 +1000,59 @@ def load_model(filepath, custom_objects=None, compile=True):
 
     Args:
         filepath: the file.
-        custom_objects: {"ClassName": cls} for subclassed models defined elsewhere.
+        custom_objects: {"ClassName": cls} for subclassed models (and metrics) defined elsewhere.
         compile: restore the optimizer (with its state), the loss and the metrics.
 
     Raises:
         ValueError: for a file that is not a densecore model, is damaged or truncated, or
-            declares sizes that are refused; nothing is allocated before the checks.
+            declares sizes that are refused (see the module's doc); the message names the
+            path. Nothing is built or allocated before the checks.
+        TypeError: for custom_objects that is not a dict of classes.
+        FileNotFoundError: for a path where there is no file.
     """
-    archive = _Archive(filepath)
-    if archive.config.get("kind") != "model":
-        raise ValueError(
-            f"load_model: {archive.path!r} holds weights only; build the model and call model.load_weights()."
-        )
-    try:
-        model = _build_model(archive, custom_objects)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"load_model: {archive.path!r} has an invalid config ({exc}).") from None
-    _load_weights_into(model, archive)
-    spec = archive.config.get("compile")
-    if compile and spec:
-        try:
-            optimizer = optimizers_module.ALL[spec["optimizer"]["class_name"].lower()].from_config(
-                spec["optimizer"]["config"]
+    custom_objects = _check_custom_objects(custom_objects)
+    with _Archive(filepath, "load_model") as archive:
+        config = archive.config
+        if config["kind"] != "model":
+            raise ValueError(
+                f"load_model: {archive.path!r} holds weights only; build the model and call "
+                f"model.load_weights()."
             )
-            loss = losses_module.CLASSES[spec["loss"]["class_name"]](**spec["loss"]["config"])
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"load_model: {archive.path!r} has an invalid compile config ({exc}).") from None
-        metrics = {
-            kind: _metrics_from(archive, spec.get(kind) or [], loss, custom_objects)
-            for kind in ("metrics", "weighted_metrics")
-        }
-        model.compile(optimizer=optimizer, loss=loss, **metrics)
-        state = archive.config.get("optimizer") or {}
-        params = model.trainable_weights
-        expected = [(p.size,) for p in params for _ in optimizer._slots]
-        if state.get("arrays") == len(expected):
-            arrays = [archive.array(f"optimizer/{i}.npy", shape) for i, shape in enumerate(expected)]
-            optimizer.load_state_arrays(params, arrays)
-            optimizer.iterations = int(state.get("iterations", 0))
+        try:
+            _check_architecture(config)
+            _check_arrays(archive)
+            model = _build_model(archive, custom_objects)
+            _load_weights_into(model, archive)
+            if compile and config.get("compile"):
+                _compile_from(model, archive, custom_objects)
+        except _Invalid as exc:
+            raise archive.refused(str(exc)) from None
+        except MemoryError:
+            declared = sum(_bytes(d["shape"], d.get("dtype", "<f4")) for d in config["weights"])
+            raise archive.refused(
+                f"the model it describes ({declared} bytes of weights) does not fit in the memory available"
+            ) from None
     return model
+
+
+def _compile_from(model, archive, custom_objects) -> None:
+    spec = archive.config["compile"]
+    optimizer_class = optimizers_module.ALL[spec["optimizer"]["class_name"].lower()]
+    optimizer = _constructed("compile.optimizer", optimizer_class.from_config, spec["optimizer"]["config"])
+    loss_class = losses_module.CLASSES[spec["loss"]["class_name"]]
+    loss = _constructed("compile.loss", loss_class, **spec["loss"]["config"])
+    metrics = {
+        kind: _metrics_from(archive, spec.get(kind) or [], loss, custom_objects)
+        for kind in ("metrics", "weighted_metrics")
+    }
+    _constructed("compile", model.compile, optimizer=optimizer, loss=loss, **metrics)
+    state = archive.config.get("optimizer") or {}
+    params = model.trainable_weights
+    expected = [(p.size,) for p in params for _ in optimizer._slots]
+    if state.get("arrays") == len(expected):
+        arrays = [archive.array(f"optimizer/{i}.npy", shape) for i, shape in enumerate(expected)]
+        optimizer.load_state_arrays(params, arrays)
+        optimizer.iterations = state.get("iterations", 0)
 
 
 def _metrics_from(archive, specs, loss, custom_objects) -> list:
@@ -286,16 +1067,45 @@ def _metrics_from(archive, specs, loss, custom_objects) -> list:
                 f"load_model: {archive.path!r}: a saved metric was not restored ({exc}); compile "
                 f"again to count it.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
     return rebuilt
 
 
 def load_weights(model, filepath) -> None:
-    """Load weights from a file written by save_weights or save into a built model."""
-    archive = _Archive(filepath)
-    if not model.built:
-        shape = archive.config.get("input_shape")
-        if isinstance(shape, list) and len(shape) >= 2:
-            model.build(tuple(shape))
-    _load_weights_into(model, archive)
+    """Load weights from a file written by save_weights or save into `model` (built for
+    the file's input shape first, if it is not built yet).
+
+    Raises:
+        ValueError: for a damaged file (as load_model), or weights that do not fit the model.
+    """
+    with _Archive(filepath, "load_weights") as archive:
+        try:
+            _check_arrays(archive)
+            if not model.built:
+                _build_for(model, archive)
+            _load_weights_into(model, archive)
+        except _Invalid as exc:
+            raise archive.refused(str(exc)) from None
+        except MemoryError:
+            raise archive.refused(
+                f"building model '{model.name}' for its input shape {archive.config['input_shape']} "
+                f"does not fit in the memory available"
+            ) from None
+
+
+def _build_for(model, archive) -> None:
+    """Build an unbuilt model for the file's input shape; a Sequential of known layers is
+    first checked against the weights the file declares, so nothing is allocated for a
+    file whose input shape would make its layers huge."""
+    input_shape = archive.config["input_shape"]
+    if isinstance(model, layers_module.MODELS.get("Sequential", ())) and all(
+        layers_module.ALL.get(type(layer).__name__) is type(layer) for layer in model._layers
+    ):
+        specs = model.get_config()["layers"]
+        implied = _implied_weights(specs, input_shape)
+        if implied is not None:
+            where = f"model '{model.name}' built for {input_shape}"
+            _compare_weights(implied, archive.config["weights"], where)
+    where = f"building model '{model.name}' for input_shape {input_shape}"
+    _constructed(where, model.build, tuple(input_shape))
