@@ -250,3 +250,54 @@ def test_files_that_name_their_metrics_still_load():  # as written before metric
 
     loss = dc.losses.SparseCategoricalCrossentropy()
     assert type(metrics.from_config("accuracy", loss)) is metrics.SparseCategoricalAccuracy
+
+
+# ---- weights that are not finite (a diverged model) save and load back, as in Keras ---------------
+def diverged(tmp_path):
+    model = trained(dc.Sequential([Dense(3, input_shape=(4,)), Dense(2, activation="softmax")]))
+    kernel = model.layers[0].kernel  # (set_weights refuses such values; a diverging fit leaves them)
+    kernel.data[0, 0], kernel.data[1, 1], kernel.data[2, 2] = np.nan, np.inf, -np.inf
+    return model, kernel.name
+
+
+def test_weights_that_are_not_finite_load_back_with_a_warning_naming_them(tmp_path):
+    model, name = diverged(tmp_path)
+    model.save(tmp_path / "m.dc")
+    with pytest.warns(RuntimeWarning, match=f"{name}.*NaN or inf"):
+        loaded = dc.load_model(tmp_path / "m.dc")
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # (NaN where NaN was)
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+
+
+def test_load_weights_takes_weights_that_are_not_finite_too(tmp_path):
+    model, _ = diverged(tmp_path)
+    model.save_weights(tmp_path / "w.dc")
+    fresh = dc.Sequential([Dense(3), Dense(2, activation="softmax")])
+    with pytest.warns(RuntimeWarning, match="/kernel hold NaN or inf"):  # (named as in `fresh`)
+        fresh.load_weights(tmp_path / "w.dc")
+    np.testing.assert_array_equal(fresh.get_weights()[0], model.get_weights()[0])
+
+
+class Settings(dc.Model):
+    """A subclassed model whose config is whatever it is given."""
+
+    def __init__(self, setting=None):
+        super().__init__()
+        self.setting = setting
+        self.d = Dense(2)
+
+    def call(self, inputs):
+        return self.d(inputs)
+
+    def get_config(self):
+        return {"setting": self.setting}
+
+
+@pytest.mark.parametrize("setting, error", [(float("nan"), ValueError), (np.float32(1.5), TypeError)])
+def test_save_refuses_a_config_load_could_not_read_and_writes_nothing(tmp_path, setting, error):
+    model = Settings(setting)
+    model.build((None, 3))
+    with pytest.raises(error, match="save: cannot save model"):
+        model.save(tmp_path / "m.dc")
+    assert list(tmp_path.iterdir()) == []
