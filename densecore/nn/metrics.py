@@ -82,6 +82,7 @@ class Metric:
 
     device_kind = None  # "sparse", "categorical" or "binary": counted by a GPU kernel there
     variable_names = ("total", "count")
+    _direction = None  # "up"/"down": better when higher/lower (Keras's attribute; callbacks read it)
 
     def __init__(self, name=None, dtype=None):
         self.name = name or getattr(type(self), "default_name", None) or _snake(type(self).__name__)
@@ -286,6 +287,8 @@ class MeanMetricWrapper(Mean):
         name = name or getattr(fn, "name", None) or getattr(fn, "__name__", None)  # a Loss: its name
         super().__init__(name=name, dtype=dtype)
         self._fn, self._fn_kwargs = fn, kwargs
+        if fn in losses_module.FUNCTIONS.values() or isinstance(fn, losses_module.Loss):
+            self._direction = "down"  # a loss, as Keras marks it
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         Metric.update_state(self, y_true, y_pred, sample_weight)
@@ -428,6 +431,8 @@ class Accuracy(_FunctionMetric):
         0.75
     """
 
+    _direction = "up"
+
     function = staticmethod(accuracy)
     default_name = "accuracy"
 
@@ -445,6 +450,8 @@ class BinaryAccuracy(_FunctionMetric):
         >>> dc.metrics.BinaryAccuracy()([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
         0.75
     """
+
+    _direction = "up"
 
     function = staticmethod(binary_accuracy)
     default_name = "binary_accuracy"
@@ -469,6 +476,8 @@ class CategoricalAccuracy(_FunctionMetric):
         0.5
     """
 
+    _direction = "up"
+
     function = staticmethod(categorical_accuracy)
     default_name = "categorical_accuracy"
     device_kind = "categorical"
@@ -482,6 +491,8 @@ class SparseCategoricalAccuracy(_FunctionMetric):
         >>> dc.metrics.SparseCategoricalAccuracy()([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
         0.5
     """
+
+    _direction = "up"
 
     function = staticmethod(sparse_categorical_accuracy)
     default_name = "sparse_categorical_accuracy"
@@ -507,6 +518,8 @@ class TopKCategoricalAccuracy(_FunctionMetric):
         >>> m([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
         0.5
     """
+
+    _direction = "up"
 
     function = staticmethod(top_k_categorical_accuracy)
     default_name = "top_k_categorical_accuracy"
@@ -534,6 +547,8 @@ class SparseTopKCategoricalAccuracy(_FunctionMetric):
         0.5
     """
 
+    _direction = "up"
+
     function = staticmethod(sparse_top_k_categorical_accuracy)
     default_name = "sparse_top_k_categorical_accuracy"
 
@@ -556,6 +571,8 @@ class MeanSquaredError(_FunctionMetric):
         0.25
     """
 
+    _direction = "down"
+
     function = staticmethod(losses_module.mean_squared_error)
     default_name = "mean_squared_error"
 
@@ -568,6 +585,8 @@ class MeanAbsoluteError(_FunctionMetric):
         >>> dc.metrics.MeanAbsoluteError()([[0, 1], [0, 0]], [[1, 1], [0, 0]])
         0.25
     """
+
+    _direction = "down"
 
     function = staticmethod(losses_module.mean_absolute_error)
     default_name = "mean_absolute_error"
@@ -582,6 +601,8 @@ class MeanAbsolutePercentageError(_FunctionMetric):
         25.0
     """
 
+    _direction = "down"
+
     function = staticmethod(losses_module.mean_absolute_percentage_error)
     default_name = "mean_absolute_percentage_error"
 
@@ -594,6 +615,8 @@ class MeanSquaredLogarithmicError(_FunctionMetric):
         >>> round(dc.metrics.MeanSquaredLogarithmicError()([[0, 1], [0, 0]], [[1, 1], [0, 0]]), 4)
         0.1201
     """
+
+    _direction = "down"
 
     function = staticmethod(losses_module.mean_squared_logarithmic_error)
     default_name = "mean_squared_logarithmic_error"
@@ -608,6 +631,8 @@ class LogCoshError(_FunctionMetric):
         0.1084
     """
 
+    _direction = "down"
+
     function = staticmethod(losses_module.log_cosh)
     default_name = "logcosh"
 
@@ -621,6 +646,8 @@ class RootMeanSquaredError(Mean):
         >>> dc.metrics.RootMeanSquaredError()([[0, 1], [0, 0]], [[1, 1], [0, 0]])
         0.5
     """
+
+    _direction = "down"
 
     def __init__(self, name="root_mean_squared_error", dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -651,6 +678,8 @@ class CosineSimilarity(_FunctionMetric):
         0.5
     """
 
+    _direction = "up"
+
     function = staticmethod(_cosine)
     default_name = "cosine_similarity"
 
@@ -671,6 +700,8 @@ class KLDivergence(_FunctionMetric):
         0.1438
     """
 
+    _direction = "down"
+
     function = staticmethod(losses_module.kl_divergence)
     default_name = "kl_divergence"
 
@@ -683,6 +714,8 @@ class Poisson(_FunctionMetric):
         >>> round(dc.metrics.Poisson()([[1.0, 2.0]], [[1.0, 2.0]]), 4)
         0.8069
     """
+
+    _direction = "down"
 
     function = staticmethod(losses_module.poisson)
     default_name = "poisson"
@@ -697,6 +730,8 @@ class Hinge(_FunctionMetric):
         1.3
     """
 
+    _direction = "down"
+
     function = staticmethod(losses_module.hinge)
     default_name = "hinge"
 
@@ -710,6 +745,8 @@ class SquaredHinge(_FunctionMetric):
         1.86
     """
 
+    _direction = "down"
+
     function = staticmethod(losses_module.squared_hinge)
     default_name = "squared_hinge"
 
@@ -722,6 +759,8 @@ class CategoricalHinge(_FunctionMetric):
         >>> round(dc.metrics.CategoricalHinge()([[0.0, 1.0], [0.0, 0.0]], [[0.6, 0.4], [0.4, 0.6]]), 4)
         1.4
     """
+
+    _direction = "down"
 
     function = staticmethod(losses_module.categorical_hinge)
     default_name = "categorical_hinge"
@@ -739,6 +778,8 @@ class BinaryCrossentropy(_FunctionMetric):
         >>> round(dc.metrics.BinaryCrossentropy()([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]), 4)
         0.8149
     """
+
+    _direction = "down"
 
     function = staticmethod(losses_module.binary_crossentropy)
     default_name = "binary_crossentropy"
@@ -794,6 +835,8 @@ class SparseCategoricalCrossentropy(_FunctionMetric):
         >>> round(dc.metrics.SparseCategoricalCrossentropy()([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]), 3)
         1.177
     """
+
+    _direction = "down"
 
     function = staticmethod(losses_module.sparse_categorical_crossentropy)
     default_name = "sparse_categorical_crossentropy"
@@ -1045,6 +1088,8 @@ class Precision(Metric):
         0.6666666666666666
     """
 
+    _direction = "up"
+
     counted = {"true_positives": "tp", "false_positives": "fp"}  # the state: the counts kept
     variable_names = tuple(counted)
 
@@ -1135,6 +1180,8 @@ class AUC(Metric):
         >>> dc.metrics.AUC(num_thresholds=3)([0, 0, 1, 1], [0, 0.5, 0.3, 0.9])
         0.75
     """
+
+    _direction = "up"
 
     variable_names = ("true_positives", "false_positives", "true_negatives", "false_negatives")
 
@@ -1312,6 +1359,8 @@ class FBetaScore(Metric):
         >>> round(m([[1, 1, 1], [1, 0, 0]], [[0.7, 0.7, 0.2], [0.9, 0.6, 0.1]]), 4)
         0.75
     """
+
+    _direction = "up"
 
     variable_names = ("true_positives", "false_positives", "false_negatives", "intermediate_weights")
 
