@@ -135,7 +135,9 @@ class QATDense(Dense):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.input_range = self.add_weight("input_range", (3,), "zeros", trainable=False)
+        self.input_range = self.add_weight(
+            shape=(3,), initializer="zeros", trainable=False, name="input_range"
+        )
         self.input_range.requires_grad = False  # (min, max, seen): state, not a parameter
 
     def input_params(self):

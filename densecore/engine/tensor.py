@@ -95,7 +95,8 @@ class Tensor:
         self.name = None
 
     # ---- basics -------------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
+    # A plain tuple: a device array's shape may refuse negative indices (numba's simulator).
+    shape = property(lambda self: tuple(self.data.shape))
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)

@@ -7,8 +7,10 @@
 """
 
 import contextlib
+import inspect
 import itertools
 import threading
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -32,6 +34,47 @@ class _Phase(threading.local):
 
 
 _phase = _Phase()
+
+
+class _CallContext(threading.local):
+    """The layer whose call started the forward pass in progress, per thread: the losses that
+    layers add with add_loss are cleared when an outermost call begins (Keras's rule), so
+    `model.losses` holds those of the last forward pass."""
+
+    entry = None
+
+
+_calls = _CallContext()
+
+
+@contextlib.contextmanager
+def _forward_pass(layer):
+    """Around a layer's call: the outermost call clears every layer's added losses first."""
+    if _calls.entry is not None:
+        yield
+        return
+    _calls.entry = layer
+    layer._clear_losses()
+    try:
+        yield
+    finally:
+        _calls.entry = None
+
+
+class _Activation:
+    """The `activation` attribute of a layer: stored by its canonical name (None is
+    "linear"), checked when set, so `layer.activation = "relu"` on a built layer takes
+    effect at its next call, as in Keras."""
+
+    def __set_name__(self, owner, name):
+        self.slot = "_" + name
+
+    def __get__(self, layer, owner=None):
+        return self if layer is None else layer.__dict__.get(self.slot, "linear")
+
+    def __set__(self, layer, value):
+        layer.__dict__[self.slot] = check_activation(value, f"{type(layer).__name__} '{layer.name}'")
+
 
 ACTIVATIONS = activations.NAMES
 
@@ -97,6 +140,16 @@ def learning_phase(training: bool):
         _phase.training = saved
 
 
+def _checked_shape(where, shape) -> tuple:
+    """A weight's shape as a tuple of non-negative ints, or a ValueError saying what was given."""
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise ValueError(
+            f"{where}: shape must be a tuple of non-negative integers. Received: shape={shape!r}"
+        )
+    return tuple(int(d) for d in dims)
+
+
 def _unique_name(base: str) -> str:
     n = next(_names[base])
     return base if n == 0 else f"{base}_{n}"
@@ -125,11 +178,37 @@ class Layer:
         input_dim: the same as input_shape=(input_dim,).
     """
 
-    def __init__(self, name=None, trainable=True, input_shape=None, input_dim=None, dtype=None):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        parameters = inspect.signature(cls.call).parameters.values()
+        kinds = [p.kind for p in parameters][1:]  # after self
+        if not kinds or kinds[0] not in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.VAR_POSITIONAL,
+        ):
+            raise TypeError(
+                f"{cls.__name__}.call must take the inputs as its first argument after self, "
+                f"e.g. def call(self, inputs); received call{inspect.signature(cls.call)}."
+            )
+        names = {p.name for p in parameters}
+        cls._call_takes_training = "training" in names or inspect.Parameter.VAR_KEYWORD in kinds
+
+    def __init__(
+        self,
+        name=None,
+        trainable=True,
+        input_shape=None,
+        input_dim=None,
+        dtype=None,
+        activity_regularizer=None,
+    ):
         object.__setattr__(self, "_layers", [])
         self.name = name or _unique_name(_snake(type(self).__name__))
         self._weights = []
         self._regularized = []
+        self._losses = []
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self._trainable = bool(trainable)
         self.built = False
         self.input_shape = None
@@ -143,13 +222,76 @@ class Layer:
         object.__setattr__(self, key, value)
 
     # ---- weights -----------------------------------------------------------------------
-    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
-        """Create, record and return a weight Tensor."""
-        data = initializers.get(initializer)(shape, np.float32)
-        weight = Tensor(data, requires_grad=trainable and self._trainable)
-        weight.name = f"{self.name}/{name}"
+    def add_weight(
+        self,
+        *args,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        regularizer=None,
+        constraint=None,
+        name=None,
+    ):
+        """Create, record and return a weight Tensor, as Keras 3's `add_weight`.
+
+        Args:
+            shape: the weight's shape (default () : a scalar); also the first positional
+                argument, then initializer and dtype, as in Keras.
+            initializer: a name ("glorot_uniform", "zeros", ...) or an Initializer; default
+                "glorot_uniform" (Keras's for float weights).
+            dtype: "float32" (default) or "float64".
+            trainable: whether the optimizer updates it (default True).
+            regularizer: a name or a Regularizer whose penalty joins the loss.
+            constraint: a callable applied to the weight after each optimizer update.
+            name: the weight's name (default "weight_<n>").
+
+        Example:
+            >>> import densecore as dc
+            >>> class Scale(dc.layers.Layer):
+            ...     def build(self, input_shape):
+            ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+            ...     def call(self, inputs):
+            ...         return inputs * self.w
+            >>> Scale()(dc.Tensor([[1.0, 2.0]])).numpy().tolist()
+            [[1.0, 2.0]]
+        """
+        where = f"{type(self).__name__} '{self.name}'.add_weight"
+        if args and isinstance(args[0], str):  # densecore 0.1's add_weight(name, shape, ...)
+            warnings.warn(
+                f"{where}: add_weight(name, shape, ...) is deprecated; use Keras's "
+                f"add_weight(shape=..., initializer=..., name='{args[0]}').",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            legacy = dict(zip(("name", "shape", "initializer", "regularizer", "trainable"), args))
+            name, shape = legacy["name"], legacy.get("shape", shape)
+            initializer = legacy.get("initializer", initializer or "zeros")
+            regularizer = legacy.get("regularizer", regularizer)
+            trainable = legacy.get("trainable", trainable)
+        elif args:
+            if len(args) > 3:
+                raise TypeError(f"{where}: at most 3 positional arguments (shape, initializer, dtype).")
+            given = dict(zip(("shape", "initializer", "dtype"), args))
+            for key in given:
+                if {"shape": shape, "initializer": initializer, "dtype": dtype}[key] is not None:
+                    raise ValueError(f"{where}: {key} given both positionally and as a keyword.")
+            shape = given.get("shape", shape)
+            initializer = given.get("initializer", initializer)
+            dtype = given.get("dtype", dtype)
+        shape = _checked_shape(where, () if shape is None else shape)
+        dtype = np.dtype("float32" if dtype is None else dtype)
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"{where}: dtype must be float32 or float64. Received: dtype={dtype}")
+        if constraint is not None and not callable(constraint):
+            raise TypeError(f"{where}: constraint must be callable. Received: constraint={constraint!r}")
+        data = initializers.get("glorot_uniform" if initializer is None else initializer)(shape, dtype)
+        weight = Tensor(np.asarray(data, dtype).reshape(shape), requires_grad=trainable and self._trainable)
+        weight.name = f"{self.name}/{name or f'weight_{len(self._weights)}'}"
         weight._trainable = trainable
+        weight.constraint = constraint
         self._weights.append(weight)
+        regularizer = regularizers.get(regularizer)
         if regularizer is not None:
             self._regularized.append((weight, regularizer))
         return weight
@@ -215,10 +357,50 @@ class Layer:
         """The number of parameters of this layer and its sublayers."""
         return int(sum(w.size for w in self._weights) + sum(la.count_params() for la in self._layers))
 
+    # ---- losses ------------------------------------------------------------------------
+    def add_loss(self, loss) -> None:
+        """Add a scalar loss from inside `call` (e.g. an activity penalty): fit adds it to the
+        training loss of this forward pass, and `losses` lists it, as in Keras.
+
+        Example:
+            >>> import densecore as dc
+            >>> class Penalised(dc.layers.Layer):
+            ...     def call(self, inputs):
+            ...         self.add_loss((inputs * inputs).sum() * 0.01)
+            ...         return inputs
+            >>> layer = Penalised()
+            >>> _ = layer(dc.Tensor([[3.0, 4.0]]))
+            >>> [round(float(loss.item()), 2) for loss in layer.losses]
+            [0.25]
+        """
+        loss = as_tensor(loss)
+        if loss.size != 1:
+            raise ValueError(
+                f"add_loss on '{self.name}': the loss must be a scalar. "
+                f"Received: a tensor of shape {loss.shape}"
+            )
+        self._losses.append(loss)
+
+    def _clear_losses(self) -> None:
+        self._losses.clear()
+        for layer in self._layers:
+            layer._clear_losses()
+
+    @property
+    def losses(self) -> list:
+        """The scalar losses of this layer and its sublayers, as Keras's: those added by
+        `add_loss` during the last forward pass, then the regularizers' penalties of the
+        trainable weights, for their current values."""
+        added = self._losses + [loss for layer in self.iter_layers() for loss in layer._losses]
+        return added + self._weight_penalties()
+
+    def _weight_penalties(self) -> list:
+        own = [reg(w) for w, reg in self._regularized if w.requires_grad]
+        return own + [p for layer in self._layers for p in layer._weight_penalties()]
+
     def regularization_losses(self) -> list:
-        """The penalty Tensors of this layer and its sublayers, for the current weights."""
-        own = [reg(w) for w, reg in self._regularized]
-        return own + [p for layer in self._layers for p in layer.regularization_losses()]
+        """The same as `losses` (the name densecore 0.1 had)."""
+        return self.losses
 
     # ---- calling -----------------------------------------------------------------------
     def build(self, input_shape) -> None:
@@ -235,7 +417,15 @@ class Layer:
         if not self.built:
             self.build((None, *x.shape[1:]))
             self.built = True
-        out = self.call(x, training=_phase.training if training is None else training)
+        phase = contextlib.nullcontext() if training is None else learning_phase(training)
+        with _forward_pass(self), phase:  # an explicit training= reaches the sublayers too
+            if self._call_takes_training:
+                out = self.call(x, training=_phase.training)
+            else:  # a call(self, inputs), as Keras's guides write them
+                out = self.call(x)
+            if self.activity_regularizer is not None:  # per sample, as Keras 3
+                rows = out.shape[0] if out.ndim else 1
+                self.add_loss(self.activity_regularizer(out) * (1.0 / max(rows, 1)))
         if _taps.record and self in _taps.record:
             _taps.record[self](self, x, out)
         return out
@@ -266,11 +456,16 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable}
         if self._declared_input is not None:
             config["input_shape"] = list(self._declared_input[1:])
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
     def from_config(cls, config: dict):
         """A new layer from `get_config()`'s output."""
+        config = dict(config)
+        if isinstance(config.get("activity_regularizer"), dict):
+            config["activity_regularizer"] = regularizers.deserialize(config["activity_regularizer"])
         return cls(**config)
 
     def __repr__(self):
@@ -302,6 +497,8 @@ class Dense(Layer):
         [(3, 4), (4,)]
     """
 
+    activation = _Activation()
+
     def __init__(
         self,
         units,
@@ -317,7 +514,7 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer. Received: units={units!r}")
         self.units = int(units)
-        self.activation = check_activation(activation, f"Dense '{self.name}'")
+        self.activation = activation
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -326,18 +523,26 @@ class Dense(Layer):
         self._kernel = self._bias = None
 
     def build(self, input_shape):
-        if len(input_shape) != 2 or input_shape[-1] is None:
+        if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(
-                f"Dense '{self.name}': expects inputs of shape (batch, features); "
+                f"Dense '{self.name}': expects inputs of shape (batch, ..., features); "
                 f"received {tuple(input_shape)}."
             )
         super().build(input_shape)
         n_in = int(input_shape[-1])
         self._kernel = self.add_weight(
-            "kernel", (n_in, self.units), self.kernel_initializer, self.kernel_regularizer
+            shape=(n_in, self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            name="kernel",
         )
         if self.use_bias:
-            self._bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self._bias = self.add_weight(
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                name="bias",
+            )
 
     kernel = property(lambda self: self._kernel, doc="The kernel W (in, units), a Tensor.")
     bias = property(lambda self: self._bias, doc="The bias b (units,), a Tensor, or None.")
@@ -348,20 +553,27 @@ class Dense(Layer):
         self.set_weights([value] + ([self._bias.data] if self.use_bias else []))
 
     def call(self, inputs, training=None):
-        if inputs.ndim != 2 or inputs.shape[1] != self._kernel.shape[0]:
+        """y = act(x W + b); on inputs of more than two axes, applied to the last one (as
+        Keras): the leading axes are flattened into rows for the product, then restored."""
+        n_in = self._kernel.shape[0]
+        if inputs.ndim < 2 or inputs.shape[-1] != n_in:
             raise ValueError(
-                f"Input of layer '{self.name}' is incompatible: expected shape (batch, "
-                f"{self._kernel.shape[0]}); received {inputs.shape}."
+                f"Input of layer '{self.name}' is incompatible: expected shape (batch, {n_in}) "
+                f"or (batch, ..., {n_in}); received {inputs.shape}."
             )
+        if inputs.ndim > 2:
+            rows = inputs.reshape(-1, n_in)
+            y = F.activated(F.dense, self.activation, rows, self._kernel, self._bias)
+            return y.reshape(*inputs.shape[:-1], self.units)
         return F.activated(F.dense, self.activation, inputs, self._kernel, self._bias)
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         """call() on a numpy array, for predict: the same kernel, no Tensors, no graph."""
         w = self._kernel.data
         b = None if self._bias is None else self._bias.data
-        return F.activated_array(
-            backend.kernels().dense_forward, self.activation, x.astype(w.dtype, copy=False), w, b
-        )
+        rows = x.reshape(-1, x.shape[-1]).astype(w.dtype, copy=False)
+        y = F.activated_array(backend.kernels().dense_forward, self.activation, rows, w, b)
+        return y if x.ndim == 2 else y.reshape(*x.shape[:-1], self.units)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -372,8 +584,10 @@ class Dense(Layer):
     def gpu_problem(self, loss: bool):
         if type(self) not in (Dense, LowRankDense):  # a subclass may compute something else
             return super().gpu_problem(loss)
-        if loss and self._regularized:  # the penalties have no device form
-            return f"the regularizers of '{self.name}'"
+        if loss and (self._regularized or self.activity_regularizer is not None):
+            return f"the regularizers of '{self.name}'"  # the penalties have no device form
+        if self.input_shape is not None and len(self.input_shape) > 2:
+            return f"Dense '{self.name}' on inputs of more than two axes"
         return None
 
     def get_config(self):
@@ -393,8 +607,9 @@ class Dense(Layer):
         config = dict(config)
         for key in ("kernel_initializer", "bias_initializer"):
             config[key] = initializers.deserialize(config[key])
-        for key in ("kernel_regularizer", "bias_regularizer"):
-            config[key] = regularizers.deserialize(config[key])
+        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
+            if key in config:
+                config[key] = regularizers.deserialize(config[key])
         return cls(**config)
 
 
@@ -440,11 +655,20 @@ class LowRankDense(Dense):
         init = self.kernel_initializer
         if isinstance(init, initializers.GlorotUniform):
             init = _FactorUniform(n_in + self.units, self.rank, init.seed)
-        self._u = self.add_weight("u", (n_in, self.rank), init, self.kernel_regularizer)
-        self._v = self.add_weight("v", (self.rank, self.units), init, self.kernel_regularizer)
+        self._u = self.add_weight(
+            shape=(n_in, self.rank), initializer=init, regularizer=self.kernel_regularizer, name="u"
+        )
+        self._v = self.add_weight(
+            shape=(self.rank, self.units), initializer=init, regularizer=self.kernel_regularizer, name="v"
+        )
         self._kernel = self._u  # for the input-width check in call
         if self.use_bias:
-            self._bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self._bias = self.add_weight(
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                name="bias",
+            )
 
     u = property(lambda self: self._u, doc="The left factor U (in, rank), a Tensor.")
     v = property(lambda self: self._v, doc="The right factor V (rank, units), a Tensor.")
@@ -536,9 +760,11 @@ class Dropout(Layer):
 class Activation(Layer):
     """Apply an activation: "linear", "relu", "sigmoid", "tanh" or "softmax"."""
 
+    activation = _Activation()
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = check_activation(activation, f"Activation '{self.name}'")
+        self.activation = activation
 
     def call(self, inputs, training=None):
         return F.ACTIVATIONS[self.activation](inputs)
@@ -631,11 +857,15 @@ class BatchNormalization(Layer):
         super().build(input_shape)
         features, init = (int(input_shape[-1]),), self._initializers
         if self.scale:
-            self.gamma = self.add_weight("gamma", features, init["gamma"])
+            self.gamma = self.add_weight(shape=features, initializer=init["gamma"], name="gamma")
         if self.center:
-            self.beta = self.add_weight("beta", features, init["beta"])
+            self.beta = self.add_weight(shape=features, initializer=init["beta"], name="beta")
         for name in ("moving_mean", "moving_variance"):  # statistics, not trained
-            setattr(self, name, self.add_weight(name, features, init[name], trainable=False))
+            setattr(
+                self,
+                name,
+                self.add_weight(shape=features, initializer=init[name], trainable=False, name=name),
+            )
 
     def call(self, inputs, training=None):
         features = self.moving_mean.shape[0]

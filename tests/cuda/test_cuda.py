@@ -454,3 +454,20 @@ def test_dropout_gives_the_cpus_mask():  # (training with it: the strict device-
     y = cuda_k.dropout(cuda_k.upload(x), 0.3, 9)
     assert not isinstance(y, np.ndarray)  # device in, device out
     np.testing.assert_array_equal(y.copy_to_host(), cpu_k.dropout(x, 0.3, 9))
+
+
+def test_one_dimensional_targets_train_on_the_device_as_on_the_cpu():
+    """Issue #19, item 18: fit with targets of shape (N,), which the cpu accepts, raised
+    IndexError on the cuda backend (a device array's shape refused index -1)."""
+    x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
+    histories = []
+    for backend in ("cpu", "cuda"):
+        dc.set_backend(backend)
+        try:
+            dc.set_seed(0)
+            model = dc.Sequential([dc.Input((3,)), dc.layers.Dense(4, activation="tanh"), dc.layers.Dense(1)])
+            model.compile("sgd", "mse")
+            histories.append(model.fit(x, x[:, 0], epochs=2, batch_size=8, verbose=0).history["loss"])
+        finally:
+            dc.set_backend("cpu")
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5)
