@@ -118,7 +118,7 @@ class Trainer:
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='mse'.")
         optimizer = optimizers_module.get(optimizer)
-        loss = loss if callable(loss) and not isinstance(loss, str) else losses_module.get(loss)
+        loss = losses_module.get(loss)  # a name, a Loss, a densecore loss function or any callable
         unweighted = [metrics_module.get(m, loss) for m in _as_list(metrics)]
         weighted = [copy.copy(metrics_module.get(m, loss)) for m in _as_list(weighted_metrics)]
         taken = {m.name for m in unweighted}
@@ -275,7 +275,7 @@ class Trainer:
     def _train_step(self, x, y, params, sample_weight=None):
         with step_buffers.reusing(self._step_buffers_for(x)), learning_phase(True):
             y_pred = self(self._inputs(x))
-        loss = self._total_loss(y, y_pred, sample_weight)
+            loss = self._total_loss(y, y_pred, sample_weight)  # its kernel's arrays kept too
         value = float(loss.data)
         if math.isfinite(value):  # else no update: the last good weights stay
             loss.backward()
