@@ -18,7 +18,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import FUNCTIONS, activations, checks, gemm, int8, losses, parallel, quant
+from . import FUNCTIONS, activations, checks, gemm, int8, int8_simd, losses, parallel, quant
 from . import dropout as masks
 from .buffers import sub, take
 from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
@@ -203,30 +203,105 @@ def dequantize(q, scale, zero_point=0):
     return out.reshape(shape)
 
 
-def int8_matmul(a, b):
-    """Exact int32 C = A B for int8 A (M, K), B (K, N); must equal reference.int8_matmul.
+def _packed_b(where, b, n_k, transposed):
+    """b as quant.PackedInt8: as given, or packed now (one pass over b) from int8 (K, M), or
+    (M, K) with `transposed`. Errors as checks' for an unpacked b."""
+    if isinstance(b, quant.PackedInt8):
+        if b.n_k != n_k:
+            name = "wq_t" if transposed else "b"
+            raise ValueError(
+                f"{where}: {name} (packed for K = {b.n_k}) and the inputs (K = {n_k}) do not chain "
+                f"(expects {b.n_k} features)."
+            )
+        return b
+    if not isinstance(b, np.ndarray) or b.dtype != np.int8:
+        raise TypeError(
+            f"{where}: b must be an int8 numpy array; received {getattr(b, 'dtype', type(b).__name__)}."
+        )
+    if b.ndim != 2:
+        raise ValueError(f"{where}: b must have 2 dimensions; received shape {b.shape}.")
+    return quant.pack_panels(b, transposed)
 
-    B is transposed once (K contiguous per output) so the dot products vectorise.
+
+def _run_int8(c, y, a, packed, multiplier, folded, residual, act, to_float):
+    """The int8 GEMM of the path the host runs (kernels/int8_simd.py), threads when it pays."""
+    n_rows, n_k = a.shape
+    if n_rows == 0 or packed.n_cols == 0:
+        return
+    run = int8_simd.driver(int8_simd.choose_path())
+    work = n_rows * n_k * packed.n_cols
+    n_threads = numba.get_num_threads() if work > _INT8_SERIAL_MAX and parallel.usable() else 1
+    group = int8_simd.column_group(n_k, packed.panels.shape[0], n_rows, n_threads)
+    parallel.choose(run, n_threads > 1)(
+        c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float
+    )
+
+
+_INT8_SERIAL_MAX = 1 << 18  # multiply-adds up to which the int8 GEMM runs on one thread
+_NO_F32, _NO_I32 = np.zeros(0, np.float32), np.zeros(0, np.int32)
+
+
+def int8_matmul(a, b):
+    """Exact int32 C = A B for int8 A (N, K), B (K, M) or B packed by quant.pack_panels;
+    must equal reference.int8_matmul.
+
+    An unpacked B is packed first (one pass over it) into the panels the micro-kernels read
+    (kernels/int8_simd.py); pack it once with quant.pack_panels to skip that pass.
     """
     where = "cpu.int8_matmul"
-    a, b = checks.int8_matmul_inputs(where, a, b)
-    c = np.empty((a.shape[0], b.shape[1]), np.int32)
-    parallel.choose(int8.matmul_t)(c, a, np.ascontiguousarray(b.T))
+    a = checks.int8_matrix(a, "a", where)
+    if isinstance(b, np.ndarray) and b.ndim == 2 and b.dtype == np.int8 and a.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"{where}: a {a.shape} and b {b.shape} do not chain (a's columns must equal b's rows)."
+        )
+    if a.shape[1] > checks.MAX_K:
+        raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {checks.MAX_K}).")
+    packed = _packed_b(where, b, a.shape[1], False)
+    c = np.empty((a.shape[0], packed.n_cols), np.int32)
+    _run_int8(c, np.empty((0, 0), np.float32), a, packed, _NO_F32, _NO_I32, _NO_F32, 0, False)
     return c
+
+
+def _qdense_packed_inputs(where, xq, x_scale, packed, w_scale, w_sums, bias):
+    """checks.qdense_inputs for packed weights (whose K bound pack_panels has checked)."""
+    xq = checks.int8_matrix(xq, "xq", where)
+    n_out, n_in = packed.shape
+    if xq.shape[1] != n_in:
+        raise ValueError(
+            f"{where}: xq has {xq.shape[1]} features but the packed weights expect {n_in}; "
+            f"received xq {xq.shape}."
+        )
+    if not (np.isfinite(x_scale) and x_scale > 0):
+        raise ValueError(f"{where}: x_scale must be a positive finite number; received {x_scale!r}.")
+    w_scale = np.ascontiguousarray(w_scale, np.float32).reshape(-1)
+    w_sums = np.ascontiguousarray(w_sums, np.int32).reshape(-1)
+    bias = np.zeros(n_out, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32)
+    for name, arr in (("w_scale", w_scale), ("w_sums", w_sums), ("bias", bias)):
+        checks.check_shape(where, name, arr, (n_out,), f"one per output of the packed weights {packed.shape}")
+    return xq, w_scale, w_sums, bias
+
+
+INT8_PACKED = True  # qdense_forward takes quant.PackedInt8 weights (QuantizedDense packs once)
 
 
 def qdense_forward(
     xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias=None, activation=None, out_scale=None, out_zero=0
 ):
-    """The quantized dense layer; arguments and math as reference.qdense_forward."""
+    """The quantized dense layer; arguments and math as reference.qdense_forward, except that
+    wq_t may also be quant.pack_panels(wq_t, transposed=True) (then no per-call packing)."""
     where = "cpu.qdense_forward"
-    xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(
-        where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
-    )
+    if isinstance(wq_t, quant.PackedInt8):
+        xq, w_scale, w_sums, bias = _qdense_packed_inputs(where, xq, x_scale, wq_t, w_scale, w_sums, bias)
+        packed = wq_t
+    else:
+        xq, wq_t, w_scale, w_sums, bias = checks.qdense_inputs(
+            where, xq, x_scale, x_zero, wq_t, w_scale, w_sums, bias
+        )
+        packed = quant.pack_panels(wq_t, transposed=True)
     act = activations.code(activation, where)
     multiplier, folded, residual = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
-    y = np.empty((xq.shape[0], wq_t.shape[0]), np.float32)
-    parallel.choose(int8.qdense)(y, xq, wq_t, multiplier, folded, residual, act)
+    y = np.empty((xq.shape[0], packed.n_cols), np.float32)
+    _run_int8(np.empty((0, 0), np.int32), y, xq, packed, multiplier, folded, residual, act, True)
     if out_scale is None:
         return y
     return quantize(y, out_scale, out_zero)

@@ -27,10 +27,11 @@ q_y = clip(round(y / s_y) + z_y)).
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-from . import checks
+from . import checks, int8_simd
 from .checks import MAX_K  # noqa: F401  (quant.MAX_K: the bound is part of the int8 scheme)
 
 INT32_MAX = 2**31 - 1
@@ -66,6 +67,41 @@ def pack_weights(wq: np.ndarray):
     and the per-output sums Σ_k q_w[k, j] used to fold the input's zero point."""
     wq_t = np.ascontiguousarray(wq.T, dtype=np.int8)
     return wq_t, wq_t.sum(axis=1, dtype=np.int32)
+
+
+class PackedInt8(NamedTuple):
+    """int8 B (K, M) packed once into the panels the CPU micro-kernels read
+    (kernels/int8_simd.py: panels[p, q, j, t] = uint8(B[4q + t, 32p + j] + 128), padded with
+    weight 0). Every kernel path reads this one layout, so it does not depend on the CPU.
+
+    Pass it as `b` to cpu.int8_matmul or as `wq_t` to cpu.qdense_forward to skip their per-call
+    packing pass."""
+
+    panels: np.ndarray  # (ceil(M / 32), ceil(K / 4), 32, 4) uint8
+    n_k: int
+    n_cols: int
+
+    @property
+    def shape(self):
+        """(M, K): the shape of the (outputs, inputs) weights it was packed from."""
+        return (self.n_cols, self.n_k)
+
+
+def pack_panels(b: np.ndarray, transposed: bool = False) -> PackedInt8:
+    """Pack int8 B (K, M), or B given as (M, K) with `transposed` (pack_weights' wq_t), into
+    the micro-kernels' panels: one pass over B."""
+    if not isinstance(b, np.ndarray) or b.dtype != np.int8 or b.ndim != 2:
+        raise TypeError(
+            "pack_panels: b must be a 2-D int8 numpy array; received "
+            f"{getattr(b, 'dtype', type(b).__name__)} {getattr(b, 'shape', '')}."
+        )
+    n_k, n_cols = (b.shape[1], b.shape[0]) if transposed else b.shape
+    if n_k > checks.MAX_K:
+        raise ValueError(f"pack_panels: K = {n_k} could overflow int32 (at most {checks.MAX_K}).")
+    nr, quad = int8_simd.NR, int8_simd.QUAD
+    panels = np.empty((max(1, -(-n_cols // nr)), max(1, -(-n_k // quad)), nr, quad), np.uint8)
+    int8_simd.pack(panels, b, transposed)
+    return PackedInt8(panels, int(n_k), int(n_cols))
 
 
 def quantize_inputs(where, x, scale, zero_point, num_bits):

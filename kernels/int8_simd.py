@@ -1,0 +1,456 @@
+"""Register-blocked int8 GEMM micro-kernels with explicit SIMD (numba `@intrinsic` → LLVM x86).
+
+Shapes: N = rows of A (batch), K = the summed dimension, M = columns of B (outputs).
+
+    C = A · B   exactly in int32, A int8 (N, K), B int8 (K, M)
+
+Why explicit SIMD: LLVM's auto-vectoriser turns one int8 dot product into `vpmovsxbw` +
+`vpmaddwd`, but not a register-blocked loop nest (kernels/int8.py's docstring), and it never
+emits `vpdpbusd`. Here each micro-kernel is one LLVM IR loop written out by hand
+(`_emit_micro`), its accumulators loop-carried vectors, so the inner loop is exactly the
+instructions named below and nothing else.
+
+The packed layout (one for every path, so weights packed once serve whichever kernel runs):
+
+    panels[p, q, j, t] = uint8(B[4q + t, p·NR + j] + 128)      (u8 = b XOR 0x80)
+
+NR = 32 columns per panel, K in quads of 4 (the 4 bytes a `vpdpbusd` lane sums), zero
+weight (u8 128) padding past K and past M. A row of a panel for one quad is NR·4 = 128
+bytes: two zmm loads, unit stride, read in the order the kernel uses them (fbgemm's
+PackBMatrix does the same for its u8s8s32 kernels).
+
+Why B + 128 and not A + 128 (fbgemm shifts the activations): `vpdpbusd` multiplies unsigned
+bytes by signed bytes. Weights are packed once, so shifting them is free, and A stays as the
+caller gives it: each row's 4 bytes are broadcast straight from memory (the {1to16} operand
+of `vpdpbusd`, no conversion pass over A). The shift is undone with the row sums of A:
+
+    Σ_k a[i,k] (b[k,j] + 128) = C[i,j] + 128 · Σ_k a[i,k]
+    C[i,j] = raw[i,j] − 128 · rowsum_i           (all mod 2³², see the K bound)
+
+The paths (chosen by `choose_path` from the host's CPU features; DENSECORE_INT8=<path>
+forces one, e.g. DENSECORE_INT8=portable):
+
+    vnni512   AVX-512 VNNI `vpdpbusd zmm`: 64 u8×s8 products summed 4 at a time into 16
+              int32 lanes per instruction. Tile 8 rows × 32 columns = 16 zmm accumulators.
+    vnni256   AVX-VNNI (or AVX-512 VNNI + VL) `vpdpbusd ymm`: 32 per instruction.
+    avx512bw  `vpmaddwd zmm` on int16: the 32 bytes of 8 columns × 4 k zero-extended
+              (`vpmovzxbw`), A's 4 bytes sign-extended and broadcast as one 64-bit lane;
+              32 products per instruction into (column, k-pair) int32 lanes, the two
+              k-pair lanes of a column added when the tile is stored.
+    avx2      the same on ymm (16 per instruction), 16 registers: tile 4 rows × 8 columns,
+              the panel's 32 columns in 4 passes over K.
+    portable  plain numba loops over the same layout (non-x86, or forced).
+
+`vpmaddubsw` (u8×s8 pairs summed into int16, twice vpmaddwd's rate) is not used: it
+saturates, and (b + 128)·a pairs reach 2·255·128 = 65280 > 32767, so it would be exact only
+with 7-bit operands (fbgemm's reduced-range activations); every path here is exact for all
+int8 A and B.
+
+The K bound: the same for every path, K ≤ checks.MAX_K = 131071. The true C[i,j] fits int32
+there (|a b| ≤ 128·128); `vpdpbusd` (not the saturating `vpdpbusds`) and `vpaddd` wrap, and
+`vpmaddwd`'s pair sums (≤ 65280) never saturate, so raw and the correction are exact mod 2³²
+and their difference is the true value. (A K-quad of `vpdpbusd` sums 4 products ≤ 255·128 in
+one lane: no intermediate clamping either.)
+
+The driver (`_make_driver`) cuts C into tasks of ROWS rows × a group of column panels; per
+MR-row panel of A it sums the rows (the correction), copies the last K % 4 bytes of each row
+to a zero-padded quad (so the kernel never reads past a row), then runs the micro-kernel on
+each of the group's panels, whose K × NR bytes stay in L2 across the row panels while the MR
+rows of A (MR·K bytes) stay in L1 across the panels. K is not blocked: the accumulators stay
+in registers for the whole K and the epilogue (the correction, then the int32 store or the
+float rescale + activation) runs once per tile from a stack tile, with no int32 scratch
+matrix. Rows left over below MR (and batch 1, the GEMV) use a 1-row kernel, which reads each
+weight byte once.
+"""
+
+import os
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+from numba.np.numpy_support import carray
+
+from . import activations
+
+NR = 32  # columns per packed panel (the layout; the same for every path)
+QUAD = 4  # k per packed group: the bytes one vpdpbusd lane sums
+ROWS = 64  # rows of C per task (a multiple of every path's MR)
+PANEL_BYTES = 1 << 19  # bytes of B a task's column group holds (K · NR per panel): stays in L2
+
+# path → (LLVM vector lanes of int32, dot-product kind, MR rows, vectors per pass)
+PATHS = {
+    "vnni512": (16, "dpbusd", 8, 2),
+    "vnni256": (8, "dpbusd", 4, 4),
+    "avx512bw": (16, "pmaddwd", 6, 4),
+    "avx2": (8, "pmaddwd", 4, 2),
+    "portable": (0, "portable", 4, 0),
+}
+ORDER = ("vnni512", "vnni256", "avx512bw", "avx2", "portable")  # fastest first
+
+
+def host_paths(features=None):
+    """The paths this CPU can run, fastest first (llvmlite's host features: '+avx512vnni'…)."""
+    flags = set((features if features is not None else llvm.get_host_cpu_features().flatten()).split(","))
+    has = {name[1:] for name in flags if name.startswith("+")}
+    ok = {"portable"}
+    if "avx2" in has:
+        ok.add("avx2")
+    if {"avx512f", "avx512bw"} <= has:
+        ok.add("avx512bw")
+    if {"avx512f", "avx512vnni"} <= has:
+        ok.add("vnni512")
+    if "avxvnni" in has or {"avx512vnni", "avx512vl"} <= has:
+        ok.add("vnni256")
+    return [p for p in ORDER if p in ok]
+
+
+def choose_path():
+    """The path `int8_matmul`/`qdense_forward` run: DENSECORE_INT8 when set (one of PATHS, and
+    runnable here), else the fastest the host has."""
+    available = host_paths()
+    forced = os.environ.get("DENSECORE_INT8", "").strip().lower()
+    if forced:
+        if forced not in PATHS:
+            raise ValueError(f"DENSECORE_INT8={forced!r}: expected one of {', '.join(PATHS)}.")
+        if forced not in available:
+            raise ValueError(f"DENSECORE_INT8={forced!r}: this CPU has only {', '.join(available)}.")
+        return forced
+    return available[0]
+
+
+# ---- the micro-kernels: LLVM IR ----------------------------------------------------------
+def _vec(lanes, bits=32):
+    return ir.VectorType(ir.IntType(bits), lanes)
+
+
+def _x86(builder, name, ret, *args):
+    fnty = ir.FunctionType(ret, [a.type for a in args])
+    return builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), args)
+
+
+def _splat(builder, value, lanes):
+    """value broadcast to every lane (LLVM folds a splat of a load into vpbroadcast / {1toN})."""
+    vty = ir.VectorType(value.type, lanes)
+    one = builder.insert_element(ir.Constant(vty, None), value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(vty, None), ir.Constant(_vec(lanes), [0] * lanes))
+
+
+def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail):
+    """IR for raw[i, j] = Σ_k a[i, k] · u8[k, j] over i < mr, j < NR, stored to `tile` (int32
+    mr × NR, row-major). a: first byte of row 0, rows lda bytes apart, nq full quads read
+    from it; then, if has_tail, one more quad from `tail` (mr rows of 4 bytes, zero past K)
+    against the panel's quad nq. panel: the packed panel's first byte (quads of NR·4 bytes).
+    """
+    lanes, kind, _, per_pass = PATHS[path]
+    i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+    acc_ty = _vec(lanes)
+    # columns one vector covers: dpbusd lanes hold a column's 4 k; pmaddwd lanes a column's k-pair
+    cols = lanes if kind == "dpbusd" else lanes // 2
+    n_vec = NR // cols
+    if kind == "dpbusd":
+        name = "llvm.x86.avx512.vpdpbusd.512" if lanes == 16 else "llvm.x86.avx512.vpdpbusd.256"
+    else:
+        name = "llvm.x86.avx512.pmaddw.d.512" if lanes == 16 else "llvm.x86.avx2.pmadd.wd"
+
+    def byte_ptr(base, offset):
+        return builder.gep(base, [offset])
+
+    def load(ptr, ty):
+        return builder.load(builder.bitcast(ptr, ty.as_pointer()), align=1)
+
+    def step(accs, vecs, a_base, a_stride, kq_a, kq_b):
+        """One quad of k: every accumulator of the pass takes 4 k of its column(s)."""
+        b_row = builder.mul(kq_b, ir.Constant(i64, NR * QUAD))
+        bs = []
+        for v in vecs:
+            ptr = byte_ptr(panel, builder.add(b_row, ir.Constant(i64, v * cols * QUAD)))
+            if kind == "dpbusd":  # 16 (8) columns × 4 bytes: the u8 operand as it lies
+                bs.append(load(ptr, acc_ty))
+            else:  # 8 (4) columns × 4 bytes, zero-extended to int16 (vpmovzxbw from memory)
+                bs.append(builder.zext(load(ptr, _vec(lanes * 2, 8)), _vec(lanes * 2, 16)))
+        out = []
+        for i in range(mr):
+            row = builder.add(
+                builder.mul(ir.Constant(i64, i), a_stride), builder.mul(kq_a, ir.Constant(i64, QUAD))
+            )
+            ptr = byte_ptr(a_base, row)
+            if kind == "dpbusd":  # a[i, 4q:4q+4] as one int32, broadcast (the s8 operand)
+                av = _splat(builder, load(ptr, i32), lanes)
+            else:  # the 4 bytes sign-extended to int16, the 64 bits broadcast: lanes (a0,a1),(a2,a3)
+                wide = builder.bitcast(
+                    builder.sext(load(ptr, ir.VectorType(i8, 4)), ir.VectorType(ir.IntType(16), 4)), i64
+                )
+                av = builder.bitcast(_splat(builder, wide, lanes // 2), _vec(lanes * 2, 16))
+            row_out = []
+            for v, b in zip(vecs, bs):
+                acc = accs[i][v]
+                if kind == "dpbusd":
+                    row_out.append(_x86(builder, name, acc_ty, acc, b, av))
+                else:
+                    row_out.append(builder.add(acc, _x86(builder, name, acc_ty, b, av)))
+            out.append(row_out)
+        return out
+
+    tile_i32 = builder.bitcast(tile, i32.as_pointer())
+    passes = [list(range(s, min(n_vec, s + per_pass))) for s in range(0, n_vec, per_pass)]
+    for vecs in passes:
+        # accumulators in allocas (promoted to loop-carried registers by LLVM's mem2reg)
+        slots = [{v: cgutils.alloca_once(builder, acc_ty) for v in vecs} for _ in range(mr)]
+        for row in slots:
+            for slot in row.values():
+                builder.store(ir.Constant(acc_ty, None), slot)
+
+        def run(a_base, a_stride, kq_a, kq_b, slots=slots, vecs=vecs):
+            accs = [{v: builder.load(row[v]) for v in vecs} for row in slots]
+            new = step(accs, vecs, a_base, a_stride, kq_a, kq_b)
+            for row, vals in zip(slots, new):
+                for v, val in zip(vecs, vals):
+                    builder.store(val, row[v])
+
+        with cgutils.for_range(builder, nq) as loop:
+            run(a, lda, loop.index, loop.index)
+        with builder.if_then(has_tail, likely=False):
+            run(tail, ir.Constant(i64, QUAD), ir.Constant(i64, 0), nq)
+        for i, row in enumerate(slots):
+            if kind == "dpbusd":
+                for v in vecs:
+                    ptr = builder.gep(tile_i32, [ir.Constant(i64, i * NR + v * cols)])
+                    builder.store(builder.load(row[v]), builder.bitcast(ptr, acc_ty.as_pointer()), align=4)
+            else:  # add each column's two k-pair lanes: vectors v, v+1 give `lanes` columns
+                for v in vecs[::2]:
+                    lo, hi = builder.load(row[v]), builder.load(row[v + 1])
+                    even = builder.shuffle_vector(
+                        lo, hi, ir.Constant(_vec(lanes), list(range(0, 2 * lanes, 2)))
+                    )
+                    odd = builder.shuffle_vector(
+                        lo, hi, ir.Constant(_vec(lanes), list(range(1, 2 * lanes, 2)))
+                    )
+                    ptr = builder.gep(tile_i32, [ir.Constant(i64, i * NR + v * cols)])
+                    builder.store(builder.add(even, odd), builder.bitcast(ptr, acc_ty.as_pointer()), align=4)
+
+
+@intrinsic
+def _simd_micro(typingctx, path, mr, tile, a, lda, tail, panel, nq, has_tail):
+    """The micro-kernel `_emit_micro` for a literal path and row count; pointers as CPointer
+    or integer addresses."""
+    if not isinstance(path, types.StringLiteral) or not isinstance(mr, types.IntegerLiteral):
+        return None
+    sig = types.void(path, mr, tile, a, lda, tail, panel, nq, has_tail)
+
+    def codegen(context, builder, signature, args):
+        _, _, tile_v, a_v, lda_v, tail_v, panel_v, nq_v, tail_flag = args
+        i8p = ir.IntType(8).as_pointer()
+        i64 = ir.IntType(64)
+
+        def ptr(value, ty):
+            if isinstance(ty, types.CPointer):
+                return builder.bitcast(value, i8p)
+            return builder.inttoptr(value, i8p)
+
+        tys = signature.args
+        _emit_micro(
+            builder,
+            path.literal_value,
+            mr.literal_value,
+            ptr(tile_v, tys[2]),
+            ptr(a_v, tys[3]),
+            context.cast(builder, lda_v, tys[4], types.int64) if tys[4] != types.int64 else lda_v,
+            ptr(tail_v, tys[5]),
+            ptr(panel_v, tys[6]),
+            builder.sext(nq_v, i64) if nq_v.type != i64 else nq_v,
+            context.cast(builder, tail_flag, tys[8], types.boolean),
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+MR_MAX = max(spec[2] for spec in PATHS.values())
+
+
+def _stack(dtype, size):
+    """An intrinsic: a pointer to `size` uninitialised elements of `dtype` on the stack (a
+    fixed size, so LLVM keeps them in the frame; a numpy array would be a heap allocation)."""
+
+    @intrinsic
+    def stack(typingctx, like):
+        sig = types.CPointer(dtype)(like)
+
+        def codegen(context, builder, signature, args):
+            count = context.get_constant(types.intp, size)
+            return cgutils.alloca_once(builder, context.get_value_type(dtype), size=count)
+
+        return sig, codegen
+
+    return stack
+
+
+_stack_tile = _stack(types.int32, MR_MAX * NR)  # the micro-kernel's output tile
+_stack_tail = _stack(types.int8, MR_MAX * QUAD)  # each row's last K % 4 bytes, zero-padded
+_stack_sums = _stack(types.int32, MR_MAX)  # 128 · each row's sum (the correction)
+
+
+@njit(cache=True, inline="always")
+def _portable_micro(mr, tile, a, tail, panel, nq, has_tail):
+    """raw = a · u8 as `_emit_micro` computes it, in plain loops (any CPU). Sums the exact
+    int64 products, then wraps to int32 like the SIMD paths (the raw sum can exceed int32;
+    the row-sum correction brings it back, mod 2³²)."""
+    for i in range(mr):
+        for j in range(NR):
+            s = np.int64(0)
+            for q in range(nq):
+                for t in range(QUAD):
+                    s += np.int64(a[i, q * QUAD + t]) * np.int64(panel[q, j, t])
+            if has_tail:
+                for t in range(QUAD):
+                    s += np.int64(tail[i, t]) * np.int64(panel[nq, j, t])
+            tile[i, j] = np.int32(s)  # truncation: the low 32 bits
+
+
+def _micro(path, mr, tile, a, tail, panel, nq, has_tail):
+    """raw = a · u8 for one tile: the SIMD micro-kernel of `path`, or the portable loops."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(_micro, inline="always", prefer_literal=True)
+def _micro_impl(path, mr, tile, a, tail, panel, nq, has_tail):
+    if not isinstance(path, types.StringLiteral) or not isinstance(mr, types.IntegerLiteral):
+        return None
+    if path.literal_value == "portable":
+
+        def portable(path, mr, tile, a, tail, panel, nq, has_tail):
+            _portable_micro(mr, tile, a, tail, panel, nq, has_tail)
+
+        return portable
+
+    def simd(path, mr, tile, a, tail, panel, nq, has_tail):
+        _simd_micro(
+            path,
+            mr,
+            tile.ctypes.data,
+            a.ctypes.data,
+            a.strides[0],
+            tail.ctypes.data,
+            panel.ctypes.data,
+            nq,
+            has_tail,
+        )
+
+    return simd
+
+
+# ---- the driver: tasks, row sums, epilogue -----------------------------------------------
+def _make_driver(path):
+    """The parallel GEMM for one path (compiled only for the path the host runs, since code
+    for a missing instruction set would not compile)."""
+    mr_full = PATHS[path][2]  # (the closure holds only a str and an int: numba's cache keys
+    # a closure by its cells' pickled values, so a function in a cell would miss every time)
+
+    @njit(cache=True, parallel=True, error_model="numpy")
+    def run(c, y, a, panels, n_cols, group, multiplier, folded, residual, act, to_float):
+        """C = A · B (int32 into c), or, with to_float, y = act(m_j (C + β_j) + r_j) (float32)."""
+        n_rows, n_k = a.shape
+        nq = n_k // QUAD
+        has_tail = n_k % QUAD != 0
+        n_cp = panels.shape[0]
+        n_rb = (n_rows + ROWS - 1) // ROWS
+        n_cg = (n_cp + group - 1) // group
+        for task in prange(n_rb * n_cg):
+            rb, cg = task // n_cg, task % n_cg
+            tile = carray(_stack_tile(0), (mr_full, NR))
+            tail = carray(_stack_tail(0), (mr_full, QUAD))
+            sums = carray(_stack_sums(0), (mr_full,))
+            r1 = min(n_rows, (rb + 1) * ROWS)
+            row = rb * ROWS
+            while row < r1:
+                h = mr_full if row + mr_full <= r1 else 1
+                for i in range(h):
+                    src = a[row + i]
+                    s = np.int32(0)
+                    for k in range(n_k):
+                        s += np.int32(src[k])
+                    sums[i] = s * np.int32(128)  # the correction for B + 128 (mod 2³²)
+                    for t in range(QUAD):
+                        k = nq * QUAD + t
+                        tail[i, t] = src[k] if k < n_k else 0
+                rows = a[row : row + h]
+                for cp in range(cg * group, min(n_cp, (cg + 1) * group)):
+                    col0 = cp * NR
+                    width = min(NR, n_cols - col0)
+                    if h == mr_full:
+                        _micro(path, mr_full, tile, rows, tail, panels[cp], nq, has_tail)
+                    else:
+                        _micro(path, 1, tile, rows, tail, panels[cp], nq, has_tail)
+                    for i in range(h):
+                        t_row = tile[i]
+                        corr = sums[i]
+                        if to_float:
+                            out = y[row + i, col0 : col0 + width]
+                            m = multiplier[col0 : col0 + width]
+                            f = folded[col0 : col0 + width]
+                            r = residual[col0 : col0 + width]
+                            if act == activations.RELU:
+                                for j in range(width):
+                                    acc = np.int32(t_row[j] - corr)
+                                    z = m[j] * np.float32(np.int64(acc) + f[j]) + r[j]
+                                    out[j] = z if z > 0.0 else np.float32(0.0)
+                            else:
+                                for j in range(width):
+                                    acc = np.int32(t_row[j] - corr)
+                                    out[j] = activations.apply(
+                                        m[j] * np.float32(np.int64(acc) + f[j]) + r[j], act
+                                    )
+                        else:
+                            out_i = c[row + i, col0 : col0 + width]
+                            for j in range(width):
+                                out_i[j] = np.int32(t_row[j] - corr)
+                row += h
+
+    return run
+
+
+_DRIVERS = {}
+
+
+def driver(path):
+    """The compiled driver of `path` (made on first use)."""
+    if path not in _DRIVERS:
+        _DRIVERS[path] = _make_driver(path)
+    return _DRIVERS[path]
+
+
+def column_group(n_k: int, n_panels: int, n_rows: int, n_threads: int) -> int:
+    """Panels per task: as many as keep the group's K·NR bytes per panel within PANEL_BYTES
+    (L2), fewer when that would leave threads idle."""
+    group = max(1, min(n_panels, PANEL_BYTES // max(1, n_k * NR)))
+    row_blocks = (n_rows + ROWS - 1) // ROWS
+    while group > 1 and row_blocks * -(-n_panels // group) < 2 * n_threads:
+        group = (group + 1) // 2
+    return group
+
+
+# ---- packing -----------------------------------------------------------------------------
+@njit(cache=True, parallel=True)
+def pack(panels, b, trans):
+    """panels[p, q, j, t] = uint8(op(B)[4q + t, p·NR + j] + 128), u8 128 (weight 0) past K and
+    M; op(B) = B (K, M), or Bᵀ with `trans` (B given as (M, K), quant.pack_weights' layout).
+    One pass over B."""
+    n_k, n_cols = (b.shape[1], b.shape[0]) if trans else (b.shape[0], b.shape[1])
+    for p in prange(panels.shape[0]):
+        panel = panels[p]
+        for q in range(panels.shape[1]):
+            for j in range(NR):
+                for t in range(QUAD):
+                    panel[q, j, t] = 128
+        for j in range(min(NR, n_cols - p * NR)):
+            col = p * NR + j
+            if trans:  # a row of (M, K): contiguous reads
+                src = b[col]
+                for k in range(n_k):
+                    panel[k // QUAD, j, k % QUAD] = np.uint8(np.int32(src[k]) + 128)
+            else:
+                for k in range(n_k):
+                    panel[k // QUAD, j, k % QUAD] = np.uint8(np.int32(b[k, col]) + 128)
