@@ -53,6 +53,10 @@ class QuantizedDense(Layer):
         self.activation = check_activation(activation, f"QuantizedDense '{self.name}'")
         self.use_bias, self.num_bits, self.static = bool(use_bias), int(num_bits), bool(static)
         self.q_min, self.q_max = kquant.qrange(self.num_bits, f"QuantizedDense '{self.name}'")
+        # the int8 kernel packed for the CPU micro-kernels (quant.pack_panels), made once from
+        # wq_t when weights are set (quantization, loading), not per call; wq_t stays the
+        # saved weight, so files saved before packing existed load unchanged
+        self._packed, self._packed_from = None, None
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -69,6 +73,20 @@ class QuantizedDense(Layer):
         weight._trainable = False
         self._weights.append(weight)
         return weight
+
+    def set_weights(self, weights) -> None:
+        super().set_weights(weights)
+        self._kernel_for(backend.kernels())
+
+    def _kernel_for(self, kernels):
+        """wq_t as the backend's qdense_forward takes it: packed once (and again only when
+        wq_t is replaced) for a backend that reads packed panels (cpu), else as stored."""
+        if not getattr(kernels, "INT8_PACKED", False):
+            return self.wq_t.data
+        if self._packed_from is not self.wq_t.data:
+            self._packed = kquant.pack_panels(self.wq_t.data, transposed=True)
+            self._packed_from = self.wq_t.data
+        return self._packed
 
     def call(self, inputs, training=None):
         x = inputs.data
@@ -89,7 +107,7 @@ class QuantizedDense(Layer):
             xq,
             scale,
             zero,
-            self.wq_t.data,
+            self._kernel_for(kernels),
             self.w_scale.data,
             self.w_sums.data,
             None if self.bias is None else self.bias.data,
