@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import checks
+from . import checks, parallel
 from .buffers import take
 
 KINDS = ("sparse", "categorical", "binary")
@@ -108,9 +108,6 @@ def _rows(losses, grad, z, t, kind, scale, w):
     return outside
 
 
-_rows_serial = njit(cache=True)(_rows.py_func)  # for one chunk: a launch costs more than it saves
-
-
 def loss_inputs(where, kind, z, t, w=None, check_labels=True):
     """Check the operands of a loss kernel: z (N, C) float logits, t (N, 1) int64 labels for
     "sparse" (in [0, C), unless the caller counts them itself: check_labels=False) or t (N, C)
@@ -160,7 +157,7 @@ def run(where, kind, z, t, scale, w=None, buffers=None):
     z, t, w = loss_inputs(where, kind, z, t, w, check_labels=False)  # the row loop counts labels
     losses = take(buffers, where, "losses", (z.shape[0],), np.float64)
     grad = take(buffers, where, "gradient", z.shape, z.dtype, (z,))
-    loop = _rows_serial if z.size <= CHUNK else _rows
+    loop = parallel.choose(_rows, z.size > CHUNK)  # one chunk: a launch costs more than it saves
     code = SQUARED if kind == "squared" else KINDS.index(kind)
     outside = loop(losses, grad, z, t, code, float(scale), w)
     if outside:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from densecore import kernels
-from densecore.kernels import losses
+from densecore.kernels import losses, parallel
 
 BACKENDS = [kernels.get(name) for name in ("reference", "cpu")]
 KINDS = [*losses.KINDS, "squared"]
@@ -80,7 +80,7 @@ def test_threaded_rows_give_the_serial_loops_bits(kind):
     kind_code = losses.SQUARED if kind == "squared" else losses.KINDS.index(kind)
     results = []
     w = np.random.default_rng(2).random(len(z))
-    for loop in (losses._rows, losses._rows_serial):
+    for loop in (losses._rows, parallel.serial(losses._rows)):
         for weights in (w, np.zeros(0)):
             per_row, grad = np.empty(len(z)), np.empty_like(z)
             assert loop(per_row, grad, z, t, kind_code, 0.25, weights) == 0
