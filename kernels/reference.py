@@ -31,7 +31,14 @@ from numba import njit
 from . import FUNCTIONS, activations, checks, losses, quant
 from . import dropout as masks
 from .buffers import sub, take
-from .updates import adam_update, rmsprop_update, sgd_update  # noqa: F401  (shared loops)
+from .updates import (  # noqa: F401  (shared loops)
+    adagrad_update,
+    adam_update,
+    adamax_update,
+    nadam_update,
+    rmsprop_update,
+    sgd_update,
+)
 
 __all__ = list(FUNCTIONS)
 

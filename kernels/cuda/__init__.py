@@ -48,6 +48,9 @@ __all__ = [
     "sgd_update",
     "adam_update",
     "rmsprop_update",
+    "adamax_update",
+    "nadam_update",
+    "adagrad_update",
     "quantize",
     "dequantize",
     "int8_matmul",
@@ -140,45 +143,66 @@ def lowrank_backward(x, u, v, y, dy, activation=None, need_dx=True, need_dw=True
 def _in_place(where, kernel, arrays, scalars):
     """Run an elementwise update over w, its gradient and its state, in place: numpy arrays
     (checked as on the cpu, copied to the device and back) or device arrays (updated there).
-    The scalars are cast to w's dtype, so the arithmetic is the cpu's."""
-    if not any(is_device(a) for a in arrays):
-        arrays = _flat(where, *arrays)
-    elif len({np.dtype(a.dtype) for a in arrays}) != 1:
+    An optional state array given as None reaches the kernel empty (its option is off). The
+    scalars are cast to w's dtype, so the arithmetic is the cpu's; flags stay bools."""
+    given = [a for a in arrays if a is not None]
+    if not any(is_device(a) for a in given):
+        given = _flat(where, *given)
+    elif len({np.dtype(a.dtype) for a in given}) != 1:
         raise TypeError(
             f"{where}: w, its gradient and its state must share one float dtype; received "
-            f"{[str(a.dtype) for a in arrays]}."
+            f"{[str(a.dtype) for a in given]}."
         )
-    elif len({tuple(a.shape) for a in arrays}) != 1:
+    elif len({tuple(a.shape) for a in given}) != 1:
         raise ValueError(
             f"{where}: w, its gradient and its state must share one shape; received "
-            f"{[tuple(a.shape) for a in arrays]}."
+            f"{[tuple(a.shape) for a in given]}."
         )
-    flat = [a.reshape(-1) if a.ndim != 1 else a for a in arrays]
+    flat = [a.reshape(-1) if a.ndim != 1 else a for a in given]
     on_device = [a if is_device(a) else _upload(a, "optimizer state") for a in flat]
-    cast = np.dtype(arrays[0].dtype).type
+    dtype = np.dtype(given[0].dtype)
+    it = iter(on_device)
+    operands = [zeros(0, dtype) if a is None else next(it) for a in arrays]
+    cast = dtype.type
     ew.launch_1d(
-        kernel, flat[0].size, *on_device, *(cast(s) if not isinstance(s, bool) else s for s in scalars)
+        kernel, flat[0].size, *operands, *(cast(s) if not isinstance(s, bool) else s for s in scalars)
     )
     for original, copy in zip(flat, on_device):
         if original is not copy:
             copy.copy_to_host(original)
 
 
-def sgd_update(w, g, m, lr, momentum, nesterov):
+def sgd_update(w, g, m, lr, momentum, nesterov, decay=0.0):
     """In place, as updates.sgd_update."""
-    _in_place("cuda.sgd_update", ew.sgd, [w, g, m], [lr, momentum, bool(nesterov)])
+    _in_place("cuda.sgd_update", ew.sgd, [w, g, m], [lr, momentum, bool(nesterov), decay])
 
 
-def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
+def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon, decay, v_hat=None):
     """In place, as updates.adam_update."""
-    scalars = [alpha, 1 - beta_1, 1 - beta_2, epsilon, decay, V_MAX]
-    _in_place("cuda.adam_update", ew.adam, [w, g, m, v], scalars)
+    scalars = [alpha, 1 - beta_1, 1 - beta_2, epsilon, decay, V_MAX, v_hat is not None]
+    _in_place("cuda.adam_update", ew.adam, [w, g, m, v, v_hat], scalars)
 
 
-def rmsprop_update(w, g, v, mom, lr, rho, momentum, epsilon):
+def rmsprop_update(w, g, v, mom, lr, rho, momentum, epsilon, decay=0.0, average=None):
     """In place, as updates.rmsprop_update."""
-    scalars = [lr, rho, 1 - rho, momentum, epsilon, V_MAX]
-    _in_place("cuda.rmsprop_update", ew.rmsprop, [w, g, v, mom], scalars)
+    scalars = [lr, rho, 1 - rho, momentum, epsilon, V_MAX, decay, average is not None]
+    _in_place("cuda.rmsprop_update", ew.rmsprop, [w, g, v, mom, average], scalars)
+
+
+def adamax_update(w, g, m, u, alpha, beta_1, beta_2, epsilon, decay=0.0):
+    """In place, as updates.adamax_update."""
+    _in_place("cuda.adamax_update", ew.adamax, [w, g, m, u], [alpha, 1 - beta_1, beta_2, epsilon, decay])
+
+
+def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, m_factor, g_factor, v_factor, decay=0.0):
+    """In place, as updates.nadam_update."""
+    scalars = [lr, 1 - beta_1, 1 - beta_2, epsilon, m_factor, g_factor, v_factor, decay, V_MAX]
+    _in_place("cuda.nadam_update", ew.nadam, [w, g, m, v], scalars)
+
+
+def adagrad_update(w, g, acc, lr, epsilon, decay=0.0):
+    """In place, as updates.adagrad_update."""
+    _in_place("cuda.adagrad_update", ew.adagrad, [w, g, acc], [lr, epsilon, decay, V_MAX])
 
 
 # ---- integer quantization (the math in kernels/quant.py; the loops in reference.py) --------

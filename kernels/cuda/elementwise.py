@@ -32,30 +32,56 @@ def grid_2d(rows, cols):
 
 
 # ---- optimizer updates: one thread per element, scalars in w's dtype (as on the cpu) --------
+# An unused optional state array (Adam's v̂ without amsgrad, RMSprop's average when not
+# centered) comes as an empty array with its flag False, as on the cpu.
 _sgd_step = cuda.jit(device=True)(updates.sgd_step)
 _adam_step = cuda.jit(device=True)(updates.adam_step)
 _rmsprop_step = cuda.jit(device=True)(updates.rmsprop_step)
+_adamax_step = cuda.jit(device=True)(updates.adamax_step)
+_nadam_step = cuda.jit(device=True)(updates.nadam_step)
+_adagrad_step = cuda.jit(device=True)(updates.adagrad_step)
 
 
 @cuda.jit
-def sgd(w, g, m, lr, momentum, nesterov):
+def sgd(w, g, m, lr, momentum, nesterov, decay):
     i = cuda.grid(1)
     if i < w.size:
-        _sgd_step(w, g, m, i, lr, momentum, nesterov)
+        _sgd_step(w, g, m, i, lr, momentum, nesterov, decay)
 
 
 @cuda.jit
-def adam(w, g, m, v, alpha, c1, c2, epsilon, decay, v_max):
+def adam(w, g, m, v, vh, alpha, c1, c2, epsilon, decay, v_max, amsgrad):
     i = cuda.grid(1)
     if i < w.size:
-        _adam_step(w, g, m, v, i, alpha, c1, c2, epsilon, decay, v_max)
+        _adam_step(w, g, m, v, vh, i, alpha, c1, c2, epsilon, decay, v_max, amsgrad)
 
 
 @cuda.jit
-def rmsprop(w, g, v, mom, lr, rho, c, momentum, epsilon, v_max):
+def rmsprop(w, g, v, mom, avg, lr, rho, c, momentum, epsilon, v_max, decay, centered):
     i = cuda.grid(1)
     if i < w.size:
-        _rmsprop_step(w, g, v, mom, i, lr, rho, c, momentum, epsilon, v_max)
+        _rmsprop_step(w, g, v, mom, avg, i, lr, rho, c, momentum, epsilon, v_max, decay, centered)
+
+
+@cuda.jit
+def adamax(w, g, m, u, alpha, c1, beta_2, epsilon, decay):
+    i = cuda.grid(1)
+    if i < w.size:
+        _adamax_step(w, g, m, u, i, alpha, c1, beta_2, epsilon, decay)
+
+
+@cuda.jit
+def nadam(w, g, m, v, lr, c1, c2, epsilon, m_factor, g_factor, v_factor, decay, v_max):
+    i = cuda.grid(1)
+    if i < w.size:
+        _nadam_step(w, g, m, v, i, lr, c1, c2, epsilon, m_factor, g_factor, v_factor, decay, v_max)
+
+
+@cuda.jit
+def adagrad(w, g, acc, lr, epsilon, decay, v_max):
+    i = cuda.grid(1)
+    if i < w.size:
+        _adagrad_step(w, g, acc, i, lr, epsilon, decay, v_max)
 
 
 # ---- integer quantization (the math in kernels/quant.py; the loops in reference.py) --------

@@ -56,12 +56,15 @@ def _signatures():
         )
     for name, nb in (("float32", float32), ("float64", float64)):
         mat, vec = nb[:, ::1], nb[::1]
-        scalars = (nb,) * 6  # the optimizer steps' scalars come in w's dtype
+        s = (nb,) * 9  # the optimizer steps' scalars come in w's dtype, their flags as bools
         cases += [
             (f"dz_db {name}", gemm._DZ_DB[np.dtype(name)], (mat, vec, mat, mat, int64)),
-            (f"sgd {name}", ew.sgd, (vec, vec, vec, nb, nb, boolean)),
-            (f"adam {name}", ew.adam, (vec, vec, vec, vec, *scalars)),
-            (f"rmsprop {name}", ew.rmsprop, (vec, vec, vec, vec, *scalars)),
+            (f"sgd {name}", ew.sgd, (vec, vec, vec, nb, nb, boolean, nb)),
+            (f"adam {name}", ew.adam, (vec,) * 5 + s[:6] + (boolean,)),
+            (f"rmsprop {name}", ew.rmsprop, (vec,) * 5 + s[:7] + (boolean,)),
+            (f"adamax {name}", ew.adamax, (vec,) * 4 + s[:5]),
+            (f"nadam {name}", ew.nadam, (vec,) * 4 + s[:9]),
+            (f"adagrad {name}", ew.adagrad, (vec,) * 3 + s[:4]),
             (f"quantize {name}", ew.quantize, (int8[:, ::1], mat, float32[::1], int32[::1], int64, int64)),
             (f"add {name}", ew.add, (vec, vec, vec)),
             (f"softmax {name}", ew.softmax_rows, (mat, mat)),
