@@ -1,9 +1,10 @@
-"""Making a trained model cheaper: low-rank factorisation (SVD) of its dense layers.
+"""Making a trained model cheaper: low-rank factorisation of its dense layers, from the
+weights alone (SVD) or from the weights and the data that reaches them (whitened SVD).
 
 Every function here returns a new model and leaves the original untouched; each checks all
 its arguments before it copies anything.
 
-Low rank. A dense kernel W (in × out) has a singular value decomposition
+Low rank from the weights. A dense kernel W (in × out) has a singular value decomposition
 
     W = U Σ Vᵀ = Σ_i σ_i u_i v_iᵀ,      σ_1 ≥ σ_2 ≥ … ≥ 0,
 
@@ -20,14 +21,179 @@ and the layer becomes a LowRankDense computing act(x U_r V_r + b). Parameters an
 fall from in·out to r·(in + out), which pays only when r < in·out / (in + out). The rank
 can be given directly, or chosen as the smallest r that keeps a fraction `energy` of
 Σ σ_i² (the squared Frobenius norm).
+
+Low rank from the data (`data=`). What a user cares about is not W but the layer's output
+on their inputs. Stack the N inputs that reach the layer as the rows of X (N × in); the
+factors that serve that data best minimise the output error
+
+    ‖X W − X U V‖_F² / N  =  tr(Dᵀ C₀ D),      D = W − U V,   C₀ = XᵀX / N,
+
+a weight error measured in the metric of the inputs' second moment C₀ instead of the plain
+one. The two differ wherever the inputs are correlated or uneven in scale: a direction the
+inputs rarely take may be cut, one they take often must be kept. To solve it, add a small
+ridge λ and factor the (now positive definite) matrix by Cholesky, in float64:
+
+    C = C₀ + λ I = L Lᵀ      (L lower triangular and invertible).
+
+Since tr(Dᵀ L Lᵀ D) = ‖Lᵀ D‖_F², the objective is
+
+    ‖X D‖_F² / N + λ ‖D‖_F²  =  ‖Lᵀ W − (Lᵀ U) V‖_F²,
+
+and with M = Lᵀ W and A = Lᵀ U (a one-to-one change of variable, L being invertible) it is
+the plain problem again, min ‖M − A V‖_F over rank-r products, for the whitened matrix M.
+Eckart–Young solves it: with the SVD M = P S Qᵀ (singular values s_1 ≥ s_2 ≥ …) the best is
+A V = P_r S_r Q_rᵀ, and mapping A back through L⁻ᵀ gives
+
+    U = L⁻ᵀ P_r S_r^½   (in × r),      V = S_r^½ Q_rᵀ   (r × out),
+
+with, exactly,  ‖X W − X U V‖_F² / N + λ ‖W − U V‖_F²  =  Σ_{i>r} s_i².  No factors of rank r
+do better on this data, plain SVD's included. With λ = 0, ‖M‖_F² = ‖X W‖_F² / N is the
+energy of the layer's output, so with data `energy=` keeps that fraction of the OUTPUT's
+energy, Σ_{i≤r} s_i² / Σ s_i², and the report's relative error is the output's,
+‖X W − X U V‖_F / ‖X W‖_F (λ included).
+
+How it relates to PCA of the inputs. Any square root of C gives the same U V (another one
+is L O with O orthogonal, which rotates P and nothing else); take the eigenvectors E and
+eigenvalues Λ of C, the principal components of the inputs: M = Λ^½ Eᵀ W is W seen in the
+principal-component basis, each component's row weighted by how much the inputs vary along
+it. PCA alone keeps the r directions where the inputs have the most energy, whatever W does
+with them (U = E_r, V = E_rᵀ W); the whitened SVD keeps the r directions where the OUTPUT has
+the most energy, so it is never worse than PCA at the same rank, and when W = I (a layer that
+passes its input on) it is exactly the PCA projection. When the inputs are white (C = c I)
+M = √c W and it is exactly the plain SVD.
+
+What the ridge guards against. C₀ is singular whenever X has rank below its width: a
+feature that is always zero (a blank pixel, a dead ReLU unit), features that depend on
+each other, or fewer rows than features. Cholesky then fails, and the data says nothing
+about W along the directions it never visits: any change there costs nothing on the data,
+but would change the output on new inputs that do visit them. The term λ ‖W − U V‖_F² keeps
+the factors close to W there, while the data decides everywhere else; as λ grows the
+method becomes the plain SVD. λ = ridge · tr(C₀) / in, so `ridge` is relative to the mean
+input energy per feature and the result does not depend on the data's scale.
+
+Each layer is factorised on the activations that reach it in the compressed model so far,
+layer by layer in the order the model calls them, so a later layer's factors also correct
+for the errors of the earlier ones.
 """
 
 import warnings
 
 import numpy as np
 
-from ..nn.layers import Dense, LowRankDense
+from ..nn.layers import Dense, LowRankDense, tap
 from .surgery import _counterpart, _require_built, _walk, clone, find_layers, rebuilt, replace_layers
+
+_BATCH = 256  # rows per predict call while the activations are gathered
+RIDGE_GRID = (1e-3, 1e-2, 0.1, 1.0, 10.0, np.inf)  # what ridge="auto" tries, per layer
+
+
+# ---- checks ------------------------------------------------------------------------------
+def check_data(model, data, where, name="data"):
+    """`data` as a float32 array of the model's input shape, refused when it is not.
+
+    Raises:
+        TypeError: `data` is not a numeric array (or something numpy makes one of).
+        ValueError: its shape is not (samples, *model.input_shape[1:]), it has no rows, or
+            it holds NaN or inf.
+    """
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{where}: {name} must be a numeric array of inputs; received {type(data).__name__} "
+            f"of dtype {array.dtype}."
+        )
+    features = tuple(model.input_shape[1:])
+    if array.ndim != len(features) + 1 or array.shape[1:] != features or len(array) == 0:
+        raise ValueError(
+            f"{where}: {name} must have shape (samples, {', '.join(map(str, features))}), with at "
+            f"least one sample, like the model's inputs; received shape {array.shape}."
+        )
+    array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.sum(~np.isfinite(array)))
+        raise ValueError(f"{where}: {name} must be finite; received {bad} NaN or inf values.")
+    return array
+
+
+def _check_ridge(ridge, where):
+    if ridge == "auto" and isinstance(ridge, str):
+        return
+    if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not 0 <= ridge < np.inf:
+        raise ValueError(f"{where}: ridge must be 'auto' or a finite number ≥ 0. Received: ridge={ridge!r}")
+
+
+def _check_rank(rank, where, label="rank"):
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
+        raise ValueError(f"{where}: {label} must be a positive integer. Received: {label}={rank!r}")
+
+
+# ---- the data: second moments of the inputs of chosen layers ------------------------------
+def call_order(model, layers, data):
+    """`layers` in the order a forward pass of `model` on a row of `data` calls them."""
+    order = []
+    with tap(layers, lambda layer, inputs, outputs: order.append(layer) if layer not in order else None):
+        model.predict(data[:1], batch_size=1)
+    return order + [layer for layer in layers if layer not in order]
+
+
+def second_moments(model, layers, data):
+    """{layer: (C₀ = XᵀX / N in float64, N)} for the inputs X that reach each of `layers` when
+    `model` predicts `data` (gathered in batches; X itself is never stored)."""
+    sums = {layer: np.zeros((layer.kernel.shape[0],) * 2) for layer in layers}
+    rows = dict.fromkeys(layers, 0)
+
+    def record(layer, inputs, outputs):
+        x = np.asarray(inputs.data, np.float64).reshape(-1, sums[layer].shape[0])
+        sums[layer] += x.T @ x
+        rows[layer] += len(x)
+
+    with tap(layers, record):
+        for start in range(0, len(data), _BATCH):
+            model.predict(data[start : start + _BATCH], batch_size=_BATCH)
+    return {layer: (sums[layer] / max(rows[layer], 1), rows[layer]) for layer in layers}
+
+
+def whitened_svd(w, moment, ridge, where="compress.low_rank", name="layer"):
+    """The SVD of Lᵀ W, where L Lᵀ = moment + λI and λ = ridge · tr(moment) / in.
+
+    Args:
+        w: the kernel W (in × out), float64.
+        moment: the inputs' second moment C₀ = XᵀX / N (in × in), float64.
+        ridge: λ relative to the mean input energy per feature (≥ 0).
+
+    Returns:
+        (L, P, s, Qᵀ) with Lᵀ W = P diag(s) Qᵀ; the rank-r factors are
+        U = L⁻ᵀ P[:, :r] √s[:r] and V = √s[:r] Qᵀ[:r] (see `whitened_factors`).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).standard_normal((100, 3))
+        >>> w = np.eye(3)
+        >>> L, p, s, qt = whitened_svd(w, x.T @ x / 100, ridge=0.0)
+        >>> bool(np.allclose(s**2, np.linalg.eigvalsh(x.T @ x / 100)[::-1]))  # W = I: PCA
+        True
+    """
+    n_in = w.shape[0]
+    if not np.all(np.isfinite(moment)):
+        raise ValueError(f"{where}: the inputs reaching {name} are not finite (NaN or inf).")
+    scale = float(np.trace(moment)) / n_in
+    lam = ridge * (scale if scale > 0 else 1.0)
+    try:
+        chol = np.linalg.cholesky(moment + lam * np.eye(n_in))
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"{where}: the inputs reaching {name} have a singular second moment (a feature "
+            f"that is always zero, dependent features, or fewer samples than its {n_in} inputs); "
+            f"give ridge > 0. Received: ridge={ridge!r}"
+        ) from None
+    p, s, qt = np.linalg.svd(chol.T @ w, full_matrices=False)
+    return chol, p, s, qt
+
+
+def whitened_factors(chol, p, s, qt, r):
+    """U = L⁻ᵀ P_r S_r^½ and V = S_r^½ Q_rᵀ (float64), from `whitened_svd`'s result."""
+    root = np.sqrt(s[:r])
+    return np.linalg.solve(chol.T, p[:, :r] * root), root[:, None] * qt[:r]
 
 
 # ---- low rank ----------------------------------------------------------------------------
@@ -38,29 +204,117 @@ def _rank_for(sigma, rank, energy):
     return int(np.searchsorted(share, energy - 1e-12) + 1)
 
 
-def low_rank(model, rank=None, energy=None, layers=None, verbose=1):
-    """A copy of `model` whose dense layers are factorised by truncated SVD.
+def _targets(model, rank, layers, where):
+    """[(layer, its rank or None)], and whether the layers were named."""
+    if isinstance(rank, dict):
+        if layers is not None:
+            raise ValueError(
+                f"{where}: a rank dict names its layers; give no layers=. Received: layers={layers!r}"
+            )
+        for name, r in rank.items():
+            _check_rank(r, where, f"rank[{name!r}]")
+        found = find_layers(model, list(rank), where)
+        return list(zip(found, [int(r) for r in rank.values()])), True
+    if rank is not None:
+        _check_rank(rank, where)
+    named = layers is not None
+    found = (
+        find_layers(model, layers, where)
+        if named
+        else [layer for _, layer in _walk(model) if type(layer) is Dense]
+    )
+    return [(layer, rank) for layer in found], named
+
+
+def _plan_rank(layer, r, named, where):
+    """The rank to use (clipped to min(in, out) when not named), or None to keep it dense."""
+    n_in, n_out = layer.kernel.shape
+    if r > min(n_in, n_out):
+        if named:
+            raise ValueError(
+                f"{where}: rank {r} exceeds min(in, out) = {min(n_in, n_out)} "
+                f"for layer '{layer.name}' ({n_in} × {n_out})."
+            )
+        r = min(n_in, n_out)
+    if r * (n_in + n_out) >= n_in * n_out and not named:
+        warnings.warn(
+            f"{where}: layer '{layer.name}' ({n_in} × {n_out}) kept dense: rank {r} "
+            f"would not save parameters (needs r < {n_in * n_out / (n_in + n_out):.1f}).",
+            stacklevel=4,
+        )
+        return None
+    return r
+
+
+def _report_row(layer, r, sigma, error_of):
+    n_in, n_out = layer.kernel.shape
+    bias = n_out if layer.use_bias else 0
+    return {
+        "layer": layer.name,
+        "shape": (n_in, n_out),
+        "rank": r,
+        "params_before": n_in * n_out + bias,
+        "params_after": r * (n_in + n_out) + bias,
+        "flops_before": layer.flops_per_sample(),
+        "flops_after": 2 * r * (n_in + n_out) + n_out,
+        "relative_error": float(np.sqrt(np.sum(sigma[r:] ** 2) / max(np.sum(sigma**2), 1e-300))),
+        "error_of": error_of,
+    }
+
+
+def low_rank(model, rank=None, energy=None, layers=None, data=None, ridge="auto", verbose=1):
+    """A copy of `model` whose dense layers are factorised: by truncated SVD of each kernel,
+    or, given `data`, by the factors that keep each layer's OUTPUT on that data closest.
+
+    Without `data`, each kernel W becomes the rank-r product closest to W (plain SVD).
+    With `data`, each layer's factors minimise ‖X W − X U V‖_F over the inputs X that
+    reach it in the model compressed so far (the whitened SVD of this module's docstring),
+    layer by layer in call order.
 
     Args:
         model: a built model (trained, usually).
-        rank: the rank r for every chosen layer; or
-        energy: in (0, 1]: per layer, the smallest r keeping this fraction of Σσ².
+        rank: the rank r for every chosen layer, or a dict {layer name: rank} (which then
+            names the layers to factorise); or
+        energy: in (0, 1]: per layer, the smallest r keeping this fraction of Σσ² (without
+            data: of W's squared Frobenius norm; with data: of the output's energy ‖XW‖²).
         layers: names (layer or attribute names) of the Dense layers to factorise. None: every
             Dense whose factorisation saves parameters (r < in·out/(in + out)); the others are
             kept dense, with a warning.
+        data: inputs (samples, *input shape) representative of what the model will see, e.g.
+            the training inputs; None: factorise the weights alone.
+        ridge: with data, the regulariser λ relative to the mean input energy per feature
+            (λ = ridge · tr(XᵀX/N) / in; ≥ 0). It keeps the problem solvable when the inputs
+            are rank-deficient; with fewer samples than a layer's inputs it is required
+            (> 0), and a warning says the ridge decides what the data cannot.
         verbose: 1 prints the report table.
 
     Returns:
         The new model (compiled like the original, with a fresh optimizer, if it was). Its
         `compression_report` lists per layer: rank, parameters and FLOPs per sample before
-        and after, and the relative error ‖W − UV‖_F / ‖W‖_F.
+        and after, and the relative error: ‖W − UV‖_F / ‖W‖_F without data, the output's
+        ‖XW − XUV‖_F / ‖XW‖_F with it (its `error_of` says which).
+
+    Raises:
+        ValueError: bad rank, energy, ridge or layers; data of the wrong shape, empty, or
+            holding NaN/inf; fewer samples than a layer's inputs with ridge=0. All before any
+            work, with the model untouched.
+        TypeError: data that is not numeric.
 
     Example:
-        >>> import densecore as dc
+        >>> import numpy as np, densecore as dc
         >>> model = dc.Sequential([dc.layers.Dense(64, input_shape=(64,)), dc.layers.Dense(10)])
         >>> small = dc.compress.low_rank(model, rank=9, verbose=0)  # 9·(64+10) > 64·10: kept
         >>> [type(layer).__name__ for layer in small.layers]
         ['LowRankDense', 'Dense']
+        >>> rng = np.random.default_rng(0)  # inputs of very uneven scale: where data matters
+        >>> x = (rng.standard_normal((200, 64)) * np.linspace(0.01, 3, 64)).astype("float32")
+        >>> first = [model.layers[0].name]
+        >>> aware = dc.compress.low_rank(model, rank=8, layers=first, data=x, ridge=0.0, verbose=0)
+        >>> plain = dc.compress.low_rank(model, rank=8, layers=first, verbose=0)
+        >>> def output_error(m):  # ‖X W − X U V‖_F of the first layer
+        ...     return np.linalg.norm(m.layers[0](x).data - model.layers[0](x).data)
+        >>> bool(output_error(aware) < output_error(plain))
+        True
     """
     where = "compress.low_rank"
     _require_built(model, where)
@@ -68,70 +322,108 @@ def low_rank(model, rank=None, energy=None, layers=None, verbose=1):
         raise ValueError(
             f"{where}: give exactly one of rank and energy; received rank={rank!r}, energy={energy!r}."
         )
-    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1):
-        raise ValueError(f"{where}: rank must be a positive integer. Received: rank={rank!r}")
-    if energy is not None and (not isinstance(energy, (int, float)) or not 0 < energy <= 1):
+    if energy is not None and (
+        isinstance(energy, bool) or not isinstance(energy, (int, float)) or not 0 < energy <= 1
+    ):
         raise ValueError(f"{where}: energy must be in (0, 1]. Received: energy={energy!r}")
-    named = layers is not None
-    targets = (
-        find_layers(model, layers, where)
-        if named
-        else [layer for _, layer in _walk(model) if type(layer) is Dense]
-    )
-
-    plan, report = {}, []
-    for layer in targets:
-        w = layer.kernel.data.astype(np.float64)
-        n_in, n_out = w.shape
-        u, sigma, vt = np.linalg.svd(w, full_matrices=False)
-        r = _rank_for(sigma, rank, energy)
-        if r > min(n_in, n_out):
-            if named:
+    _check_ridge(ridge, where)
+    if data is not None:
+        data = check_data(model, data, where)
+    targets, named = _targets(model, rank, layers, where)
+    for layer, r in targets:  # a named layer's rank is checked before any work
+        if r is not None and named and r > min(layer.kernel.shape):
+            _plan_rank(layer, r, named, where)
+    if data is not None:
+        few = [layer for layer, _ in targets if len(data) < layer.kernel.shape[0]]
+        if few:
+            widths = ", ".join(f"'{layer.name}' ({layer.kernel.shape[0]})" for layer in few)
+            if ridge == 0:
                 raise ValueError(
-                    f"{where}: rank {r} exceeds min(in, out) = {min(n_in, n_out)} "
-                    f"for layer '{layer.name}' ({n_in} × {n_out})."
+                    f"{where}: data has {len(data)} samples, fewer than the inputs of {widths}: "
+                    f"their second moment is singular; give ridge > 0 or more samples. "
+                    f"Received: data of shape {data.shape}, ridge=0"
                 )
-            r = min(n_in, n_out)
-        if r * (n_in + n_out) >= n_in * n_out and not named:
             warnings.warn(
-                f"{where}: layer '{layer.name}' ({n_in} × {n_out}) kept dense: rank {r} "
-                f"would not save parameters (needs r < {n_in * n_out / (n_in + n_out):.1f}).",
+                f"{where}: data has {len(data)} samples, fewer than the inputs of {widths}: the "
+                f"data cannot tell every direction apart, and the ridge (ridge={ridge}) keeps "
+                f"the factors close to W along the ones it misses.",
                 stacklevel=2,
             )
-            continue
-        root = np.sqrt(sigma[:r])
-        error = float(np.sqrt(np.sum(sigma[r:] ** 2) / max(np.sum(sigma**2), 1e-300)))
-        plan[layer] = (r, (u[:, :r] * root).astype(np.float32), (root[:, None] * vt[:r]).astype(np.float32))
-        bias = 0 if not layer.use_bias else n_out
-        report.append(
-            {
-                "layer": layer.name,
-                "shape": (n_in, n_out),
-                "rank": r,
-                "params_before": n_in * n_out + bias,
-                "params_after": r * (n_in + n_out) + bias,
-                "flops_before": layer.flops_per_sample(),
-                "flops_after": 2 * r * (n_in + n_out) + n_out,
-                "relative_error": error,
-            }
-        )
-
-    new = clone(model)
-    twin = _counterpart(model, new)
-    replacements = {}
-    for layer, (r, u_r, v_r) in plan.items():
-        bias = [layer.bias.data] if layer.use_bias else []
-        replacements[twin[layer]] = rebuilt(LowRankDense, layer, [u_r, v_r] + bias, rank=r)
-    replace_layers(new, replacements)
+        new, report = _low_rank_on_data(model, targets, energy, named, data, ridge, where)
+    else:
+        new, report = _low_rank_on_weights(model, targets, energy, named, where)
     new.compression_report = report
     if verbose:
         print(format_report(report))
     return new
 
 
+def _low_rank_on_weights(model, targets, energy, named, where):
+    plan, report = {}, []
+    for layer, rank in targets:
+        u, sigma, vt = np.linalg.svd(layer.kernel.data.astype(np.float64), full_matrices=False)
+        r = _plan_rank(layer, _rank_for(sigma, rank, energy), named, where)
+        if r is None:
+            continue
+        root = np.sqrt(sigma[:r])
+        plan[layer] = (r, u[:, :r] * root, root[:, None] * vt[:r])
+        report.append(_report_row(layer, r, sigma, "weights"))
+    new = clone(model)
+    twin = _counterpart(model, new)
+    replace_layers(new, {twin[layer]: _factored(layer, *step) for layer, step in plan.items()})
+    return new, report
+
+
+def _low_rank_on_data(model, targets, energy, named, data, ridge, where):
+    new = clone(model)
+    twin = _counterpart(model, new)
+    rank_of = {twin[layer]: (layer, rank) for layer, rank in targets}
+    ridges = RIDGE_GRID if ridge == "auto" else (ridge,)
+    wanted = model.predict(data, batch_size=_BATCH) if ridge == "auto" else None
+    report = []
+    for copy in call_order(new, list(rank_of), data):  # each sees the layers before it compressed
+        layer, rank = rank_of[copy]
+        moment, _ = second_moments(new, [copy], data)[copy]
+        w = layer.kernel.data.astype(np.float64)
+        best, current = None, copy
+        for lam in ridges:
+            if lam == np.inf:  # the plain SVD: the limit of a ridge that outweighs the data
+                u, s, vt = np.linalg.svd(w, full_matrices=False)
+                r = _plan_rank(layer, _rank_for(s, rank, energy), named, where)
+                factors = None if r is None else (u[:, :r] * np.sqrt(s[:r]), np.sqrt(s[:r])[:, None] * vt[:r])
+            else:
+                chol, p, s, qt = whitened_svd(w, moment, lam, where, f"layer '{layer.name}'")
+                r = _plan_rank(layer, _rank_for(s, rank, energy), named, where)
+                factors = None if r is None else whitened_factors(chol, p, s, qt, r)
+            if r is None:
+                break
+            candidate = _factored(layer, r, *factors)
+            replace_layers(new, {current: candidate})
+            current = candidate
+            score = (
+                0.0 if wanted is None else float(np.sum((new.predict(data, batch_size=_BATCH) - wanted) ** 2))
+            )
+            if best is None or score < best[0]:
+                row = _report_row(layer, r, s, "weights" if lam == np.inf else "output")
+                best = (score, candidate, {**row, "ridge": float(lam)})
+        if best is None:
+            continue
+        replace_layers(new, {current: best[1]})
+        report.append(best[2])
+    order = {layer.name: i for i, (_, layer) in enumerate(_walk(model))}
+    return new, sorted(report, key=lambda row: order[row["layer"]])
+
+
+def _factored(layer, r, u, v):
+    bias = [layer.bias.data] if layer.use_bias else []
+    return rebuilt(LowRankDense, layer, [u.astype(np.float32), v.astype(np.float32)] + bias, rank=r)
+
+
 def format_report(report) -> str:
     """The low-rank report as a table."""
-    lines = [f"{'layer':<14}{'in × out':>12}{'rank':>6}{'params':>18}{'FLOPs/sample':>20}{'rel. error':>12}"]
+    output = any(row.get("error_of") == "output" for row in report)
+    label = "out. error" if output else "rel. error"
+    lines = [f"{'layer':<14}{'in × out':>12}{'rank':>6}{'params':>18}{'FLOPs/sample':>20}{label:>12}"]
     for row in report:
         lines.append(
             f"{row['layer']:<14}{'%d × %d' % row['shape']:>12}{row['rank']:>6}"
