@@ -2,7 +2,9 @@
 original untouched.
 
     surgery.py       walk, find, copy and swap layers: what every transformation shares
-    lowrank.py       fewer parameters: truncated SVD of each kernel (LowRankDense)
+    lowrank.py       fewer parameters: truncated SVD of each kernel, or of the kernel whitened by
+                     the data that reaches it (LowRankDense)
+    budget.py        one budget (parameters or FLOPs) spread over the layers' ranks
     pruning.py       fewer nodes: structured pruning of hidden units
     distill.py       a small student trained on a teacher's softened outputs
     quantization.py  integers: post-training quantization and quantization-aware training
@@ -11,6 +13,7 @@ original untouched.
 Imports `densecore.nn`, `densecore.engine` and `densecore.kernels` below it.
 """
 
+from .budget import fit_budget, format_budget
 from .distill import distill
 from .lowrank import format_report, low_rank
 from .pruning import prune_units
@@ -21,6 +24,8 @@ from .sweep import sweep
 __all__ = [
     "low_rank",
     "format_report",
+    "fit_budget",
+    "format_budget",
     "sweep",
     "prune_units",
     "distill",

@@ -1,0 +1,194 @@
+"""Budgets instead of per-layer knobs: each layer's rank chosen to meet one global budget.
+
+One rank for every layer spends parameters evenly, but layers are not equally compressible:
+one whose output lives in a few directions loses little at a small rank, another loses a lot.
+`fit_budget` spends a budget (parameters or FLOPs per sample) where it buys the most.
+
+The price of each choice comes from the data-aware factorisation (see `lowrank`): for a layer
+whose whitened kernel Lᵀ W has singular values s_1 ≥ s_2 ≥ …, keeping r of them loses the
+fraction
+
+    e(r) = Σ_{i>r} s_i² / Σ_i s_i²
+
+of the layer's output energy on the data, and costs r·(in + out) parameters (2·r·(in + out)
+FLOPs). Going from r to r + 1 buys s_{r+1}² / Σ s_i² for (in + out) more: a gain per unit of
+budget that only falls as r grows, since the s_i are sorted. So the greedy rule, which starts
+every layer at rank 1 (the smallest model) and repeatedly takes the step with the largest
+gain per unit of budget that still fits, is the classic solution of this knapsack with
+diminishing returns. A layer's last step is back to its dense kernel, which removes its whole
+remaining error for in·out − r·(in + out) more. The sum of the layers' relative errors is the
+objective: relative, so that layers whose activations differ in scale weigh the same.
+
+The spectra are measured once on the original model; the chosen ranks are then applied by
+`low_rank(model, rank={layer: r}, data=data)`, layer by layer on the compressed model.
+"""
+
+import numpy as np
+
+from ..nn.layers import Dense
+from .lowrank import _check_ridge, _walk, check_data, low_rank, second_moments, whitened_svd
+from .surgery import _require_built, clone, find_layers
+
+_SPECTRUM_RIDGE = 1e-2  # the ridge of the spectra that price the steps when ridge="auto"
+
+
+def _costs(layer, kind):
+    """(cost at rank r as a function, cost dense) for one layer, in parameters or FLOPs."""
+    n_in, n_out = layer.kernel.shape
+    bias = n_out if layer.use_bias else 0
+    if kind == "params":
+        return (lambda r: r * (n_in + n_out) + bias), n_in * n_out + bias
+    return (lambda r: 2 * r * (n_in + n_out) + n_out), layer.flops_per_sample()
+
+
+def _total(model, kind):
+    if kind == "params":
+        return model.count_params()
+    return sum(layer.flops_per_sample() for _, layer in _walk(model))
+
+
+def fit_budget(model, data, params=None, flops=None, layers=None, ridge="auto", verbose=1):
+    """A copy of `model` whose dense layers are factorised at ranks chosen to fit a budget
+    with the least output error on `data`.
+
+    Args:
+        model: a built model (trained, usually).
+        data: inputs (samples, *input shape) representative of what the model will see.
+        params: the most parameters the whole model may have; or
+        flops: the most forward FLOPs per sample the whole model may cost.
+        layers: names of the Dense layers that may be factorised (default: every Dense for
+            which rank 1 saves something).
+        ridge: as `low_rank` ("auto" by default).
+        verbose: 1 prints the chosen ranks.
+
+    Returns:
+        The new model (compiled like the original, if it was). Its `budget_report` holds the
+        budget, what the model spends, and per layer: shape, the chosen rank (None: kept
+        dense), its cost and its predicted relative output error √e(r); its
+        `compression_report` is low_rank's.
+
+    Raises:
+        ValueError: not exactly one of params and flops, a budget that is not a positive
+            integer or is below the smallest model (every chosen layer at rank 1), or bad
+            data (see `low_rank`); before any work, with the model untouched.
+        TypeError: data that is not numeric.
+
+    Example:
+        >>> import numpy as np, densecore as dc
+        >>> dc.set_seed(0)
+        >>> model = dc.Sequential([dc.layers.Dense(32, activation="relu", input_shape=(16,)),
+        ...                        dc.layers.Dense(32, activation="relu"), dc.layers.Dense(4)])
+        >>> x = np.random.default_rng(0).standard_normal((300, 16)).astype("float32")
+        >>> small = dc.compress.fit_budget(model, x, params=1200, verbose=0)
+        >>> small.count_params() <= 1200 < model.count_params()
+        True
+        >>> dc.compress.fit_budget(model, x, params=100)
+        Traceback (most recent call last):
+        ...
+        ValueError: compress.fit_budget: params=100 is below the smallest model this can make, ...
+    """
+    where = "compress.fit_budget"
+    _require_built(model, where)
+    if (params is None) == (flops is None):
+        raise ValueError(
+            f"{where}: give exactly one of params and flops; received params={params!r}, flops={flops!r}."
+        )
+    kind, budget = ("params", params) if params is not None else ("flops", flops)
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ValueError(f"{where}: {kind} must be a positive integer. Received: {kind}={budget!r}")
+    _check_ridge(ridge, where)
+    data = check_data(model, data, where)
+    if layers is None:
+        targets = [
+            layer
+            for _, layer in _walk(model)
+            if type(layer) is Dense and sum(layer.kernel.shape) < np.prod(layer.kernel.shape)
+        ]
+    else:
+        targets = find_layers(model, layers, where)
+    costs = {layer: _costs(layer, kind) for layer in targets}
+    total = _total(model, kind)
+    rest = total - sum(dense for _, dense in costs.values())
+    smallest = rest + sum(cost(1) for cost, _ in costs.values())
+    unit = "parameters" if kind == "params" else "FLOPs per sample"
+    if budget < smallest:
+        raise ValueError(
+            f"{where}: {kind}={budget} is below the smallest model this can make, {smallest} {unit} "
+            f"(every factorised layer at rank 1)."
+        )
+    few = [layer.name for layer in targets if len(data) < layer.kernel.shape[0]]
+    if few and ridge == 0:
+        raise ValueError(
+            f"{where}: data has {len(data)} samples, fewer than the inputs of {few}; give ridge > 0. "
+            f"Received: data of shape {data.shape}, ridge=0"
+        )
+
+    # the price list: each layer's relative output error at every rank, from its spectrum
+    lam = _SPECTRUM_RIDGE if ridge == "auto" else ridge
+    moments = second_moments(model, targets, data)
+    errors = {}
+    for layer in targets:
+        w = layer.kernel.data.astype(np.float64)
+        s = whitened_svd(w, moments[layer][0], lam, where, f"layer '{layer.name}'")[2]
+        energy = s**2 / max(float(np.sum(s**2)), 1e-300)
+        errors[layer] = np.concatenate([[1.0], 1.0 - np.cumsum(energy)]).clip(0)  # e(0), e(1), …
+
+    # greedy: every layer at rank 1, then the affordable step with the most gain per cost
+    ranks = dict.fromkeys(targets, 1)
+    spent = smallest
+    while True:
+        best = None
+        for layer, r in ranks.items():
+            if r is None:
+                continue
+            cost, dense = costs[layer]
+            n_in, n_out = layer.kernel.shape
+            if (r + 1) * (n_in + n_out) < n_in * n_out and r + 1 <= min(n_in, n_out):
+                step, gain = cost(r + 1) - cost(r), errors[layer][r] - errors[layer][r + 1]
+                nxt = r + 1
+            else:
+                step, gain, nxt = dense - cost(r), errors[layer][r], None
+            if spent + step <= budget and (best is None or gain / step > best[0]):
+                best = (gain / step, layer, nxt, step)
+        if best is None:
+            break
+        _, layer, nxt, step = best
+        ranks[layer], spent = nxt, spent + step
+
+    chosen = {layer.name: r for layer, r in ranks.items() if r is not None}
+    new = low_rank(model, rank=chosen, data=data, ridge=ridge, verbose=0) if chosen else clone(model)
+    if not chosen:
+        new.compression_report = []
+    rows = []
+    for layer in targets:
+        r = ranks[layer]
+        cost, dense = costs[layer]
+        rows.append(
+            {
+                "layer": layer.name,
+                "shape": tuple(layer.kernel.shape),
+                "rank": r,
+                kind: dense if r is None else cost(r),
+                "predicted_error": 0.0 if r is None else float(np.sqrt(errors[layer][r])),
+            }
+        )
+    new.budget_report = {"budget": budget, "kind": kind, "spent": _total(new, kind), "layers": rows}
+    if verbose:
+        print(format_budget(new.budget_report))
+    return new
+
+
+def format_budget(report) -> str:
+    """The budget report as a table."""
+    kind = report["kind"]
+    lines = [
+        f"budget {report['budget']:,} {kind}, spent {report['spent']:,}",
+        f"{'layer':<14}{'in × out':>12}{'rank':>7}{kind:>10}{'pred. error':>13}",
+    ]
+    for row in report["layers"]:
+        rank = "dense" if row["rank"] is None else row["rank"]
+        lines.append(
+            f"{row['layer']:<14}{'%d × %d' % row['shape']:>12}{rank:>7}{row[kind]:>10,}"
+            f"{row['predicted_error']:>13.4f}"
+        )
+    return "\n".join(lines)
