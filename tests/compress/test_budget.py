@@ -1,0 +1,81 @@
+"""fit_budget: ranks chosen per layer within a budget, the greedy rule, bad budgets refused."""
+
+import numpy as np
+import pytest
+from densecore.layers import Dense
+
+import densecore as dc
+
+
+def model_and_data(seed=0):
+    dc.set_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((300, 16)) * np.geomspace(0.1, 2, 16)).astype(np.float32)
+    model = dc.Sequential(
+        [
+            Dense(32, activation="relu", input_shape=(16,), name="a"),
+            Dense(32, activation="relu", name="b"),
+            Dense(4),
+        ]
+    )
+    return model, x
+
+
+@pytest.mark.parametrize("kind", ["params", "flops"])
+def test_the_budget_is_met_and_reported(kind):
+    model, x = model_and_data()
+    total = (
+        model.count_params() if kind == "params" else sum(layer.flops_per_sample() for layer in model.layers)
+    )
+    budget = int(total * 0.5)
+    small = dc.compress.fit_budget(model, x, **{kind: budget}, layers=["a", "b"], verbose=0)
+    report = small.budget_report
+    spent = (
+        small.count_params() if kind == "params" else sum(layer.flops_per_sample() for layer in small.layers)
+    )
+    assert report["spent"] == spent <= budget
+    assert [row["layer"] for row in report["layers"]] == ["a", "b"]
+    assert [getattr(layer, "rank", None) for layer in small.layers[:2]] == [
+        row["rank"] for row in report["layers"]
+    ]
+    assert "budget" in dc.compress.format_budget(report)
+
+
+def test_more_budget_never_more_predicted_error():
+    model, x = model_and_data(1)
+    errors = []
+    for budget in (600, 900, 1300, 1800):
+        small = dc.compress.fit_budget(model, x, params=budget, layers=["a", "b"], verbose=0)
+        errors.append(sum(row["predicted_error"] ** 2 for row in small.budget_report["layers"]))
+    assert errors == sorted(errors, reverse=True)
+
+
+def test_a_budget_as_big_as_the_model_keeps_it_dense():
+    model, x = model_and_data(2)
+    small = dc.compress.fit_budget(model, x, params=model.count_params(), verbose=0)
+    np.testing.assert_allclose(small.predict(x), model.predict(x), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(params=100), ValueError, ["params=100 is below the smallest model", "216 parameters"]),
+        (dict(flops=10), ValueError, ["flops=10 is below the smallest model"]),
+        (dict(params=0), ValueError, ["Received: params=0"]),
+        (dict(params=1000, flops=1000), ValueError, ["exactly one"]),
+        (dict(), ValueError, ["exactly one"]),
+        (dict(params=1000, data=np.ones((5, 3))), ValueError, ["data must have shape", "(5, 3)"]),
+        (dict(params=1000, data=np.full((5, 16), np.inf)), ValueError, ["finite"]),
+        (dict(params=1000, data="x"), TypeError, ["numeric"]),
+    ],
+)
+def test_bad_budgets_and_data_are_refused_before_any_work(kwargs, error, words):
+    model, x = model_and_data(3)
+    before = model.get_weights()
+    kwargs = {"data": x, **kwargs}
+    with pytest.raises(error) as info:
+        dc.compress.fit_budget(model, verbose=0, **kwargs)
+    for word in words:
+        assert word in str(info.value)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
