@@ -231,7 +231,8 @@ class Model(Trainer, Layer):
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
-        """Load weights saved by save_weights (or save) into this built model."""
+        """Load weights saved by save_weights (or save) into this model, built first for the
+        file's input shape if it is not built; a damaged file is a ValueError naming it."""
         saving.load_weights(self, filepath)
 
 
