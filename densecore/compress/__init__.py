@@ -8,7 +8,7 @@ original untouched.
     pruning.py       fewer nodes: structured pruning of hidden units
     distill.py       a small student trained on a teacher's softened outputs
     quantization.py  integers: post-training quantization and quantization-aware training
-    sweep.py         one knob swept over its values: accuracy and size of each result
+    sweep.py         one knob swept over its values; every method on one Pareto report
 
 Imports `densecore.nn`, `densecore.engine` and `densecore.kernels` below it.
 """
@@ -19,7 +19,7 @@ from .lowrank import format_report, low_rank
 from .pruning import prune_units
 from .quantization import convert, model_bytes, quantize, quantize_aware
 from .surgery import clone, find_layers, rebuilt, replace_layers
-from .sweep import sweep
+from .sweep import format_pareto, pareto, sweep
 
 __all__ = [
     "low_rank",
@@ -27,6 +27,8 @@ __all__ = [
     "fit_budget",
     "format_budget",
     "sweep",
+    "pareto",
+    "format_pareto",
     "prune_units",
     "distill",
     "quantize",
