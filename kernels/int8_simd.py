@@ -343,13 +343,14 @@ def _micro_impl(path, mr, tile, a, tail, panel, nq, has_tail):
 
 
 # ---- the driver: tasks, row sums, epilogue -----------------------------------------------
-def _make_driver(path):
+def _make_driver(path, cache=True):
     """The parallel GEMM for one path (compiled only for the path the host runs, since code
-    for a missing instruction set would not compile)."""
+    for a missing instruction set would not compile). cache=False: a copy compiled afresh,
+    whose assembly numba can show (`inspect_asm` is disabled for cached code)."""
     mr_full = PATHS[path][2]  # (the closure holds only a str and an int: numba's cache keys
     # a closure by its cells' pickled values, so a function in a cell would miss every time)
 
-    @njit(cache=True, parallel=True, error_model="numpy")
+    @njit(cache=cache, parallel=True, error_model="numpy")
     def run(c, y, a, panels, n_cols, group, multiplier, folded, residual, act, to_float):
         """C = A · B (int32 into c), or, with to_float, y = act(m_j (C + β_j) + r_j) (float32)."""
         n_rows, n_k = a.shape

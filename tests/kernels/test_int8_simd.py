@@ -1,0 +1,163 @@
+"""The int8 micro-kernels (kernels/int8_simd.py): every path this CPU runs, exact against
+kernels/reference.py, at block edges and at the int32 K bound; the portable path forced
+through DENSECORE_INT8 (in this process, as the entry points read it on every call, and in
+a fresh subprocess); the instructions each SIMD path's inner loop is made of."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from densecore import kernels
+from densecore.kernels import int8_simd, quant
+
+HOST = int8_simd.host_paths()
+ref, cpu = kernels.get("reference"), kernels.get("cpu")
+
+dims = st.integers(1, 67)  # odd sizes, across MR (4, 6, 8), NR (32) and ROWS (64)
+ks = st.sampled_from([1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 67, 130])  # K % 4 edges
+
+
+@pytest.fixture(params=HOST)
+def path(request, monkeypatch):
+    monkeypatch.setenv("DENSECORE_INT8", request.param)
+    return request.param
+
+
+def test_the_host_runs_its_fastest_path_by_default(monkeypatch):
+    monkeypatch.delenv("DENSECORE_INT8", raising=False)
+    assert int8_simd.choose_path() == HOST[0]
+    assert HOST[-1] == "portable"
+    assert int8_simd.host_paths("+avx2,-avx512f") == ["avx2", "portable"]
+    assert int8_simd.host_paths("+avx2,+avxvnni") == ["vnni256", "avx2", "portable"]
+    assert int8_simd.host_paths("+avx2,+avx512f,+avx512bw,+avx512vnni,+avx512vl")[:3] == [
+        "vnni512",
+        "vnni256",
+        "avx512bw",
+    ]
+    assert int8_simd.host_paths("+neon") == ["portable"]
+
+
+def test_a_forced_path_must_exist_and_run_here(monkeypatch):
+    monkeypatch.setenv("DENSECORE_INT8", "sse9")
+    with pytest.raises(ValueError, match="expected one of"):
+        cpu.int8_matmul(np.ones((1, 1), np.int8), np.ones((1, 1), np.int8))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=dims, k=ks, m=dims, seed=st.integers(0, 2**16), packed=st.booleans(), order=st.sampled_from("CF"))
+def test_int8_matmul_is_exact_on_every_path(path, n, k, m, seed, packed, order):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, (n, k)).astype(np.int8)
+    b = np.asarray(rng.integers(-128, 128, (k, m)).astype(np.int8), order=order)
+    c = cpu.int8_matmul(a, quant.pack_panels(b) if packed else b)
+    assert c.dtype == np.int32 and c.shape == (n, m)
+    np.testing.assert_array_equal(c, ref.int8_matmul(a, b))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=dims,
+    k=ks,
+    m=dims,
+    seed=st.integers(0, 2**16),
+    activation=st.sampled_from([None, "relu", "tanh", "sigmoid"]),
+    x_zero=st.integers(-128, 127),
+    packed=st.booleans(),
+)
+def test_qdense_equals_the_reference_bit_for_bit(path, n, k, m, seed, activation, x_zero, packed):
+    """Same int32 accumulators and the same float epilogue: the same float32 bits."""
+    rng = np.random.default_rng(seed)
+    xq = rng.integers(-128, 128, (n, k)).astype(np.int8)
+    wq_t = rng.integers(-127, 128, (m, k)).astype(np.int8)
+    sums = wq_t.sum(axis=1, dtype=np.int32)
+    scale = rng.uniform(1e-3, 1e-1, m).astype(np.float32)
+    bias = rng.standard_normal(m).astype(np.float32)
+    args = (0.05, x_zero, None, scale, sums, bias, activation)
+    want = ref.qdense_forward(xq, args[0], x_zero, wq_t, *args[3:])
+    w = quant.pack_panels(wq_t, transposed=True) if packed else wq_t
+    np.testing.assert_array_equal(cpu.qdense_forward(xq, args[0], x_zero, w, *args[3:]), want)
+
+
+@pytest.mark.parametrize("n", [1, 8])  # the 1-row kernel (edges, GEMV) and every path's MR-row one
+def test_exact_at_the_k_bound_with_all_minus_128(path, n):
+    """K ≤ MAX_K = 131071 on every path: the packed B + 128 makes the raw sums wrap past int32
+    (a = −128, b = 127: Σ 255 · (−128) = −4.3e9), and the row-sum correction brings them back
+    exactly, mod 2³²; all (−128)·(−128) products reach 16384 · 131071 = 2³¹ − 16384."""
+    k = quant.MAX_K
+    a = np.full((n, k), -128, np.int8)
+    b = np.full((k, 33), -128, np.int8)
+    b[:, 1] = 127
+    b[:, 2] = 0
+    c = cpu.int8_matmul(a, b)
+    assert int(c[0, 0]) == 128 * 128 * k and int(c[0, 1]) == -128 * 127 * k and int(c[0, 2]) == 0
+    np.testing.assert_array_equal(c, np.broadcast_to(c[0], c.shape))
+    np.testing.assert_array_equal(c[0], (b.astype(np.int64) * -128).sum(axis=0))
+    with pytest.raises(ValueError, match="131071"):
+        cpu.int8_matmul(np.zeros((1, k + 1), np.int8), np.zeros((k + 1, 1), np.int8))
+    with pytest.raises(ValueError, match="131071"):
+        quant.pack_panels(np.zeros((k + 1, 1), np.int8))
+
+
+def test_packed_weights_are_checked(path):
+    packed = quant.pack_panels(np.ones((5, 3), np.int8))
+    with pytest.raises(ValueError, match="do not chain"):
+        cpu.int8_matmul(np.ones((2, 4), np.int8), packed)
+    w = quant.pack_panels(np.ones((3, 5), np.int8), transposed=True)
+    with pytest.raises(ValueError, match="expect 5"):
+        cpu.qdense_forward(np.ones((2, 4), np.int8), 1.0, 0, w, np.ones(3), np.ones(3, np.int32))
+    with pytest.raises(ValueError, match="w_scale"):
+        cpu.qdense_forward(np.ones((2, 5), np.int8), 1.0, 0, w, np.ones(4), np.ones(3, np.int32))
+    with pytest.raises(TypeError, match="int8"):
+        cpu.int8_matmul(np.ones((2, 4), np.int8), np.ones((4, 2), np.int16))
+
+
+def test_the_portable_path_forced_in_a_fresh_process():
+    code = (
+        "import numpy as np\n"
+        "from densecore import kernels\n"
+        "from densecore.kernels import int8_simd\n"
+        "assert int8_simd.choose_path() == 'portable'\n"
+        "rng = np.random.default_rng(1)\n"
+        "a = rng.integers(-128, 128, (37, 67)).astype(np.int8)\n"
+        "b = rng.integers(-128, 128, (67, 45)).astype(np.int8)\n"
+        "c = kernels.get('cpu').int8_matmul(a, b)\n"
+        "assert np.array_equal(c, a.astype(np.int64) @ b.astype(np.int64))\n"
+        "print('portable ok')\n"
+    )
+    env = {**os.environ, "DENSECORE_INT8": "portable"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "portable ok" in out.stdout
+
+
+INSTRUCTIONS = {
+    "vnni512": r"vpdpbusd\s+%?zmm",
+    "vnni256": r"vpdpbusd\s+%?ymm",
+    # vpmaddwd + vpaddd; on a CPU with AVX-512 VNNI, LLVM fuses the pair into vpdpwssd (the
+    # same non-saturating int16 pair sums, accumulated in one instruction)
+    "avx512bw": r"(?:vpmaddwd|vpdpwssd)\s+%?zmm",
+    "avx2": r"(?:vpmaddwd|vpdpwssd)\s+%?ymm",
+}
+
+
+@pytest.mark.parametrize("name", [p for p in HOST if p != "portable"])
+def test_each_simd_path_runs_its_dot_product_instruction(name):
+    """The compiled driver holds the path's instruction, MR·NR/lanes of them per K quad in
+    the full tile's loop (vnni512: 8 rows × 2 zmm = 16 vpdpbusd)."""
+    run = int8_simd._make_driver(name, cache=False)  # a fresh compile: its assembly can be read
+    a = np.ones((9, 8), np.int8)
+    packed = quant.pack_panels(np.ones((8, 40), np.int8))
+    c = np.empty((9, 40), np.int32)
+    e32, ef = np.zeros(0, np.int32), np.zeros(0, np.float32)
+    run(c, np.empty((0, 0), np.float32), a, packed.panels, 40, 1, ef, e32, ef, 0, False)
+    assert (c == 8).all()
+    asm = "\n".join(run.inspect_asm().values())
+    lanes, _, mr, per_pass = int8_simd.PATHS[name]
+    count = len(re.findall(INSTRUCTIONS[name], asm))
+    assert count >= mr * per_pass, (name, count)
