@@ -123,7 +123,7 @@ def test_schedules():
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda: dc.optimizers.get("adagrad"), ["adagrad", "adam"]),
+        (lambda: dc.optimizers.get("adagradx"), ["adagradx", "adam"]),
         (lambda: dc.optimizers.Adam(learning_rate=-1), ["learning_rate"]),
         (lambda: dc.optimizers.SGD(momentum=2), ["momentum"]),
         (lambda: dc.optimizers.SGD(clipnorm=0), ["clipnorm"]),
