@@ -1,4 +1,5 @@
-"""Keras's array helpers (`keras.utils`): one-hot labels, row normalisation, the seed.
+"""Keras's helpers (`keras.utils`): one-hot labels, row normalisation, the seed, and
+PyDataset (data read batch by batch: densecore/nn/data.py).
 
 >>> import densecore as dc
 >>> dc.utils.to_categorical([0, 2, 1]).tolist()
@@ -8,8 +9,11 @@
 import numpy as np
 
 from .engine.random import set_seed as set_random_seed  # noqa: F401  (keras.utils.set_random_seed)
+from .nn.data import PyDataset  # noqa: F401  (keras.utils.PyDataset)
 
-__all__ = ["to_categorical", "normalize", "set_random_seed"]
+Sequence = PyDataset  # Keras 3's other name for it
+
+__all__ = ["to_categorical", "normalize", "set_random_seed", "PyDataset", "Sequence"]
 
 
 def to_categorical(x, num_classes=None) -> np.ndarray:

@@ -26,3 +26,38 @@ def set_seed(seed: int) -> None:
 def generator() -> np.random.Generator:
     """The generator every densecore random draw comes from."""
     return _state["generator"]
+
+
+def get_state() -> dict:
+    """The stream's position, as plain JSON data (numpy's bit_generator.state): what
+    BackupAndRestore saves so that a resumed fit draws what the interrupted one would have.
+
+    Example:
+        >>> import densecore as dc
+        >>> from densecore.engine import random
+        >>> dc.set_seed(1)
+        >>> state = random.get_state()
+        >>> first = random.generator().integers(1000)
+        >>> random.set_state(state)
+        >>> bool(random.generator().integers(1000) == first)
+        True
+    """
+    return _state["generator"].bit_generator.state
+
+
+def set_state(state: dict) -> None:
+    """Put the stream back where `get_state` found it.
+
+    Raises:
+        ValueError: for a state numpy's generators cannot take.
+    """
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    bit_generator = getattr(np.random, name, None) if isinstance(name, str) else None
+    if bit_generator is None or not isinstance(bit_generator, type):
+        raise ValueError(f"set_state: not a random state from get_state(); received {state!r:.80}.")
+    generator = np.random.Generator(bit_generator())
+    try:
+        generator.bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"set_state: not a random state from get_state(): {exc}") from None
+    _state["generator"] = generator

@@ -9,7 +9,9 @@ Where densecore differs from Keras, on purpose:
   becomes the "best" model, nor resets a patience);
 - `mode` other than "auto", "min" or "max" is refused (Keras warns and uses "auto");
 - CSVLogger holds its file open only while it writes a row, so no exception that ends
-  `fit` can leave it open.
+  `fit` can leave it open;
+- in a distributed fit (dc.distribution), ModelCheckpoint and CSVLogger write on rank 0
+  only (every rank sees the same, reduced, logs and takes the same decisions).
 """
 
 import csv
@@ -21,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from ..engine import distribution
 from .schedules import LearningRateSchedule
 
 
@@ -117,6 +120,24 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None):
         """Called after each batch of a prediction with {"outputs": the batch's outputs}."""
 
+    # the attributes BackupAndRestore saves and restores (JSON numbers or None)
+    _backup_fields = ()
+
+    def _backup_state(self) -> dict:
+        """densecore's own hook: the state a resumed fit must find again (see
+        BackupAndRestore); `_backup_fields` names it."""
+        return {name: getattr(self, name) for name in self._backup_fields}
+
+    def _restore_backup_state(self, state) -> None:
+        """Put back what _backup_state returned."""
+        for name in self._backup_fields:
+            if name in state:
+                setattr(self, name, state[name])
+
+    def _set_callbacks(self, callbacks):
+        """densecore's own hook: called with all the callbacks of the call (BackupAndRestore
+        saves the others' state)."""
+
     def _fit_will_log(self, names):
         """densecore's own hook, not Keras's: called by fit before `on_train_begin` with
         the names each epoch's logs will hold (the loss, the metrics and, when fit
@@ -162,6 +183,7 @@ class CallbackList:
                 )
             cb.set_model(model)
             cb.set_params(params)
+            cb._set_callbacks(self.callbacks)
         self._begin, self._end = {}, {}
         for kind, hooks in _BATCH_HOOKS.items():
             listening = [cb for cb in self.callbacks if _overrides(cb, hooks)]
@@ -387,6 +409,7 @@ class EarlyStopping(MonitorCallback):
         start_from_epoch=0,
     ):
         super().__init__(monitor, mode, min_delta=min_delta)
+        self._backup_fields = ("wait", "stopped_epoch", "best_epoch", "best")
         self.patience = _count("EarlyStopping", "patience", patience)
         self.start_from_epoch = _count("EarlyStopping", "start_from_epoch", start_from_epoch)
         self.baseline = _finite("EarlyStopping", "baseline", baseline, optional=True)
@@ -480,6 +503,7 @@ class ModelCheckpoint(MonitorCallback):
         initial_value_threshold=None,
     ):
         super().__init__(monitor, mode, baseline=initial_value_threshold)
+        self._backup_fields = ("best",)
         self.filepath = os.fspath(filepath)
         self._placeholders = _placeholders("ModelCheckpoint", self.filepath)
         self.verbose = verbose
@@ -504,6 +528,8 @@ class ModelCheckpoint(MonitorCallback):
         logs = logs or {}
         path = self._path(epoch, logs)
         if self.save_best_only and not self._should_save(epoch, logs, path):
+            return
+        if not distribution.is_chief():  # (every rank decided alike: it saw the same logs)
             return
         if self.verbose > 0 and not self.save_best_only:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
@@ -690,6 +716,7 @@ class ReduceLROnPlateau(MonitorCallback):
         min_lr=0.0,
     ):
         super().__init__(monitor, mode, min_delta=min_delta)
+        self._backup_fields = ("best", "wait", "cooldown_counter")
         factor = _finite("ReduceLROnPlateau", "factor", factor)
         if not 0 <= factor < 1:
             raise ValueError(
@@ -769,6 +796,8 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         self.keys = None
+        if not distribution.is_chief():  # a distributed fit's log is rank 0's
+            return
         if self.append and os.path.exists(self.filename):
             with open(self.filename) as existing:
                 self.append_header = not existing.readline()
@@ -778,6 +807,8 @@ class CSVLogger(Callback):
                 pass  # a new, empty file, as Keras's
 
     def on_epoch_end(self, epoch, logs=None):
+        if not distribution.is_chief():
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
@@ -849,3 +880,137 @@ class LambdaCallback(Callback):
         for name, value in {**kwargs, **named}.items():
             if value is not None:
                 setattr(self, name, value)
+
+
+class BackupAndRestore(Callback):
+    """Back up the training state, and resume from it when fit is run again, as Keras 3's.
+
+    Every `save_freq` (the end of each epoch, or every n training steps) the callback
+    writes one file, `backup_dir/backup.dc`, atomically (a temporary beside it, fsynced,
+    then renamed over it, as `model.save`): a crash at any moment leaves the last complete
+    backup. It holds the weights; the optimizer's iterations and state arrays; the epoch
+    and step; densecore's random stream (which draws the shuffle order and the dropout
+    masks), layers' own streams and the position in the data; the learning rate; the
+    epoch's loss and metrics so far; and the other callbacks' state (EarlyStopping's and
+    ReduceLROnPlateau's best value and wait, ModelCheckpoint's best value).
+
+    A fit started again with this callback, on the same model, data and arguments, restores
+    all of it before its first step and goes on from the backup's epoch and step: with
+    `dc.set_seed`, a run killed and resumed ends with bitwise the same weights as one never
+    interrupted. (Keras 3 restarts the interrupted epoch from its first step; densecore
+    resumes at the step. A generator cannot be rewound: a resumed fit reads on from the
+    generator it is given.) When fit ends normally the backup is deleted, unless
+    `delete_checkpoint=False`.
+
+    Args:
+        backup_dir: the folder of the backup (created when needed); use it for one training
+            run only. A backup there of another model (other weight shapes, another
+            optimizer) is refused with ValueError naming the file, before any step.
+        save_freq: "epoch", or a positive integer: back up every this many steps.
+        delete_checkpoint: remove the backup when training ends normally. Defaults to True.
+
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> import densecore as dc
+        >>> class Interrupt(dc.callbacks.Callback):
+        ...     def on_epoch_begin(self, epoch, logs=None):
+        ...         if epoch == 4:
+        ...             raise RuntimeError("Interrupting!")
+        >>> backup = dc.callbacks.BackupAndRestore(tempfile.mkdtemp())
+        >>> model = dc.Sequential([dc.layers.Dense(10, input_shape=(20,))])
+        >>> model.compile(dc.optimizers.SGD(), loss="mse")
+        >>> x, y = np.arange(100.0).reshape(5, 20) / 100, np.zeros((5, 10))
+        >>> try:
+        ...     model.fit(x, y, epochs=10, batch_size=1, callbacks=[backup, Interrupt()], verbose=0)
+        ... except RuntimeError:
+        ...     pass
+        >>> history = model.fit(x, y, epochs=10, batch_size=1, callbacks=[backup], verbose=0)
+        >>> len(history.history["loss"])  # epochs 4 to 9: the first 4 were backed up
+        6
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        super().__init__()
+        if backup_dir is None or not os.fspath(backup_dir):
+            raise ValueError("Empty `backup_dir` argument passed")
+        number = isinstance(save_freq, (int, np.integer)) and not isinstance(save_freq, bool)
+        if save_freq != "epoch" and not (number and save_freq > 0):
+            raise ValueError(
+                f"Invalid value for argument `save_freq`. Received: save_freq={save_freq!r}. "
+                f"Expected either 'epoch' or a positive integer value."
+            )
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
+        self.delete_checkpoint = delete_checkpoint
+        self._path = os.path.join(self.backup_dir, "backup.dc")
+        self._callbacks = []
+        self._current_epoch, self._last_batch_seen = 0, 0
+        self._batches_seen_since_last_saving = 0
+        self._pending, self._epoch_done = None, False
+
+    def _set_callbacks(self, callbacks):
+        self._callbacks = [cb for cb in callbacks if cb is not self]
+
+    def on_train_begin(self, logs=None):
+        self._batches_seen_since_last_saving, self._epoch_done, self._pending = 0, False, None
+        if not os.path.exists(self._path):
+            return
+        state = self.model._read_backup(self._path)  # ValueError for another model's backup
+        self._current_epoch, self._last_batch_seen = state["epoch"], state["step"]
+        self.model._restore_training_state(state)
+        self._pending = state["callbacks"]  # once every on_train_begin has run (they reset)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._pending is not None:
+            self._restore_callbacks(self._pending)
+            self._pending = None
+        if self._epoch_done:  # every callback has finished the last epoch: back it up now
+            self._save(step=None)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_batch_seen = batch + 1
+        if self.save_freq == "epoch":
+            return
+        self._batches_seen_since_last_saving += 1
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            self._save(step=batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch, self._last_batch_seen = epoch + 1, 0
+        # saved at the next on_epoch_begin (or on_train_end), after the callbacks listed
+        # after this one have counted this epoch too
+        self._epoch_done = self.save_freq == "epoch"
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            if os.path.exists(self._path):
+                os.remove(self._path)
+            try:
+                os.rmdir(self.backup_dir)  # only when nothing else is in it
+            except OSError:
+                pass
+        elif self._epoch_done:
+            self._save(step=None)
+        self._epoch_done = False
+
+    def _save(self, step):
+        """Write the backup: after `step` steps of the current epoch, or (None) at its end."""
+        self._epoch_done = False
+        os.makedirs(self.backup_dir, exist_ok=True)
+        state = self.model._training_state(step)
+        state["epoch"], state["step"] = self._current_epoch, step or 0
+        state["callbacks"] = [[type(cb).__name__, cb._backup_state()] for cb in self._callbacks]
+        self.model._write_backup(self._path, state)
+
+    def _restore_callbacks(self, saved):
+        """Each saved state to the callback of its class in the same rank among those of
+        that class (the callbacks may be passed in another order)."""
+        by_class = {}
+        for name, state in saved:
+            by_class.setdefault(name, []).append(state)
+        for cb in self._callbacks:
+            states = by_class.get(type(cb).__name__)
+            if states:
+                cb._restore_backup_state(states.pop(0))

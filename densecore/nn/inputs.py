@@ -165,20 +165,36 @@ class ArrayBatches:
         buffers: where the shuffled batch's gather buffer is kept between fits.
     """
 
+    ran_dry = False  # (arrays never run dry: data.GeneratorBatches's flag)
+    steps_per_epoch = None
+
     def __init__(self, x, y, w, batch_size, shuffle, buffers):
         self.x, self.y, self.w = x, y, w
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.steps = -(-len(self.x) // batch_size)
         self._take = batch_taker(self.x, batch_size, buffers)
+        self.pass_state = None
 
-    def epoch(self):
-        """The steps of one epoch, as an iterator of (x, y, sample_weight or None)."""
+    def epoch(self, start=0, restart=None):
+        """The steps of one epoch from step `start`, as an iterator of (x, y, sample_weight
+        or None); the order is drawn now. (`restart`, the step a resumed fit starts at, is
+        `start` for arrays.)"""
+        if self.shuffle:
+            self.pass_state = dc_random.get_state()  # for BackupAndRestore: once per epoch
         order = dc_random.generator().permutation(len(self.x)) if self.shuffle else None
-        return self._steps(order)
+        return self._steps(order, start)
 
-    def _steps(self, order):
-        for step in range(self.steps):
+    def position(self, step=None):
+        """Where a resumed fit starts: the epoch's random state and its step (None at the
+        epoch's end: the next epoch draws a new order)."""
+        return None if step is None else {"rng": self.pass_state, "at": step}
+
+    def close(self):
+        """Nothing to release."""
+
+    def _steps(self, order, start):
+        for step in range(start, self.steps):
             batch = slice(step * self.batch_size, (step + 1) * self.batch_size)
             index = batch if order is None else order[batch]
             yield self._take(index), self.y[index], None if self.w is None else self.w[index]

@@ -1109,3 +1109,100 @@ def _build_for(model, archive) -> None:
             _compare_weights(implied, archive.config["weights"], where)
     where = f"building model '{model.name}' for input_shape {input_shape}"
     _constructed(where, model.build, tuple(input_shape))
+
+
+# ---- BackupAndRestore's file (callbacks.py) ----------------------------------------------------
+def save_backup(model, filepath, state: dict) -> None:
+    """Save what a resumed fit needs, in one file written atomically (as save_model): the
+    weights, the optimizer's class, iterations and state arrays, and `state` (JSON: the
+    epoch, step, random states, callbacks' states; see BackupAndRestore)."""
+    filepath = _path("BackupAndRestore", filepath)
+    optimizer = model.optimizer
+    arrays = optimizer.state_arrays(model.trainable_weights)
+    config = {
+        **_describe(model),
+        "kind": "backup",
+        "optimizer": {
+            "class_name": type(optimizer).__name__,
+            "iterations": optimizer.iterations,
+            "arrays": len(arrays),
+        },
+        "state": state,
+    }
+    entries = {f"weights/{i}.npy": _npy(w.data) for i, w in enumerate(model.weights)}
+    entries.update({f"optimizer/{i}.npy": _npy(a) for i, a in enumerate(arrays)})
+    entries["config.json"] = json.dumps(config).encode()
+    _write_atomic(filepath, entries)
+
+
+def _backup_array(archive, entry, shape, dtype, filepath):
+    with archive.open(entry) as handle:
+        array = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+    if array.shape != tuple(shape) or array.dtype != np.dtype(dtype):
+        raise ValueError(
+            f"BackupAndRestore: {filepath!r} is damaged: {entry} is {array.dtype.str} {array.shape}, "
+            f"where {np.dtype(dtype).str} {tuple(shape)} was expected."
+        )
+    return array
+
+
+def load_backup(model, filepath) -> dict:
+    """Restore the weights and optimizer state of a backup written by save_backup into
+    `model` (built and compiled), and return its `state`. Everything is read and checked
+    before anything is set.
+
+    Raises:
+        ValueError: naming the file, when it is not a densecore backup, is damaged, or
+            holds the backup of another model (other weight shapes or dtypes, or another
+            optimizer).
+    """
+    filepath = _path("BackupAndRestore", filepath)
+    where = f"BackupAndRestore: {filepath!r}"
+    try:
+        with zipfile.ZipFile(filepath) as archive:
+            with archive.open("config.json") as handle:
+                config = json.loads(handle.read(MAX_CONFIG_BYTES + 1))
+            if (
+                not isinstance(config, dict)
+                or config.get("format") != FORMAT
+                or config.get("kind") != "backup"
+            ):
+                raise ValueError(f"{where} is not a densecore backup (no backup config.json in it).")
+            own = [[list(w.shape), w.dtype.str] for w in model.weights]
+            saved = [[w.get("shape"), w.get("dtype")] for w in config.get("weights", [])]
+            optimizer = config.get("optimizer") or {}
+            if saved != own or config.get("class_name") != type(model).__name__:
+                raise ValueError(
+                    f"{where} holds the backup of another model: a {config.get('class_name')} with "
+                    f"weights {[tuple(s) for s, _ in saved]}, where model '{model.name}' is a "
+                    f"{type(model).__name__} with weights {[tuple(s) for s, _ in own]}. Use another "
+                    f"backup_dir, or remove that one to start afresh."
+                )
+            if optimizer.get("class_name") != type(model.optimizer).__name__:
+                raise ValueError(
+                    f"{where} holds the backup of a model trained with {optimizer.get('class_name')}, "
+                    f"not {type(model.optimizer).__name__}. Use another backup_dir, or remove that one."
+                )
+            weights = [
+                _backup_array(archive, f"weights/{i}.npy", shape, dtype, filepath)
+                for i, (shape, dtype) in enumerate(own)
+            ]
+            params = model.trainable_weights
+            expected = model.optimizer.state_arrays(params)
+            if optimizer.get("arrays") != len(expected):
+                raise ValueError(
+                    f"{where} holds another optimizer configuration ({optimizer.get('arrays')} state arrays)."
+                )
+            slots = [
+                _backup_array(archive, f"optimizer/{i}.npy", a.shape, a.dtype, filepath)
+                for i, a in enumerate(expected)
+            ]
+            state = config["state"]
+    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError, EOFError) as exc:
+        raise ValueError(
+            f"{where} is damaged or not a densecore backup ({type(exc).__name__}: {exc})."
+        ) from None
+    model.set_weights(weights)
+    model.optimizer.load_state_arrays(params, slots)
+    model.optimizer.iterations = int(optimizer["iterations"])
+    return state

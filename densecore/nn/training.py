@@ -21,15 +21,16 @@ import warnings
 
 import numpy as np
 
-from ..engine import device, step_buffers
+from ..engine import device, distribution, step_buffers
+from ..engine import random as dc_random
 from ..engine.tensor import Tensor, no_grad
 from ..kernels import Buffers
 from . import callbacks as callbacks_module
-from . import inputs
+from . import data, inputs, saving
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .layers import learning_phase
+from .layers import Dropout, learning_phase
 from .progress import Progbar, format_logs
 
 
@@ -46,6 +47,23 @@ def _deferred_interrupts():
         yield requested
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class _OpenProgbar(Progbar):
+    """The progress bar of an epoch whose length only the data knows (a generator without
+    steps_per_epoch): the steps so far are the target."""
+
+    def update(self, step, logs, final=False):
+        self.target = max(step, 1)
+        super().update(step, logs, final)
+
+
+def _unsupported(name, what, kind):
+    """Keras's refusal of an argument that streamed data carries itself."""
+    return ValueError(
+        f"When providing `x` as a {kind}, `{name}` should not be passed. Instead, {what} should "
+        f"be included as part of the {kind}."
+    )
 
 
 def _flat(logs: dict):
@@ -216,14 +234,79 @@ class Trainer:
                 f"{', '.join(map(str, expected))}); received x of shape {x.shape}."
             )
 
+    def _streamed(self, where, x, y, sample_weight, class_weight, steps, shuffle=False, targets=True):
+        """The adapter (data.py) of a generator, iterator or PyDataset x; its first batch is
+        read now, checked and builds the model, before any work."""
+        kind = "PyDataset" if isinstance(x, data.PyDataset) else "generator"
+        if y is not None:
+            raise _unsupported("y", "the targets", kind)
+        if sample_weight is not None:
+            raise _unsupported("sample_weight", "the sample weights", kind)
+        if class_weight is not None and kind == "generator":
+            raise ValueError(
+                f"Argument `class_weight` is not supported for Python generator inputs. "
+                f"Received: class_weight={class_weight}"
+            )
+        check = self._batch_check(targets)
+        if kind == "PyDataset":
+            return data.PyDatasetBatches(where, x, steps, shuffle, check, class_weight, targets)
+        return data.GeneratorBatches(where, x, steps, check, targets)
+
+    def _batch_check(self, targets):
+        """check(where, batch) for streamed batches: the first is checked as arrays are
+        (_prepare: the loss and metrics against y too); the others' arrays, shapes and
+        dtypes as that first one's. `where` names the batch."""
+        first = []
+
+        def check(where, batch):
+            if not targets:
+                x = inputs.checked_array(where, batch[0], dtype=np.float32)
+                if first:
+                    self._ensure_built(where, x)
+                else:
+                    x, _ = self._prepare(where, x)
+                    first.append(True)
+                return (x,)
+            if not first:
+                x, y = self._prepare(where, batch[0], batch[1])
+                first.append(y.shape[1:])
+            else:
+                x = inputs.checked_array(where, batch[0], dtype=np.float32)
+                self._ensure_built(where, x)
+                labels = isinstance(self.loss, losses_module.SparseCategoricalCrossentropy)
+                y = inputs.checked_array(
+                    where, batch[1], "y", dtype=None if labels else np.float32, finite=False
+                )
+                if len(y) != len(x) or y.shape[1:] != first[0]:
+                    raise ValueError(
+                        f"{where}: y must be one target per sample of x, shaped as the first batch's "
+                        f"(batch, {', '.join(map(str, first[0]))}); received x {x.shape} and y {y.shape}."
+                    )
+            return x, y, self._weights_for(where, y, batch[2])
+
+        return check
+
     # ---- steps -------------------------------------------------------------------------
-    def _total_loss(self, y_true, y_pred, sample_weight=None):
+    def _total_loss(self, y_true, y_pred, sample_weight=None, share=None):
+        """The batch's loss, the losses added in `call` (activity penalties, add_loss) and the
+        weights' penalties. `share` = (n_r / N, 1 / R) on rank r of a distributed fit: the
+        first two, means over this rank's n_r samples, count n_r/N of the global batch of
+        N; the penalties, the same on every rank, 1/R (distribution.py says why)."""
         if sample_weight is None:
             loss = self.loss(y_true, y_pred)
         else:
             loss = self.loss(y_true, y_pred, sample_weight=sample_weight)
-        for penalty in self.regularization_losses():
-            loss = loss + penalty
+        if share is None:
+            for penalty in self.regularization_losses():
+                loss = loss + penalty
+            return loss
+        data_share, penalty_share = share
+        # (Layer.losses's two parts: those added during this forward pass, the penalties)
+        for added in self._losses + [added for layer in self.iter_layers() for added in layer._losses]:
+            loss = loss + added
+        loss = loss * data_share
+        for penalty in self._weight_penalties():
+            loss = loss + penalty * penalty_share
         return loss
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
@@ -273,6 +356,8 @@ class Trainer:
         return kept[key]
 
     def _train_step(self, x, y, params, sample_weight=None):
+        if self.__dict__.get("_parallel") is not None:  # within a distributed fit
+            return self._parallel_step(x, y, params, sample_weight)
         with step_buffers.reusing(self._step_buffers_for(x)), learning_phase(True):
             y_pred = self(self._inputs(x))
             loss = self._total_loss(y, y_pred, sample_weight)  # its kernel's arrays kept too
@@ -298,20 +383,27 @@ class Trainer:
         class_weight=None,
         sample_weight=None,
         initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
         validation_batch_size=None,
         validation_freq=1,
     ):
         """Train for `epochs` passes over (x, y), as keras.Model.fit.
 
         Args:
-            x: inputs (samples, features).  y: targets.
-            batch_size: samples per step (default 32).
+            x: inputs (samples, features); or data read batch by batch (data.py): a Python
+                generator or iterator of `(x, y)` or `(x, y, sample_weight)` batches, or a
+                `dc.utils.PyDataset`. Each batch is checked as arrays are, its errors
+                naming the batch. y, sample_weight and validation_split then do not apply
+                (ValueError); shuffle reorders a PyDataset's batches, not a generator's.
+            y: targets.
+            batch_size: samples per step (default 32); streamed data brings its own batches.
             epochs: the index of the last epoch (training starts at initial_epoch).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch.
             callbacks: a list of Callback.
             validation_split: the last fraction of x and y, taken before shuffling, held out.
-            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), evaluated
-                after each epoch.
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), or a
+                generator or PyDataset of such batches, evaluated after each epoch.
             shuffle: reshuffle the samples each epoch (with densecore's seeded stream).
             class_weight: {class: weight}: each sample's loss counts its class's weight
                 (1 for classes not named), to make up for classes seen less often.
@@ -321,6 +413,14 @@ class Trainer:
                 data is weighted by its own weights (validation_split's share of
                 sample_weight, or validation_data's third element), never by class_weight.
             initial_epoch: the epoch to start from (to resume training).
+            steps_per_epoch: for streamed data, the batches of an epoch; each epoch reads on
+                from where the last left off (Keras's rule). None: a PyDataset's len, or a
+                generator read until it runs dry (then fit stops after that epoch). A
+                generator that runs dry before steps_per_epoch ends the epoch and the
+                training with Keras's warning. Arrays: None only.
+            validation_steps: the batches of each validation when validation_data is
+                streamed (None: all of a PyDataset; a generator until it runs dry, which
+                can happen once only).
             validation_batch_size: samples per validation step (default: batch_size).
             validation_freq: validate every this many epochs (an int), or after the epochs
                 in a list (counted from 1); the "val_" lists then hold those epochs only.
@@ -345,37 +445,127 @@ class Trainer:
             raise ValueError(f"fit: validation_split must be in [0, 1); received {validation_split!r}.")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer; received {epochs!r}.")
+        steps_per_epoch = data.steps(where, "steps_per_epoch", steps_per_epoch)
+        validation_steps = data.steps(where, "validation_steps", validation_steps)
         validation_batch_size = inputs.batch_size(
             where, batch_size if validation_batch_size is None else validation_batch_size
         )
         validates = inputs.validation_epochs(where, validation_freq)
-        train, validation = self._fit_data(
-            where, x, y, sample_weight, class_weight, validation_split, validation_data
-        )
-        buffers = self.__dict__.setdefault("_fit_buffers", Buffers())
-        batches = inputs.ArrayBatches(*train, batch_size=batch_size, shuffle=shuffle, buffers=buffers)
+        if data.is_streamed(x):
+            if validation_split:
+                raise ValueError(
+                    "fit: `validation_split` is only supported for NumPy arrays, not for streamed x."
+                )
+            batches = self._streamed(where, x, y, sample_weight, class_weight, steps_per_epoch, shuffle)
+            validation = self._fit_validation(validation_data, validation_steps)
+        else:
+            if steps_per_epoch is not None:
+                raise ValueError(
+                    f"fit: steps_per_epoch={steps_per_epoch} applies to a generator or PyDataset; "
+                    f"with arrays an epoch is one pass of ceil(samples / batch_size) steps."
+                )
+            streamed = data.is_streamed(validation_data)
+            train, validation = self._fit_data(
+                where,
+                x,
+                y,
+                sample_weight,
+                class_weight,
+                validation_split,
+                None if streamed else validation_data,
+            )
+            if streamed:
+                validation = self._fit_validation(validation_data, validation_steps)
+            buffers = self.__dict__.setdefault("_fit_buffers", Buffers())
+            batches = inputs.ArrayBatches(*train, batch_size=batch_size, shuffle=shuffle, buffers=buffers)
+        try:
+            return self._fit_epochs(
+                batches,
+                validation,
+                validates,
+                validation_batch_size,
+                epochs,
+                initial_epoch,
+                verbose,
+                callbacks,
+            )
+        finally:
+            batches.close()
+            if validation is not None and hasattr(validation, "close"):
+                validation.close()
+            self.__dict__.pop("_fit_batches", None)
+            self.__dict__.pop("_resume", None)
+
+    def _fit_validation(self, validation_data, validation_steps):
+        """A streamed validation_data's adapter (None when there is none)."""
+        if validation_data is None:
+            return None
+        if not data.is_streamed(validation_data):
+            raise ValueError(
+                "fit: with streamed x, validation_data must be a generator or PyDataset too (or "
+                "arrays passed with arrays x)."
+            )
+        return self._streamed("fit (validation_data)", validation_data, None, None, None, validation_steps)
+
+    def _fit_epochs(
+        self, batches, validation, validates, validation_batch_size, epochs, initial_epoch, verbose, callbacks
+    ):
+        """fit's epochs over an adapter (inputs.ArrayBatches or data.py's); resumes where a
+        BackupAndRestore callback's backup says, when one is restored at on_train_begin."""
         history = callbacks_module.History()
         params = {"epochs": epochs, "steps": batches.steps, "verbose": verbose}
         cbs = callbacks_module.CallbackList(callbacks, self, params, history)
         cbs.call("_fit_will_log", self._log_names(validates=validation is not None))
         self.stop_training = False
+        self._fit_batches = batches  # where BackupAndRestore reads the position in the data
         logs = {}
-        with _deferred_interrupts() as interrupt:
+        parallel = self._distributed_fit(batches, validation, epochs, initial_epoch)
+        with parallel, _deferred_interrupts() as interrupt:
             cbs.call("on_train_begin", {})
+            resume = self.__dict__.pop("_resume", None)
+            if resume is not None:
+                initial_epoch = resume["epoch"]
             for epoch in range(initial_epoch, epochs):
                 cbs.call("on_epoch_begin", epoch, {})
-                bar = self._epoch_bar(epoch, epochs, batches.steps, verbose)
+                steps = batches.steps
+                bar = self._epoch_bar(epoch, epochs, steps, verbose)
+                iterator = self._epoch_batches(batches, resume)
                 with device.resident(self.weights, self.optimizer):  # one copy each way per epoch
-                    logs = self._train_epoch(epoch, batches, cbs, bar, interrupt)
+                    with contextlib.closing(iterator):
+                        logs, ran = self._train_epoch(epoch, iterator, cbs, bar, interrupt, resume)
+                    resume = None
+                    if batches.ran_dry and ran == 0:
+                        warnings.warn(data.RAN_DRY, stacklevel=3)
+                        break  # nothing was read: no epoch to log
                     if validation is not None and validates(epoch + 1):
                         logs.update(self._validation_logs(validation, validation_batch_size, cbs))
                 if bar is not None:
-                    bar.update(batches.steps, logs, final=True)
+                    bar.update(steps or ran, logs, final=True)
                 cbs.call("on_epoch_end", epoch, logs)
+                if batches.ran_dry and (batches.steps_per_epoch is not None or epoch + 1 < epochs):
+                    warnings.warn(data.RAN_DRY, stacklevel=3)
+                    self.stop_training = True
                 if self.stop_training:
                     break
             cbs.call("on_train_end", logs)
         return history
+
+    @staticmethod
+    def _epoch_batches(batches, resume):
+        """The epoch's iterator: from the start, or from where a restored backup says (the
+        epoch's order drawn from the random state it was drawn from, then the stream put
+        where it was at the backup)."""
+        if resume is None:
+            return batches.epoch()
+        position = resume["data"]
+        if position is None:
+            dc_random.set_state(resume["rng"])
+            return batches.epoch(resume["step"])
+        if position["rng"] is not None:
+            dc_random.set_state(position["rng"])
+        iterator = batches.epoch(resume["step"], position["at"])
+        dc_random.set_state(resume["rng"])
+        return iterator
 
     def _fit_data(self, where, x, y, sample_weight, class_weight, validation_split, validation_data):
         """fit's arrays, checked: ((x, y, w) to train on, (x, y, w) to validate on or None).
@@ -407,21 +597,27 @@ class Trainer:
     @staticmethod
     def _epoch_bar(epoch, epochs, steps, verbose):
         """The epoch's header line and its progress bar (None when silent)."""
-        if not verbose:
+        if not verbose or not distribution.is_chief():  # (a distributed fit's bar: rank 0's)
             return None
         print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
-        return Progbar(steps, verbose)
+        return Progbar(steps, verbose) if steps else _OpenProgbar(1, verbose)
 
-    def _train_epoch(self, epoch, batches, cbs, bar, interrupt) -> dict:
-        """One pass of training steps over the batches; the epoch's logs. A non-finite loss
-        is counted (the epoch's loss becomes nan or inf, as Keras logs it) and stops
-        training (no update from that step) with a warning naming where."""
+    def _train_epoch(self, epoch, iterator, cbs, bar, interrupt, resume=None):
+        """One pass of training steps over the epoch's batches: (the epoch's logs, the
+        steps run). A non-finite loss is counted (the epoch's loss becomes nan or inf, as
+        Keras logs it) and stops training (no update from that step) with a warning naming
+        where. `resume`: a restored backup's step and the epoch's loss and metrics so far."""
         tracker = self.__dict__.setdefault("_loss_tracker", metrics_module.Mean("loss"))
         tracker.reset_state()
         self._reset_metrics()
+        start = 0
+        if resume is not None:
+            start = resume["step"]
+            self._restore_progress(resume.get("progress"))
         trainable = self.trainable_weights
         listening = bar is not None or cbs.wants_batches("train")
-        for step, (xb, yb, wb) in enumerate(batches.epoch()):
+        step = start - 1
+        for step, (xb, yb, wb) in enumerate(iterator, start):
             if interrupt:
                 raise KeyboardInterrupt(
                     f"fit interrupted before epoch {epoch + 1}, step {step + 1}; the weights "
@@ -445,7 +641,72 @@ class Trainer:
                 self.stop_training = True
             if self.stop_training:
                 break
-        return self._logs(tracker.result())
+        return self._logs(tracker.result()), step + 1 - start
+
+    # ---- what BackupAndRestore saves and restores (callbacks.py) ---------------------------
+    def _training_state(self, step=None) -> dict:
+        """fit's state beside the weights, as JSON data: the random streams (densecore's and
+        any layer's own), the position in the data, the learning rate and, within an epoch
+        (`step` steps done), the epoch's loss and metrics so far."""
+        layer_rngs = [
+            [i, layer._rng.bit_generator.state]
+            for i, layer in enumerate(self.iter_layers())
+            if isinstance(getattr(layer, "_rng", None), np.random.Generator)
+        ]
+        batches = self.__dict__.get("_fit_batches")
+        lr = self.optimizer.learning_rate
+        state = {
+            "rng": dc_random.get_state(),
+            "layer_rngs": layer_rngs,
+            "data": None if batches is None else batches.position(step),
+            "learning_rate": float(lr) if isinstance(lr, (int, float)) else None,
+            "progress": None,
+        }
+        if step is not None:
+            tracker = self.__dict__.get("_loss_tracker")
+            state["progress"] = {
+                "loss": None if tracker is None else [tracker.total, tracker.count],
+                "metrics": [
+                    {name: np.asarray(getattr(m, name)).tolist() for name in m.variable_names}
+                    for m in self.compiled_metrics
+                ],
+            }
+        return state
+
+    def _restore_training_state(self, state) -> None:
+        """Put back what _training_state saved (the data position and the epoch's progress
+        are fit's to use, from `self._resume`)."""
+        layers = list(self.iter_layers())
+        for i, rng_state in state["layer_rngs"]:
+            layers[i]._rng.bit_generator.state = rng_state
+        if state["learning_rate"] is not None and not callable(self.optimizer.learning_rate):
+            self.optimizer.learning_rate = state["learning_rate"]
+        self._resume = state
+
+    def _restore_progress(self, progress) -> None:
+        """The epoch's loss and metrics so far, from a backup taken within the epoch."""
+        if not progress:
+            return
+        if progress["loss"] is not None:
+            self._loss_tracker.total, self._loss_tracker.count = progress["loss"]
+        for metric, values in zip(self.compiled_metrics, progress["metrics"]):
+            for name, value in values.items():
+                old = getattr(metric, name)
+                setattr(
+                    metric,
+                    name,
+                    value
+                    if np.ndim(old) == 0 and not isinstance(old, np.ndarray)
+                    else np.asarray(value, np.asarray(old).dtype),
+                )
+
+    def _write_backup(self, filepath, state) -> None:
+        """BackupAndRestore's file: weights, optimizer state and `state`, atomically."""
+        saving.save_backup(self, filepath, state)
+
+    def _read_backup(self, filepath) -> dict:
+        """Restore the weights and optimizer state of a backup; its `state`."""
+        return saving.load_backup(self, filepath)
 
     def _log_names(self, validates) -> list:
         """The names in each epoch's logs: the loss, the metrics and, when fit validates,
@@ -456,8 +717,18 @@ class Trainer:
     def _validation_logs(self, validation, batch_size, cbs) -> dict:
         """The validation data's loss and metrics, named "val_<name>" (the callbacks' test
         hooks run around it, as in Keras)."""
-        x_val, y_val, w_val = validation
-        logs = self._evaluate_arrays(x_val, y_val, batch_size, w_val, cbs)
+        if isinstance(validation, tuple):
+            x_val, y_val, w_val = validation
+            logs = self._evaluate_arrays(x_val, y_val, batch_size, w_val, cbs)
+        else:
+            with contextlib.closing(validation.epoch()) as iterator:
+                logs, ran = self._evaluate_batches(iterator, cbs)
+            if ran == 0:
+                raise ValueError(
+                    "fit: validation_data, a generator, has run dry: it was read to its end by an "
+                    "earlier validation. Pass validation_steps, and a generator that yields "
+                    "validation_steps batches for each validation (e.g. an endless one)."
+                )
         return {f"val_{k}": v for k, v in logs.items()}
 
     def _logs(self, loss: float) -> dict:
@@ -476,11 +747,14 @@ class Trainer:
         sample_weight=None,
         return_dict=False,
         callbacks=None,
+        steps=None,
     ):
         """The loss (and metrics) on (x, y), without training.
 
         Args:
-            x: inputs (samples, features).  y: targets.
+            x: inputs (samples, features), or a generator or PyDataset of `(x, y)` or
+                `(x, y, sample_weight)` batches (as fit's).
+            y: targets.
             batch_size: samples per step (default 32).
             verbose: 1 prints the logs.
             sample_weight: one weight per sample (N,): the loss weighted as in fit.
@@ -488,6 +762,8 @@ class Trainer:
             callbacks: a list of Callback: their on_test_begin, on_test_batch_begin,
                 on_test_batch_end (with the loss and metrics so far) and on_test_end run,
                 as in Keras; one may stop the evaluation with `model.stop_evaluating = True`.
+            steps: for a generator or PyDataset, the batches to evaluate (None: all of a
+                PyDataset, a generator until it runs dry).
 
         Returns:
             The loss as a float; `[loss, *metrics]` when metrics were compiled; or a dict
@@ -495,11 +771,21 @@ class Trainer:
         """
         self._require_compiled("evaluate")
         batch_size = inputs.batch_size("evaluate", batch_size)
-        x, y = self._prepare("evaluate", x, y)
-        w = self._weights_for("evaluate", y, sample_weight)
-        cbs = self._callbacks(callbacks, len(x), batch_size, verbose)
-        logs = self._evaluate_arrays(x, y, batch_size, w, cbs)
-        if verbose:
+        steps = data.steps("evaluate", "steps", steps)
+        if data.is_streamed(x):
+            batches = self._streamed("evaluate", x, y, sample_weight, None, steps)
+            cbs = self._callbacks(callbacks, batches.steps, 1, verbose)
+            try:
+                with contextlib.closing(batches.epoch()) as iterator:
+                    logs, _ = self._evaluate_batches(iterator, cbs)
+            finally:
+                batches.close()
+        else:
+            x, y = self._prepare("evaluate", x, y)
+            w = self._weights_for("evaluate", y, sample_weight)
+            cbs = self._callbacks(callbacks, len(x), batch_size, verbose)
+            logs = self._evaluate_arrays(x, y, batch_size, w, cbs)
+        if verbose and distribution.is_chief():
             print(format_logs(logs))
         return logs if return_dict else _flat(logs)
 
@@ -507,10 +793,303 @@ class Trainer:
         """evaluate's and predict's CallbackList (a shared empty one when none are given)."""
         if not callbacks:
             return callbacks_module.NO_CALLBACKS
-        params = {"epochs": 1, "steps": -(-samples // batch_size), "verbose": verbose}
+        steps = None if samples is None else -(-samples // batch_size)
+        params = {"epochs": 1, "steps": steps, "verbose": verbose}
         return callbacks_module.CallbackList(callbacks, self, params)
 
     def _evaluate_arrays(self, x, y, batch_size, w=None, cbs=callbacks_module.NO_CALLBACKS) -> dict:
+        if distribution.active():  # each rank its share, the sums added over the ranks
+            return self._evaluate_shard(x, y, batch_size, w, cbs)
+        batches = (
+            (
+                x[start : start + batch_size],
+                y[start : start + batch_size],
+                None if w is None else w[start : start + batch_size],
+            )
+            for start in range(0, len(x), batch_size)
+        )
+        return self._evaluate_batches(batches, cbs)[0]
+
+    def _evaluate_batches(self, batches, cbs=callbacks_module.NO_CALLBACKS):
+        """(The loss and metrics over the (x, y, sample_weight) batches, the batches read)."""
+        tracker = metrics_module.Mean("loss")
+        self._reset_metrics()
+        self.stop_evaluating = False
+        listening = cbs.wants_batches("test")
+        cbs.call("on_test_begin", {})
+        step = -1
+        with no_grad(), learning_phase(False), device.resident(self.weights):
+            for step, (xb, yb, wb) in enumerate(batches):
+                cbs.batch_begin("test", step)
+                y_pred = self(self._inputs(xb))
+                tracker.update_state(float(self._total_loss(yb, y_pred, wb).data), len(xb))
+                self._update_metrics(yb, y_pred.data, wb)
+                if listening:
+                    cbs.batch_end("test", step, self._logs(tracker.result()))
+                if self.stop_evaluating:
+                    break
+        logs = self._logs(tracker.result())
+        self._reset_metrics()  # leave the training metrics' state to fit
+        cbs.call("on_test_end", logs)
+        return logs, step + 1
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """The model's outputs for x, as a new numpy array, computed in batches with no graph.
+
+        Args:
+            x: inputs (samples, features), or a generator or PyDataset of batches `x` or
+                `(x,)` (or `(x, y, ...)`: y is ignored, as Keras).
+            batch_size: samples per step (default 32).
+            verbose: accepted for Keras compatibility; predict prints nothing.
+            steps: for a generator or PyDataset, the batches to predict (None: all of a
+                PyDataset, a generator until it runs dry).
+            callbacks: a list of Callback: their on_predict_begin, on_predict_batch_begin,
+                on_predict_batch_end (with {"outputs": the batch's outputs}) and
+                on_predict_end run, as in Keras; one may stop the prediction with
+                `model.stop_predicting = True` (the outputs so far are returned).
+
+        Returns:
+            An array of one row per sample predicted; never x itself nor a view of it
+            (a model of Dropout or Flatten alone changes nothing at inference).
+        """
+        batch_size = inputs.batch_size("predict", batch_size)
+        steps = data.steps("predict", "steps", steps)
+        if data.is_streamed(x):
+            batches = self._streamed("predict", x, None, None, None, steps, targets=False)
+            try:
+                with contextlib.closing(batches.epoch()) as iterator:
+                    cbs = self._callbacks(callbacks, batches.steps, 1, verbose)
+                    return self._predict_batches((xb for (xb,) in iterator), cbs, None)
+            finally:
+                batches.close()
+        x, _ = self._prepare("predict", x)
+        if distribution.active():  # each rank its share, gathered in order on every rank
+            return self._predict_shard(x, batch_size, verbose, callbacks)
+        cbs = self._callbacks(callbacks, len(x), batch_size, verbose)
+        return self._predict_batches(
+            (x[start : start + batch_size] for start in range(0, len(x), batch_size)), cbs, x
+        )
+
+    def _predict_batches(self, batches, cbs, x):
+        """The outputs for the input batches, concatenated (a copy, never a view of x)."""
+        listening = cbs.wants_batches("predict")
+        self.stop_predicting = False
+        outputs = []
+        cbs.call("on_predict_begin", {})
+        with no_grad(), learning_phase(False), device.resident(self.weights):
+            for step, xb in enumerate(batches):
+                cbs.batch_begin("predict", step)
+                outputs.append(self._predict_batch(xb))
+                if listening:
+                    cbs.batch_end("predict", step, {"outputs": outputs[-1]})
+                if self.stop_predicting:
+                    break
+        cbs.call("on_predict_end", {})
+        if len(outputs) > 1:
+            return np.concatenate(outputs, axis=0)
+        return (
+            outputs[0].copy()
+            if np.may_share_memory(outputs[0], x if x is not None else outputs[0])
+            else outputs[0]
+        )
+
+    def _predict_batch(self, x) -> np.ndarray:
+        """The model's outputs for one batch, as numpy (Sequential has a leaner path)."""
+        return device.to_host(self(self._inputs(x)).data)
+
+    def predict_on_batch(self, x):
+        """predict for one batch."""
+        return self.predict(x, batch_size=max(len(np.asarray(x)), 1))
+
+    # ---- data parallelism over MPI (engine/distribution.py) -----------------------------
+    @contextlib.contextmanager
+    def _distributed_fit(self, batches, validation, epochs, initial_epoch):
+        """Around fit's epochs when more than one rank trains (a no-op otherwise).
+
+        At the start, on every rank: the same ValueError unless every rank has the same model
+        (a hash of its architecture, loss, optimizer and metrics), data (sample counts) and
+        arguments, or when a global batch holds fewer samples than there are ranks; then
+        rank 0's weights, optimizer state and random streams are copied to every rank, so
+        every rank starts identical and draws the same shuffles. Dropout's masks are offset
+        by rank (each rank drops other units of other samples). During the epochs a rank
+        that leaves by an exception aborts the job (distribution.guard). At the end, the
+        non-trainable weights (BatchNormalization's moving statistics, which each rank
+        updates from its own share of each batch) are averaged over the ranks."""
+        if not distribution.active():
+            yield
+            return
+        self._start_distributed_fit(batches, validation, epochs, initial_epoch)
+        swapped = []
+        if distribution.rank():
+            for layer in self.iter_layers():
+                if isinstance(layer, Dropout):
+                    swapped.append((layer, layer._rng))
+                    layer._rng = _RankStream(layer._rng, distribution.rank())
+        self._parallel = {"layout": None}
+        try:
+            with distribution.guard("fit"):
+                yield
+                self._average_non_trainable()
+        finally:
+            for layer, rng in swapped:
+                layer._rng = rng
+            self.__dict__.pop("_parallel", None)
+
+    def _start_distributed_fit(self, batches, validation, epochs, initial_epoch):
+        """fit's checks across ranks and rank 0's state copied to all (see _distributed_fit)."""
+        ranks = distribution.size()
+        samples = len(batches.x) if hasattr(batches, "x") else None
+        batch = getattr(batches, "batch_size", None)
+        distribution.agree(
+            "fit",
+            {
+                "build the same model (architecture, loss, optimizer, metrics)": self._parallel_signature(),
+                "hold the same number of training samples": samples,
+                "use the same batch_size (the global batch)": batch,
+                "take the same number of steps per epoch": batches.steps,
+                "train the same epochs (initial_epoch, epochs)": (int(initial_epoch), int(epochs)),
+                "hold the same number of validation samples": (
+                    len(validation[0]) if isinstance(validation, tuple) else type(validation).__name__
+                ),
+            },
+        )
+        smallest = min(batch, samples) if batch is not None and samples is not None else None
+        if smallest is not None and smallest < ranks:
+            raise ValueError(
+                f"fit: batch_size is the global batch, split over the {ranks} ranks; a batch of "
+                f"{smallest} samples leaves some ranks without any. Use batch_size >= {ranks} "
+                f"(and at least {ranks} samples)."
+            )
+        for w in self.weights:
+            if not w.data.flags.c_contiguous or not w.data.flags.writeable:
+                w.data = np.array(w.data, order="C")
+        distribution.broadcast_arrays([w.data for w in self.weights])
+        trainable = self.trainable_weights
+        self.optimizer.build(trainable)
+        distribution.broadcast_arrays([a for w in trainable for a in self.optimizer._slots_for(w).values()])
+        self.optimizer.iterations = distribution.broadcast(self.optimizer.iterations)
+        distribution.broadcast_random_state()
+        for layer in self.iter_layers():
+            if isinstance(getattr(layer, "_rng", None), np.random.Generator):
+                distribution.broadcast_random_state(layer._rng)
+
+    def _parallel_signature(self) -> str:
+        """A hash of what must be the same on every rank: the layers' classes and settings,
+        the weights' shapes and dtypes, the loss, the optimizer and the metrics (names left
+        out: they count instances, which may differ from process to process)."""
+
+        def config(obj):
+            try:
+                return _nameless(obj.get_config())
+            except Exception:  # a custom object without a usable config: its class counts
+                return None
+
+        return distribution.signature(
+            [
+                type(self).__name__,
+                [[type(layer).__name__, config(layer)] for layer in self.iter_layers()],
+                [[list(w.shape), str(w.dtype), bool(w.requires_grad)] for w in self.weights],
+                [type(self.loss).__name__, getattr(self.loss, "__name__", None), config(self.loss)],
+                [type(self.optimizer).__name__, config(self.optimizer)],
+                _nameless(self._compile_config),
+            ]
+        )
+
+    def _parallel_step(self, x, y, params, sample_weight):
+        """One step of a distributed fit on the global batch (x, y, sample_weight).
+
+        This rank takes its share, n_r of the N samples (distribution.share), and
+        back-propagates its loss scaled as distribution.py's docstring derives: the data
+        loss and the losses added in `call` (means over the batch) times n_r/N, the weights'
+        penalties times 1/R. Then ONE allreduce sums, over the ranks, a flat buffer holding
+        every gradient, the scaled loss and the metrics' counts of this step, so that every
+        rank gets the full batch's gradient, loss and counts, and applies the same update to
+        the same weights (or none, when the summed loss is not finite: the same decision
+        everywhere). A rank whose share of a short last batch is empty runs the batch's first
+        sample with weight 0, so every rank makes the same random draws and collectives."""
+        total, ranks = len(x), distribution.size()
+        part = distribution.share(total)
+        n = part.stop - part.start
+        if n == 0:
+            part = slice(0, 1)
+        xb, yb = x[part], y[part]
+        wb = None if sample_weight is None else sample_weight[part]
+        with step_buffers.reusing(self._step_buffers_for(xb)), learning_phase(True):
+            y_pred = self(self._inputs(xb))
+            loss = self._total_loss(yb, y_pred, wb, share=(n / total, 1.0 / ranks))
+        value = float(loss.data)
+        if math.isfinite(value):
+            loss.backward()
+        metrics = self.compiled_metrics
+        before = [[np.array(getattr(m, name), np.float64) for name in m.variable_names] for m in metrics]
+        for metric in metrics:
+            metric.reset_state()
+        if n:
+            self._update_metrics(yb, y_pred.data, wb)
+        buffer, layout = self._reduce_buffer(params, metrics, before)
+        for p, view in zip(params, buffer.views):
+            if p.grad is None:
+                view.fill(0)
+            else:
+                view[...] = device.to_host(p.grad)
+            p.grad = None
+        buffer.extra[0] = value
+        for m, name, shape, start, size in layout:
+            buffer.extra[start : start + size] = np.broadcast_to(getattr(m, name), shape).reshape(-1)
+        buffer.allreduce()
+        value = float(buffer.extra[0])
+        olds = iter(old for state in before for old in state)
+        for m, name, shape, start, size in layout:
+            summed = next(olds) + buffer.extra[start : start + size].reshape(shape)
+            setattr(m, name, float(summed) if summed.ndim == 0 else summed)
+        if math.isfinite(value):  # else no update, on every rank: the last good weights stay
+            on_gpu = device.on_gpu()
+            for p, view in zip(params, buffer.views):
+                p.grad = device.to_device(view) if on_gpu else view
+            self.optimizer.apply(params)
+        return value
+
+    def _reduce_buffer(self, params, metrics, before):
+        """The step's ReduceBuffer (made at a fit's first step, kept between fits) and the
+        metrics' place in it: [(metric, variable, shape, offset in extra, size)]."""
+        parallel = self._parallel
+        if parallel["layout"] is None:
+            layout, offset = [], 1  # extra[0]: the loss
+            for m, state in zip(metrics, before):
+                for name, old in zip(m.variable_names, state):
+                    shape = np.broadcast_shapes(np.shape(old), np.shape(getattr(m, name)))
+                    size = int(np.prod(shape))
+                    layout.append((m, name, shape, offset, size))
+                    offset += size
+            parallel["layout"] = layout
+            dtype = np.result_type(*(p.dtype for p in params)) if params else np.float32
+            shapes = [tuple(p.shape) for p in params]
+            kept = self.__dict__.get("_reduce_buffers")
+            key = (tuple(shapes), offset, np.dtype(dtype).str)
+            if kept is None or kept.key != key:
+                kept = self.__dict__["_reduce_buffers"] = distribution.ReduceBuffer(shapes, offset, dtype)
+            parallel["buffer"] = kept
+        return parallel["buffer"], parallel["layout"]
+
+    def _average_non_trainable(self):
+        """At a distributed fit's end: each non-trainable float weight averaged over the ranks
+        (BatchNormalization's moving statistics), so every rank ends with the same model."""
+        kept = [w for w in self.non_trainable_weights if np.asarray(w.data).dtype.kind == "f"]
+        if not kept:
+            return
+        sums = distribution.allreduce_sum([w.data for w in kept])
+        for w, total in zip(kept, sums):
+            w.data = (total / distribution.size()).astype(w.data.dtype)
+
+    def _evaluate_shard(self, x, y, batch_size, w, cbs) -> dict:
+        """evaluate across ranks: each rank evaluates its contiguous share of the samples (in
+        batches of batch_size / R); the loss's (total, count) and the metrics' counts are then
+        summed over the ranks (one allgather), so every rank returns the whole data's logs.
+        Batch callbacks see this rank's figures; on_test_end the global ones."""
+        ranks = distribution.size()
+        part = distribution.share(len(x))
+        x, y, w = x[part], y[part], None if w is None else w[part]
+        batch_size = max(1, -(-batch_size // ranks))
         tracker = metrics_module.Mean("loss")
         self._reset_metrics()
         self.stop_evaluating = False
@@ -528,51 +1107,53 @@ class Trainer:
                     cbs.batch_end("test", step, self._logs(tracker.result()))
                 if self.stop_evaluating:
                     break
+        metrics = self.compiled_metrics
+        state = [tracker.total, tracker.count] + [getattr(m, n) for m in metrics for n in m.variable_names]
+        sums = iter(distribution.allreduce_sum(state))
+        tracker.total, tracker.count = float(next(sums)), float(next(sums))
+        for m in metrics:
+            for name in m.variable_names:
+                summed = next(sums)
+                setattr(m, name, float(summed) if summed.ndim == 0 else summed)
         logs = self._logs(tracker.result())
-        self._reset_metrics()  # leave the training metrics' state to fit
+        self._reset_metrics()
         cbs.call("on_test_end", logs)
         return logs
 
-    def predict(self, x, batch_size=None, verbose=0, callbacks=None):
-        """The model's outputs for x, as a new numpy array, computed in batches with no graph.
+    def _predict_shard(self, x, batch_size, verbose, callbacks):
+        """predict across ranks: each rank predicts its contiguous share of x (in batches of
+        batch_size / R), and every rank returns all the outputs, in order (one allgather)."""
+        part = distribution.share(len(x))
+        outputs = None
+        if part.stop > part.start:
+            with distribution.local():
+                local_batch = max(1, -(-batch_size // distribution.size()))
+                outputs = self.predict(x[part], batch_size=local_batch, verbose=verbose, callbacks=callbacks)
+        gathered = [out for out in distribution.allgather(outputs) if out is not None]
+        return np.concatenate(gathered, axis=0)
 
-        Args:
-            x: inputs (samples, features).
-            batch_size: samples per step (default 32).
-            verbose: accepted for Keras compatibility; predict prints nothing.
-            callbacks: a list of Callback: their on_predict_begin, on_predict_batch_begin,
-                on_predict_batch_end (with {"outputs": the batch's outputs}) and
-                on_predict_end run, as in Keras; one may stop the prediction with
-                `model.stop_predicting = True` (the outputs so far are returned).
 
-        Returns:
-            An array of one row per sample predicted; never x itself nor a view of it
-            (a model of Dropout or Flatten alone changes nothing at inference).
-        """
-        batch_size = inputs.batch_size("predict", batch_size)
-        x, _ = self._prepare("predict", x)
-        cbs = self._callbacks(callbacks, len(x), batch_size, verbose)
-        listening = cbs.wants_batches("predict")
-        self.stop_predicting = False
-        outputs = []
-        cbs.call("on_predict_begin", {})
-        with no_grad(), learning_phase(False), device.resident(self.weights):
-            for step, start in enumerate(range(0, len(x), batch_size)):
-                cbs.batch_begin("predict", step)
-                outputs.append(self._predict_batch(x[start : start + batch_size]))
-                if listening:
-                    cbs.batch_end("predict", step, {"outputs": outputs[-1]})
-                if self.stop_predicting:
-                    break
-        cbs.call("on_predict_end", {})
-        if len(outputs) > 1:
-            return np.concatenate(outputs, axis=0)
-        return outputs[0].copy() if np.may_share_memory(outputs[0], x) else outputs[0]
+def _nameless(config):
+    """A config with every "name" entry left out, recursively."""
+    if isinstance(config, dict):
+        return {k: _nameless(v) for k, v in config.items() if k != "name"}
+    if isinstance(config, (list, tuple)):
+        return [_nameless(v) for v in config]
+    return config
 
-    def _predict_batch(self, x) -> np.ndarray:
-        """The model's outputs for one batch, as numpy (Sequential has a leaner path)."""
-        return device.to_host(self(self._inputs(x)).data)
 
-    def predict_on_batch(self, x):
-        """predict for one batch."""
-        return self.predict(x, batch_size=max(len(np.asarray(x)), 1))
+class _RankStream:
+    """What a Dropout layer draws its mask keys from on rank r > 0 of a distributed fit: the
+    layer's usual stream (its own generator, or densecore's), each key XORed with a constant
+    of the rank. Every rank still draws once per call from the same stream (which stays the
+    same on every rank, so the shuffles do too), but rank r's masks are its own."""
+
+    def __init__(self, own, rank):
+        self.own = own
+        self.offset = (rank * 0x9E3779B97F4A7C15) & (2**63 - 1)
+
+    def integers(self, low, high):
+        from ..engine import random as dc_random
+
+        key = int((self.own or dc_random.generator()).integers(low, high))
+        return low + ((key - low) ^ self.offset) % (high - low)
