@@ -170,7 +170,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             )
         if len(boundaries) != len(values) - 1:
             raise ValueError(
-                f"{where}: the length of boundaries should be 1 less than the length of values. "
+                f"{where}: The length of boundaries should be 1 less than the length of values. "
                 f"Received: boundaries={boundaries} of length {len(boundaries)}, and "
                 f"values={values} of length {len(values)}."
             )
