@@ -19,7 +19,7 @@ import sys as _sys
 from . import _moved, compress, datasets, kernels, utils  # noqa: F401  (dc.kernels)
 from .compress import quantization
 from .compress.quantization import quantize, quantize_aware
-from .engine import functional
+from .engine import distribution, functional
 from .engine.backend import get_backend, set_backend
 from .engine.gpu import device_info, gpu_available
 from .engine.gradcheck import GradcheckError, gradcheck
