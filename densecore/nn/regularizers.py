@@ -1,36 +1,90 @@
-"""Weight penalties added to the training loss, with Keras's names and formulas.
+"""Weight penalties added to the training loss, with Keras 3's names, arguments and
+formulas (keras.regularizers):
 
-L1(l1)        l1 · Σ|w|
-L2(l2)        l2 · Σ w²      (note: Keras has no factor ½)
-L1L2(l1, l2)  both
+    L1(l1)        l1 · Σ|w|
+    L2(l2)        l2 · Σ w²      (note: Keras has no factor ½)
+    L1L2(l1, l2)  both
+
+Called on a weight Tensor, a regularizer returns the penalty as a scalar Tensor of the
+graph (so that the loss's gradient includes it); a factor of 0 gives a constant 0.0. Each
+factor must be a finite number ≥ 0 (None means the default, as in Keras).
+
+    >>> import numpy as np
+    >>> import densecore as dc
+    >>> L2(2.0)(dc.Tensor(np.ones((5, 5), np.float32))).item()
+    50.0
 """
+
+import math
+import numbers
 
 import numpy as np
 
+from ..engine.tensor import Tensor
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
+
+
+def validate_float_arg(value, name, where="Regularizer"):
+    """`value` as a float, if it is a finite number ≥ 0 (Keras's check); else ValueError.
+
+    Example:
+        >>> validate_float_arg(1, "l1")
+        1.0
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(
+            f"{where}: invalid value for argument {name}: expected a non-negative float. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
+
 
 class Regularizer:
-    """Base class: `regularizer(weight_tensor)` returns a scalar Tensor penalty."""
+    """Base class: `regularizer(w)` returns a scalar penalty for the weight w.
 
-    def __init__(self, l1: float = 0.0, l2: float = 0.0):
-        for name, value in (("l1", l1), ("l2", l2)):
-            if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-                raise ValueError(
-                    f"{type(self).__name__}: {name} must be a finite number ≥ 0; received {value!r}."
-                )
-        self.l1, self.l2 = float(l1), float(l2)
+    A subclass implements `__call__(self, w)` (a Tensor in, a scalar Tensor out, built from
+    Tensor operations so that it has a gradient) and `get_config()`.
+
+    Example:
+        >>> import numpy as np
+        >>> import densecore as dc
+        >>> class Sum(Regularizer):
+        ...     def __call__(self, w):
+        ...         return w.sum() * 0.5
+        ...     def get_config(self):
+        ...         return {}
+        >>> Sum()(dc.Tensor(np.ones(4, np.float32))).item()
+        2.0
+    """
 
     def __call__(self, w):
-        penalty = None
-        if self.l1:
-            penalty = _abs(w).sum() * self.l1
-        if self.l2:
-            term = (w * w).sum() * self.l2
-            penalty = term if penalty is None else penalty + term
-        return penalty
+        return _zero(w)
 
     def get_config(self) -> dict:
         """The constructor arguments, for saving."""
-        return {"l1": self.l1, "l2": self.l2}
+        raise NotImplementedError(f"{type(self).__name__} does not implement get_config()")
+
+    @classmethod
+    def from_config(cls, config):
+        """A new regularizer from `get_config()`'s output (checked as the constructor checks)."""
+        return cls(**config)
+
+
+def _tensor(w) -> Tensor:
+    """A weight as a Tensor (an array becomes a constant one: the penalty has no gradient)."""
+    return w if isinstance(w, Tensor) else Tensor(w)
+
+
+def _zero(w) -> Tensor:
+    """The penalty 0.0, a constant scalar Tensor in w's float dtype."""
+    dtype = getattr(w, "dtype", np.float32)
+    return Tensor(np.zeros((), dtype if np.dtype(dtype).kind == "f" else np.float32))
 
 
 def _abs(w):
@@ -38,53 +92,142 @@ def _abs(w):
     return w._child(np.abs(w.data), (w,), lambda g: w._accumulate(g * np.sign(w.data)))
 
 
-class L1(Regularizer):
-    """l1 · Σ|w| (default l1 = 0.01, as in Keras)."""
+def _penalty(w, l1, l2):
+    w = _tensor(w)
+    penalty = None
+    if l1:
+        penalty = _abs(w).sum() * l1
+    if l2:
+        term = (w * w).sum() * l2
+        penalty = term if penalty is None else penalty + term
+    return _zero(w) if penalty is None else penalty
 
-    def __init__(self, l1: float = 0.01):
-        super().__init__(l1=l1)
+
+class L1L2(Regularizer):
+    """l1 · Σ|w| + l2 · Σ w², as keras.regularizers.L1L2.
+
+    Args:
+        l1: a finite number ≥ 0; default 0.0 (None: 0.0).
+        l2: a finite number ≥ 0; default 0.0 (None: 0.0).
+
+    Example:
+        >>> import numpy as np
+        >>> import densecore as dc
+        >>> L1L2(l1=0.1, l2=0.2)(dc.Tensor(np.ones((2, 2), np.float32))).item()
+        1.2000000476837158
+    """
+
+    def __init__(self, l1=0.0, l2=0.0):
+        where = type(self).__name__
+        self.l1 = validate_float_arg(0.0 if l1 is None else l1, "l1", where)
+        self.l2 = validate_float_arg(0.0 if l2 is None else l2, "l2", where)
+
+    def __call__(self, w):
+        return _penalty(w, self.l1, self.l2)
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(Regularizer):
+    """l1 · Σ|w|, as keras.regularizers.L1.
+
+    Args:
+        l1: a finite number ≥ 0; default 0.01 (None: 0.01).
+
+    Example:
+        >>> import numpy as np
+        >>> import densecore as dc
+        >>> L1(0.0)(dc.Tensor(np.ones(3, np.float32))).item()
+        0.0
+    """
+
+    def __init__(self, l1=0.01):
+        self.l1 = validate_float_arg(0.01 if l1 is None else l1, "l1", type(self).__name__)
+
+    def __call__(self, w):
+        return _penalty(w, self.l1, 0.0)
 
     def get_config(self):
         return {"l1": self.l1}
 
 
 class L2(Regularizer):
-    """l2 · Σ w² (default l2 = 0.01, as in Keras)."""
+    """l2 · Σ w², as keras.regularizers.L2.
 
-    def __init__(self, l2: float = 0.01):
-        super().__init__(l2=l2)
+    Args:
+        l2: a finite number ≥ 0; default 0.01 (None: 0.01).
+    """
+
+    def __init__(self, l2=0.01):
+        self.l2 = validate_float_arg(0.01 if l2 is None else l2, "l2", type(self).__name__)
+
+    def __call__(self, w):
+        return _penalty(w, 0.0, self.l2)
 
     def get_config(self):
         return {"l2": self.l2}
 
 
-class L1L2(Regularizer):
-    """l1 · Σ|w| + l2 · Σ w² (defaults 0, as in Keras)."""
-
-
-ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+# Keras's names: each class by its name and in snake_case ("l1l2" too, as Keras's get takes it).
+ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
 
 
 def get(identifier):
-    """None, a Regularizer, or a name ("l1", "l2", "l1_l2") with Keras's default factors."""
-    if identifier is None or isinstance(identifier, Regularizer):
+    """A regularizer from None (returned as None), a name ("l1", "l2", "l1_l2", "L1L2", ...;
+    the class with its default factors), a config dict, or a Regularizer (as it is) or any
+    callable `w -> penalty`.
+
+    Example:
+        >>> get("l2").l2, get(None)
+        (0.01, None)
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        cls = ALL.get(identifier) or ALL.get(identifier.lower())
+        if cls is not None:
+            return cls()
+    elif isinstance(identifier, type) and issubclass(identifier, Regularizer):
+        return identifier()
+    elif callable(identifier):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in ALL:
-        return ALL[identifier.lower()]()
     raise ValueError(
-        f"Unknown regularizer {identifier!r}; expected one of {sorted(ALL)}, a Regularizer instance or None."
+        f"Could not interpret regularizer identifier: {identifier!r:.80}; expected None, one of "
+        f"{sorted(ALL)}, a config dict or a Regularizer."
     )
 
 
 def serialize(reg):
-    """{'class_name', 'config'} for saving a regularizer, or None."""
+    """{'class_name', 'config'} for saving a regularizer, or None.
+
+    Example:
+        >>> serialize(L1L2(l1=0.1))
+        {'class_name': 'L1L2', 'config': {'l1': 0.1, 'l2': 0.0}}
+    """
     if reg is None:
         return None
     return {"class_name": type(reg).__name__, "config": reg.get_config()}
 
 
-def deserialize(spec):
-    """A regularizer from `serialize`'s output, or None."""
+def deserialize(spec, custom_objects=None):
+    """A regularizer from `serialize`'s output (or Keras's: 'module' and 'registered_name'
+    are ignored), a name, or None; `custom_objects` maps other class names to classes."""
     if spec is None:
         return None
-    return {"L1": L1, "L2": L2, "L1L2": L1L2}[spec["class_name"]](**spec["config"])
+    if isinstance(spec, str):
+        return get(spec)
+    if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
+        raise ValueError(
+            "regularizers.deserialize: expected {'class_name': ..., 'config': {...}}; "
+            f"received {spec!r:.80}."
+        )
+    name = spec.get("class_name")
+    cls = (custom_objects or {}).get(name) or ALL.get(name)
+    if cls is None:
+        raise ValueError(
+            f"regularizers.deserialize: unknown regularizer {name!r}; expected one of {sorted(ALL)}."
+        )
+    return cls.from_config(dict(spec.get("config", {})))
