@@ -71,6 +71,13 @@ the factors close to W there, while the data decides everywhere else; as λ grow
 method becomes the plain SVD. λ = ridge · tr(C₀) / in, so `ridge` is relative to the mean
 input energy per feature and the result does not depend on the data's scale.
 
+The whitened objective is exact for the layer's linear output, but what reaches the
+prediction passes through activations and later layers, and there a moderate ridge (a blend
+of the data's metric and the weights') often does better. So `ridge="auto"` (the default)
+tries, per layer, the ridges of RIDGE_GRID and the plain SVD (ridge = ∞), and keeps the one
+whose compressed model's final outputs on the data are closest to the original model's:
+on that data, never further than plain SVD's. A number gives that ridge alone.
+
 Each layer is factorised on the activations that reach it in the compressed model so far,
 layer by layer in the order the model calls them, so a later layer's factors also correct
 for the errors of the earlier ones.
@@ -282,10 +289,12 @@ def low_rank(model, rank=None, energy=None, layers=None, data=None, ridge="auto"
             kept dense, with a warning.
         data: inputs (samples, *input shape) representative of what the model will see, e.g.
             the training inputs; None: factorise the weights alone.
-        ridge: with data, the regulariser λ relative to the mean input energy per feature
-            (λ = ridge · tr(XᵀX/N) / in; ≥ 0). It keeps the problem solvable when the inputs
-            are rank-deficient; with fewer samples than a layer's inputs it is required
-            (> 0), and a warning says the ridge decides what the data cannot.
+        ridge: with data, "auto" (default: per layer, the best of RIDGE_GRID and plain SVD by
+            the model's final outputs on data), or the regulariser λ relative to the mean
+            input energy per feature (λ = ridge · tr(XᵀX/N) / in; ≥ 0). It keeps the problem
+            solvable when the inputs are rank-deficient; with fewer samples than a layer's
+            inputs it is required (> 0), and a warning says the ridge decides what the data
+            cannot.
         verbose: 1 prints the report table.
 
     Returns:
