@@ -63,6 +63,7 @@ matrix. Rows left over below MR (and batch 1, the GEMV) use a 1-row kernel, whic
 weight byte once.
 """
 
+import functools
 import os
 
 import llvmlite.binding as llvm
@@ -91,9 +92,14 @@ PATHS = {
 ORDER = ("vnni512", "vnni256", "avx512bw", "avx2", "portable")  # fastest first
 
 
+@functools.cache
+def _host_features():
+    return llvm.get_host_cpu_features().flatten()  # (1 ms a call: asked once)
+
+
 def host_paths(features=None):
     """The paths this CPU can run, fastest first (llvmlite's host features: '+avx512vnni'…)."""
-    flags = set((features if features is not None else llvm.get_host_cpu_features().flatten()).split(","))
+    flags = set((features if features is not None else _host_features()).split(","))
     has = {name[1:] for name in flags if name.startswith("+")}
     ok = {"portable"}
     if "avx2" in has:
