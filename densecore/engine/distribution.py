@@ -16,6 +16,27 @@ r holds n_r of those samples, computes its mean L_r = (1/n_r) Σ_{i∈r} l_i and
 
 and since the gradient is linear, Σ_r ∇L'_r = ∇L: one allreduce (SUM) of the gradients gives
 every rank the full batch's gradient, whatever the split (uneven when R does not divide N).
+The same n_r/N scales the losses added in `call` (activity regularizers, add_loss): exact for
+losses that are means over the batch, as Keras's are; a custom loss that sums over the batch
+would count R times too little. The metrics are summed through their `variable_names` (Keras's
+variables): a custom metric must list its state there.
+
+What is summed over the ranks: the gradients, the loss and the metrics' counts of every step
+(one allreduce of one flat buffer), so History, callbacks, EarlyStopping and the progress bar
+see the global figures and every rank takes the same decisions (stop on a non-finite loss, stop
+early, save the best); evaluate's loss and counts (each rank evaluates its share of the data);
+predict's outputs (gathered in order, on every rank); at the end of fit, the non-trainable
+weights (averaged). What stays per rank: BatchNormalization's batch statistics during training
+(each rank normalises its share of the batch by that share's mean and variance, as Keras's
+multi-worker training does, and updates its moving statistics from them until fit averages
+them); Dropout's masks (each rank's keys are offset by its rank, so ranks drop different
+units). evaluate and predict are collective (every rank must call them) unless called within
+`local()` (test_on_batch too); train_on_batch runs on the calling rank alone.
+The progress bar, ModelCheckpoint and CSVLogger write on rank 0 only; `model.save` writes
+where it is called: guard it with `is_chief()`.
+
+The GPU backend: the gradients are copied to the host for the allreduce and back (correct,
+not fast); CUDA-aware MPI or NCCL is left for later.
 
 This module is the MPI side, and imports mpi4py only inside `initialize()` (the `[mpi]`
 extra: `pip install densecore[mpi]` brings mpi4py and MPICH's wheel; on a cluster install
@@ -25,7 +46,9 @@ Failure: an MPI job whose ranks stop meeting in collectives hangs. While a distr
 runs (`guard`), an exception or `sys.exit` on any rank prints its traceback and calls
 `MPI.COMM_WORLD.Abort`, which ends every rank at once with a non-zero exit; a rank killed by a
 signal makes `mpiexec` end the others. A rank that freezes cannot be told from a slow one:
-set `MPIEXEC_TIMEOUT=<seconds>` (MPICH's mpiexec) to bound the whole job's time.
+set `MPIEXEC_TIMEOUT=<seconds>` (MPICH's mpiexec) to bound the whole job's time. (A rank
+that calls os._exit(0) skips every Python hook: MPICH's mpiexec then ends the others, but
+exits 0.)
 """
 
 import atexit
