@@ -417,8 +417,8 @@ class Optimizer:
         return self.iterations
 
     def _checked(self, pairs, where):
-        """The pairs with a gradient, each gradient an array of its weight's shape, after
-        checking everything (before any work); warns about weights without a gradient."""
+        """The pairs with a gradient, each gradient an array of its weight's shape and dtype,
+        after checking everything (before any work); warns about weights without one."""
         checked, missing = [], []
         for g, w in pairs:
             if not isinstance(w, Tensor):
@@ -426,30 +426,21 @@ class Optimizer:
             if g is None:
                 missing.append(w.name or f"Tensor of shape {w.shape}")
                 continue
-            on_device = device.is_device(w.data)
-            if not on_device and not (w.data.dtype.kind == "f" and w.data.flags.writeable):
-                raise ValueError(
-                    f"{where}: variable {w.name!r} must hold a writeable float array; received "
-                    f"dtype {w.data.dtype}{'' if w.data.flags.writeable else ', read only'}."
-                )
-            if not device.is_device(g):
-                try:
-                    g = np.asarray(g)
-                    g = g if g.dtype == w.dtype else g.astype(w.dtype)
-                except (TypeError, ValueError) as exc:
-                    raise TypeError(
-                        f"{where}: the gradient of {w.name!r} is not an array of numbers: {exc}"
-                    ) from None
-            if tuple(g.shape) != tuple(w.shape):
+            data = w.data
+            if type(g) is not np.ndarray or type(data) is not np.ndarray:
+                g = self._unusual(where, g, w)  # array-likes, device arrays
+            elif g.dtype != data.dtype:
+                g = g.astype(data.dtype)
+            if g.shape != data.shape:
                 raise ValueError(
                     f"{where}: the gradient of variable {w.name!r} has shape {tuple(g.shape)}; "
-                    f"expected the variable's {tuple(w.shape)}."
+                    f"expected the variable's {tuple(data.shape)}."
                 )
-            if device.is_device(g) or on_device:
-                if self.clipnorm or self.clipvalue or self.global_clipnorm:
-                    device.require_host(g if device.is_device(g) else w.data, "gradient clipping")
-                if getattr(w, "constraint", None) is not None:
-                    device.require_host(g if device.is_device(g) else w.data, "a weight constraint")
+            if type(data) is np.ndarray and not (data.dtype.kind == "f" and data.flags.writeable):
+                raise ValueError(
+                    f"{where}: variable {w.name!r} must hold a writeable float array; received "
+                    f"dtype {data.dtype}{'' if data.flags.writeable else ', read only'}."
+                )
             checked.append((g, w))
         if not checked:
             raise ValueError(f"{where}: No gradients provided for any variable.")
@@ -461,6 +452,23 @@ class Optimizer:
                 stacklevel=4,
             )
         return checked
+
+    def _unusual(self, where, g, w):
+        """A gradient that is not a numpy array, or a weight on the GPU: as an array (numpy,
+        or the device's when both live there), or an error for what has no device form."""
+        if device.is_device(g) or device.is_device(w.data):
+            on_device = g if device.is_device(g) else w.data
+            if self.clipnorm or self.clipvalue or self.global_clipnorm:
+                device.require_host(on_device, "gradient clipping")
+            if getattr(w, "constraint", None) is not None:
+                device.require_host(on_device, "a weight constraint")
+            return g
+        try:
+            return np.asarray(g, dtype=w.dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{where}: the gradient of {w.name!r} is not an array of numbers: {exc}"
+            ) from None
 
     def _step(self, pairs, where) -> None:
         """Clip, decay, update, constrain, count (the module's doc): the one place a step runs."""
@@ -474,14 +482,12 @@ class Optimizer:
         scalars = self._step_scalars(lr)
         kernels = backend.kernels()
         for g, (_, w) in zip(grads, pairs):
-            if not device.is_device(w.data) and not w.data.flags.c_contiguous:
+            if type(w.data) is np.ndarray and not w.data.flags.c_contiguous:
                 w.data = np.ascontiguousarray(w.data)
-            g = g.reshape(-1) if device.is_device(g) else np.ascontiguousarray(g).reshape(-1)
-            self._update(
-                kernels, w.data.reshape(-1), g, self._slots_for(w), lr, self._decay_of(w, lr), scalars
-            )
-        for _, w in pairs:
-            constrain(w)
+            g = np.ascontiguousarray(g) if type(g) is np.ndarray else g
+            decay = self._decay_of(w, lr)
+            self._update(kernels, w.data.reshape(-1), g.reshape(-1), self._slots_for(w), lr, decay, scalars)
+            constrain(w)  # right after the update, as Keras (a weight's step uses only its own state)
         self.iterations += 1
 
     def _clip_buffer(self, weight, g):

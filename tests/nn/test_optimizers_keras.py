@@ -660,3 +660,43 @@ def test_no_warning_in_a_normal_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         model.fit(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32), verbose=0)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: opt.AdamW(0.01, amsgrad=True),
+        lambda: opt.RMSprop(0.01, centered=True, momentum=0.5, weight_decay=0.01),
+        lambda: opt.SGD(0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+        lambda: opt.Adamax(0.01),
+        lambda: opt.Nadam(0.01),
+        lambda: opt.Adagrad(0.1),
+    ],
+    ids=["adamw-amsgrad", "rmsprop-centered", "sgd-decay", "adamax", "nadam", "adagrad"],
+)
+def test_every_optimizer_trains_on_the_cuda_backend_as_on_the_cpu(make):
+    """The weights and the state stay on the device during an epoch: each optimizer's steps
+    run as cuda kernels there (on a GPU, or under NUMBA_ENABLE_CUDASIM=1)."""
+    if "cuda" not in dc.kernels.available():
+        pytest.skip("no cuda backend here (NUMBA_ENABLE_CUDASIM=1 runs numba's simulator)")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+
+    def train(backend):
+        dc.set_backend(backend)
+        try:
+            dc.set_seed(0)
+            model = dc.Sequential(
+                [dc.layers.Dense(4, activation="relu"), dc.layers.Dense(2, activation="softmax")]
+            )
+            model.compile(make(), "sparse_categorical_crossentropy")
+            history = model.fit(x, y, epochs=2, batch_size=8, verbose=0).history
+            return history["loss"], model.get_weights()
+        finally:
+            dc.set_backend("cpu")
+
+    (gpu_loss, gpu_weights), (cpu_loss, cpu_weights) = train("cuda"), train("cpu")
+    np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-4)
+    for a, b in zip(gpu_weights, cpu_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
