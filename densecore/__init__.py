@@ -25,7 +25,7 @@ from .engine.gpu import device_info, gpu_available
 from .engine.gradcheck import GradcheckError, gradcheck
 from .engine.random import set_seed
 from .engine.tensor import Tensor, no_grad
-from .nn import callbacks, initializers, layers, losses, metrics, optimizers, regularizers
+from .nn import callbacks, initializers, layers, losses, metrics, optimizers, regularizers, saving
 from .nn.layers import Input, clear_session
 from .nn.models import Model, Sequential
 from .nn.saving import load_model
@@ -48,6 +48,7 @@ __all__ = [
     "callbacks",
     "initializers",
     "regularizers",
+    "saving",
     "functional",
     "datasets",
     "utils",

@@ -21,6 +21,7 @@ PUBLIC = {
     "regularizers": "densecore.nn.regularizers",
     "functional": "densecore.engine.functional",
     "quantization": "densecore.compress.quantization",
+    "saving": "densecore.nn.saving",
 }
 # old name -> new home, for the modules that were internal: deprecated
 MOVED = {
@@ -34,7 +35,6 @@ MOVED = {
     "models": "densecore.nn.models",
     "training": "densecore.nn.training",
     "inputs": "densecore.nn.inputs",
-    "saving": "densecore.nn.saving",
     "schedules": "densecore.nn.schedules",
     "progress": "densecore.nn.progress",
 }

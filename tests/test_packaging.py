@@ -75,7 +75,7 @@ def test_packages_import_only_downward():
     assert result.returncode == 0, result.stdout[-3000:]
 
 
-@pytest.mark.parametrize("old", ["tensor", "backend", "models", "saving", "training", "step_buffers"])
+@pytest.mark.parametrize("old", ["tensor", "backend", "models", "training", "step_buffers"])
 def test_internal_modules_of_the_flat_layout_still_import_with_a_warning(old):
     sys.modules.pop(f"densecore.{old}", None)
     with pytest.warns(DeprecationWarning, match=f"densecore.{old} moved"):

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..engine import functional as F
 from ..engine.tensor import Tensor, as_tensor
+from . import registry
 
 
 def _snake(name: str) -> str:
@@ -737,7 +738,7 @@ def get(identifier, custom_objects=None):
         return identifier
     if isinstance(identifier, dict):
         name, config = identifier.get("class_name"), identifier.get("config", {})
-        cls = (custom_objects or {}).get(name) or CLASSES.get(name)
+        cls = (custom_objects or {}).get(name) or CLASSES.get(name) or registry.lookup(name)
         if cls is None or not isinstance(config, dict):
             raise ValueError(
                 f"losses.get: could not interpret loss config {identifier!r:.120}; expected "

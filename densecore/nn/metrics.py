@@ -34,6 +34,7 @@ import numpy as np
 from ..engine import backend, device
 from ..engine import functional as F
 from . import losses as losses_module
+from . import registry
 from .losses import _snake
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
@@ -61,6 +62,47 @@ def _result(values):
     return float(values) if values.ndim == 0 else values
 
 
+class Variable:
+    """A metric's state made by `Metric.add_variable`: a float64 numpy array with the assign
+    methods of keras.Variable (what Keras's guides call on a metric's state)."""
+
+    def __init__(self, value, name: str):
+        self.value = np.array(value, np.float64)
+        self.initial = self.value.copy()
+        self.name = name
+
+    def assign(self, value):
+        self.value[...] = np.asarray(value, np.float64)
+
+    def assign_add(self, value):
+        self.value[...] += np.asarray(value, np.float64)
+
+    def assign_sub(self, value):
+        self.value[...] -= np.asarray(value, np.float64)
+
+    def numpy(self) -> np.ndarray:
+        return self.value.copy()
+
+    @property
+    def shape(self) -> tuple:
+        return self.value.shape
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype)
+
+    def __float__(self):
+        return float(self.value)
+
+    def __repr__(self):
+        return f"<Variable {self.name} {self.value!r}>"
+
+
+def _as_result(value):
+    """A metric's result as densecore returns it: a Python float, or a numpy array."""
+    value = np.asarray(value.value if isinstance(value, Variable) else value)
+    return float(value) if value.ndim == 0 else value.astype(np.float64)
+
+
 class Metric:
     """The base class of metrics, as keras.metrics.Metric.
 
@@ -86,7 +128,19 @@ class Metric:
     variable_names = ("total", "count")
     _direction = None  # "up"/"down": better when higher/lower (Keras's attribute; callbacks read it)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "result" in vars(cls):  # a subclass's result may return its Variable, as in Keras
+            own = cls.result
+
+            def result(self):
+                return _as_result(own(self))
+
+            result.__doc__, result.__wrapped__ = own.__doc__, own
+            cls.result = result
+
     def __init__(self, name=None, dtype=None):
+        self._variables = []
         self.name = name or getattr(type(self), "default_name", None) or _snake(type(self).__name__)
         if dtype is not None:
             try:
@@ -103,14 +157,50 @@ class Metric:
         """The dtype named at construction ("float32" by default); read-only, as in Keras."""
         return self._dtype
 
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A new piece of state, as Keras's Metric.add_variable: a Variable (float64) that
+        `reset_state` sets back to its initial value and `variables` lists.
+
+        Args:
+            shape: its shape (default a scalar).  initializer: "zeros" (default), "ones" or a
+            number.  dtype, aggregation: accepted for Keras compatibility.  name: its name.
+
+        Example:
+            >>> import densecore as dc, numpy as np
+            >>> class Positives(dc.metrics.Metric):
+            ...     def __init__(self, name="positives", **kwargs):
+            ...         super().__init__(name=name, **kwargs)
+            ...         self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
+            ...     def update_state(self, y_true, y_pred, sample_weight=None):
+            ...         self.hits.assign_add(np.sum(np.asarray(y_pred) > 0.5))
+            ...     def result(self):
+            ...         return self.hits
+            >>> Positives()([1, 0], [0.9, 0.7])
+            2.0
+        """
+        init = {"zeros": 0.0, "ones": 1.0}.get(initializer, initializer)
+        if not isinstance(init, (int, float, np.number)) or isinstance(init, bool):
+            raise ValueError(
+                f"{type(self).__name__}.add_variable: initializer must be 'zeros', 'ones' or a number. "
+                f"Received: initializer={initializer!r}"
+            )
+        variable = Variable(np.full(tuple(shape), float(init)), name or f"variable_{len(self._variables)}")
+        self._variables.append(variable)
+        return variable
+
+    add_weight = add_variable  # Keras's older name
+
     @property
     def variables(self) -> list:
         """The state, as arrays (Keras's metric variables)."""
-        return [np.asarray(getattr(self, name)) for name in self.variable_names]
+        own = [np.asarray(getattr(self, name)) for name in self.variable_names if hasattr(self, name)]
+        return own + [v.value for v in self._variables]
 
     def reset_state(self):
         """Start a new count (fit calls it at each epoch)."""
         self.total, self.count = 0.0, 0.0
+        for variable in getattr(self, "_variables", ()):
+            variable.assign(variable.initial)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add one batch: targets, predictions (y_pred may live on the GPU) and optionally
@@ -1621,7 +1711,7 @@ def from_config(spec, loss=None, custom_objects=None) -> Metric:
         raise ValueError(f"not a saved metric: {spec!r:.80}")
     name = spec.get("class_name")
     custom = custom_objects or {}
-    cls = custom.get(name) or CLASSES.get(name)
+    cls = custom.get(name) or CLASSES.get(name) or registry.lookup(name)
     if cls is None:
         raise ValueError(
             f"metric class {name!r} is not built in; pass it in custom_objects={{{name!r}: cls}}"

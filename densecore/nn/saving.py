@@ -55,8 +55,10 @@ from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from . import registry
 from . import regularizers as regularizers_module
 from . import schedules as schedules_module
+from .registry import custom_object_scope, get_registered_name, register_serializable  # noqa: F401
 
 FORMAT, VERSION = "densecore", 1
 
@@ -131,12 +133,24 @@ def _config_text(model, config: dict, filepath: str) -> bytes:
         )
     try:
         checked = json.loads(text)
-        _check_config(checked)
-        if checked["kind"] == "model":
-            _check_architecture(checked)
+        with registry.custom_object_scope(_own_classes(model)):  # load needs them found too
+            _check_config(checked)
+            if checked["kind"] == "model":
+                _check_architecture(checked)
     except _Invalid as exc:
         raise ValueError(f"{where}: load would refuse the file: {exc}.") from None
     return text
+
+
+def _own_classes(model) -> dict:
+    """{name: class} of every object in the model that a file names by class: its layers, the
+    model itself, its loss and metrics, and the layers' initializers, regularizers and
+    constraints. Those of yours must be registered or given to load_model in custom_objects."""
+    objects = [model, *model.iter_layers(), getattr(model, "loss", None)]
+    objects += list(getattr(model, "compiled_metrics", []))
+    for layer in model.iter_layers():
+        objects += [v for v in vars(layer).values() if not isinstance(v, (list, dict, tuple))]
+    return {type(o).__name__: type(o) for o in objects if o is not None and hasattr(o, "get_config")}
 
 
 def save_model(model, filepath) -> None:
@@ -420,17 +434,27 @@ def _accepted(cls) -> set:
 _ACCEPTED = {}
 
 
-def _registered(value, where, registry: dict, key=lambda name: name):
-    """The class that `value` names in `registry`."""
-    if not isinstance(value, str) or key(value) not in registry:
-        _fail(where, f"one of {sorted(registry)}", value)
-    return registry[key(value)]
+def _registered(value, where, known: dict, key=lambda name: name):
+    """The class that `value` names: one of `known` (densecore's), or one of yours registered
+    with @register_serializable or given in custom_objects (registry.lookup)."""
+    if isinstance(value, str):
+        found = known.get(key(value)) or registry.lookup(value)
+        if isinstance(found, type):
+            return found
+        short = value.rpartition(">")[2]
+        raise _Invalid(
+            f"{where}: {value!r} is not a class densecore knows; if it is yours, register it with "
+            f"@densecore.saving.register_serializable() or pass custom_objects={{{short!r}: {short}}} "
+            f"(densecore's own: {', '.join(sorted(known))})"
+        )
+    _fail(where, f"a class name, one of {sorted(known)}", value)
 
 
-def _object(value, where, registry: dict, key=lambda name: name):
-    """{"class_name": a name in registry, "config": its settings}: the class, its settings checked."""
+def _object(value, where, known: dict, key=lambda name: name):
+    """{"class_name": a name `_registered` knows, "config": its settings}: the class, its
+    settings checked."""
     _dict(value, where)
-    cls = _registered(value.get("class_name"), f"{where}.class_name", registry, key)
+    cls = _registered(value.get("class_name"), f"{where}.class_name", known, key)
     _settings(cls, _dict(value.get("config"), f"{where}.config"), f"{where}.config")
     return cls
 
@@ -919,10 +943,11 @@ def _build_model(archive, custom_objects):
         model.input_shape = tuple(input_shape)
         for i, spec in enumerate(specs):
             where = f"config.layers[{i}] ({spec['class_name']})"
-            layer = _constructed(where, layers_module.ALL[spec["class_name"]].from_config, spec["config"])
+            cls = _registered(spec["class_name"], where, layers_module.ALL)
+            layer = _constructed(where, cls.from_config, spec["config"])
             _constructed(where, model.add, layer)
     else:
-        cls = (custom_objects or {}).get(class_name) or layers_module.MODELS.get(class_name)
+        cls = registry.lookup(class_name) or layers_module.MODELS.get(class_name)
         if cls is None:
             raise ValueError(
                 f"load_model: {archive.path!r}: model class {class_name!r} is not defined here; define it "
@@ -987,10 +1012,10 @@ def _check_custom_objects(custom_objects) -> dict:
             f"{type(custom_objects).__name__} {_show(custom_objects)}."
         )
     for name, cls in custom_objects.items():
-        if not isinstance(name, str) or not isinstance(cls, type):
+        if not isinstance(name, str) or not callable(cls):
             raise TypeError(
-                f"load_model: custom_objects maps class names to classes; received "
-                f"{_show(name)}: {_show(cls)}."
+                f"load_model: custom_objects maps class (or function) names to classes (or functions); "
+                f"received {_show(name)}: {_show(cls)}."
             )
     return custom_objects
 
@@ -1000,7 +1025,9 @@ def load_model(filepath, custom_objects=None, compile=True):
 
     Args:
         filepath: the file.
-        custom_objects: {"ClassName": cls} for subclassed models (and metrics) defined elsewhere.
+        custom_objects: {"ClassName": cls} for classes (and functions) of yours that the file
+            names: layers, models, losses, metrics, initializers, regularizers; registering
+            them with @densecore.saving.register_serializable() does the same for every load.
         compile: restore the optimizer (with its state), the loss and the metrics.
 
     Raises:
@@ -1011,7 +1038,7 @@ def load_model(filepath, custom_objects=None, compile=True):
         FileNotFoundError: for a path where there is no file.
     """
     custom_objects = _check_custom_objects(custom_objects)
-    with _Archive(filepath, "load_model") as archive:
+    with registry.custom_object_scope(custom_objects), _Archive(filepath, "load_model") as archive:
         config = archive.config
         if config["kind"] != "model":
             raise ValueError(
@@ -1039,7 +1066,7 @@ def _compile_from(model, archive, custom_objects) -> None:
     spec = archive.config["compile"]
     optimizer_class = optimizers_module.ALL[spec["optimizer"]["class_name"].lower()]
     optimizer = _constructed("compile.optimizer", optimizer_class.from_config, spec["optimizer"]["config"])
-    loss_class = losses_module.CLASSES[spec["loss"]["class_name"]]
+    loss_class = _registered(spec["loss"]["class_name"], "compile.loss", losses_module.CLASSES)
     loss = _constructed("compile.loss", loss_class, **spec["loss"]["config"])
     metrics = {
         kind: _metrics_from(archive, spec.get(kind) or [], loss, custom_objects)
@@ -1206,3 +1233,6 @@ def load_backup(model, filepath) -> dict:
     model.optimizer.load_state_arrays(params, slots)
     model.optimizer.iterations = int(optimizer["iterations"])
     return state
+
+
+register_keras_serializable = register_serializable  # Keras's name for it
