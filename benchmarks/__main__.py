@@ -4,7 +4,7 @@ python -m benchmarks compare a.json b.json [--fail-above 1.10]
 Suites: dense (forward and backward of one dense layer), lowrank (a factored layer against
 the dense one), int8 (integer inference against float), compress (accuracy and speed of low
 rank, pruning, transfer), train (fit
-throughput of an MLP).
+throughput of an MLP), distributed (fit over MPI ranks: needs densecore[mpi]).
 Every backend of ours that runs here is timed beside numpy (BLAS) and, when installed, PyTorch.
 See benchmarks/method.py for how the numbers are taken.
 """
@@ -20,7 +20,7 @@ def _parse(argv):
         "suites",
         nargs="*",
         default=["dense", "lowrank", "int8", "train"],
-        help="dense, lowrank, int8, compress, train, or 'compare A.json B.json'",
+        help="dense, lowrank, int8, compress, train, distributed, or 'compare A.json B.json'",
     )
     parser.add_argument("--shapes", help="NxKxM,... (batch x in x out) for the dense suite")
     parser.add_argument("--batches", help="batch sizes for the train suite, e.g. 32,128,512")

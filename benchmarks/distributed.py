@@ -103,7 +103,7 @@ def _launch(batch, epochs, ranks, threads) -> dict:
 def run_distributed(args, rows) -> None:
     """Time every configuration at every batch (rounds interleaved); print and append rows."""
     batches = [int(b) for b in (args.batches or "512,2048").split(",")]
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = getattr(args, "rounds", None) or (1 if args.quick else 3)
     epochs = getattr(args, "epochs", None) or (1 if args.quick else 2)
     for batch in batches:
         runs = {name: [] for name, _, _ in CONFIGS}

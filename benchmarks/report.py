@@ -134,8 +134,17 @@ def run(args) -> int:
 
             print("\n## compress: accuracy, size and speed of cheaper dense layers (digits)")
             compress.run_compress(args, rows)
+        elif suite == "distributed":
+            from . import distributed
+
+            print(
+                "\n## distributed: fit throughput over MPI ranks, MLP 784-256-256-10\n" + distributed.HEADER
+            )
+            distributed.run_distributed(args, rows)
         else:
-            raise SystemExit(f"unknown suite {suite!r}; expected dense, lowrank, int8, compress or train")
+            raise SystemExit(
+                f"unknown suite {suite!r}; expected dense, lowrank, int8, compress, train or distributed"
+            )
     end = method.measure_peaks(quick=args.quick)  # the host's speed drifts: report both
     print(
         f"# peaks measured again at the end: sgemm {end['gflops']:.1f} GFLOP/s, copy "
