@@ -18,10 +18,10 @@ import numpy as np
 from ..engine import backend, device
 from ..engine import functional as F
 from ..engine import random as dc_random
-from ..engine.tensor import Tensor, as_tensor
+from ..engine.tensor import Tensor, as_tensor, no_grad
 from ..kernels import activations
 from ..kernels import flops as kernel_flops
-from . import initializers, regularizers
+from . import graph, initializers, regularizers
 
 _names = defaultdict(itertools.count)
 
@@ -404,18 +404,35 @@ class Layer:
 
     # ---- calling -----------------------------------------------------------------------
     def build(self, input_shape) -> None:
-        """Create the weights for inputs of `input_shape` (batch first)."""
+        """Create the weights for inputs of `input_shape` (batch first). This default, for a
+        layer whose weights live in its sublayers, calls the layer once on a row of zeros so
+        that they build (Keras builds such a layer by a symbolic call): a model loaded from a
+        file is then built before its weights are put in place."""
         self.input_shape = tuple(input_shape)
         self.built = True
+        dims = self.input_shape[1:]
+        if self._layers and type(self).call is not Layer.call and all(isinstance(d, int) for d in dims):
+            if not all(layer.built for layer in self.iter_layers()):
+                with no_grad(), learning_phase(False):
+                    self(Tensor(np.zeros((1, *dims), np.float32)))
 
     def call(self, inputs, training=None):
         """The layer's math on a Tensor; subclasses implement it."""
         raise NotImplementedError
 
+    _takes_list = False  # merge layers take a list of inputs (densecore.nn.merging)
+
     def __call__(self, inputs, training=None):
-        x = as_tensor(inputs)
+        if graph.is_symbolic(inputs):  # the functional API: record a node, compute nothing
+            return graph.symbolic_call(self, inputs)
+        if self._takes_list and isinstance(inputs, (list, tuple)):
+            x = [as_tensor(v) for v in inputs]
+            shape = [(None, *v.shape[1:]) for v in x]
+        else:
+            x = as_tensor(inputs)
+            shape = (None, *x.shape[1:])
         if not self.built:
-            self.build((None, *x.shape[1:]))
+            self.build(shape)
             self.built = True
         phase = contextlib.nullcontext() if training is None else learning_phase(training)
         with _forward_pass(self), phase:  # an explicit training= reaches the sublayers too
@@ -429,6 +446,35 @@ class Layer:
         if _taps.record and self in _taps.record:
             _taps.record[self](self, x, out)
         return out
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call on symbolic tensors (Keras's
+        `layer.output`): where transfer learning puts a new head.
+
+        Example:
+            >>> import densecore as dc
+            >>> inputs = dc.Input(shape=(4,))
+            >>> hidden = dc.layers.Dense(8)
+            >>> hidden(inputs).shape == hidden.output.shape == (None, 8)
+            True
+        """
+        return self._first_node("output").output
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call on symbolic tensors."""
+        node = self._first_node("input")
+        return node.call_args(node.inputs) if node.inputs else node.output
+
+    def _first_node(self, what):
+        nodes = vars(self).get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on symbolic tensors and thus has no "
+                f"defined {what}; build a functional model (dc.Input, then call the layers)."
+            )
+        return nodes[0]
 
     def iter_layers(self):
         """Every sublayer, depth first, in the order they were tracked (Keras's
@@ -921,6 +967,41 @@ class Flatten(Layer):
         return None
 
 
-def Input(shape, name=None):
-    """Keras's `Input(shape=...)` for the first entry of a Sequential model."""
-    return InputLayer(shape=shape, name=name)
+def Input(shape=None, batch_size=None, dtype=None, name=None):
+    """Keras's `Input(shape=...)`: a symbolic tensor of shape (None, *shape) to call layers
+    on (the functional API, densecore.nn.graph), or the first entry of a Sequential model.
+
+    Args:
+        shape: the shape of one sample, e.g. (30,).
+        batch_size: accepted for Keras compatibility; must be None (the batch size is free).
+        dtype: "float32" (default) or "float64".
+        name: the name of its InputLayer.
+
+    Example:
+        >>> import densecore as dc
+        >>> inputs = dc.Input(shape=(30,))
+        >>> inputs.shape
+        (None, 30)
+        >>> outputs = dc.layers.Dense(1, activation="sigmoid")(inputs)
+        >>> dc.Model(inputs, outputs).count_params()
+        31
+    """
+    if shape is None:
+        raise ValueError("Input: give shape=(features,).")
+    if batch_size is not None:
+        raise ValueError(f"Input: densecore's batch size is free; pass batch_size=None, not {batch_size!r}.")
+    dtype = str(np.dtype(dtype or "float32"))
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"Input: dtype must be float32 or float64; received {dtype}.")
+    layer = InputLayer(shape=shape, name=name)
+    layer.build(layer._declared_input)
+    return graph.Node(layer, [], False, layer._declared_input, dtype).output
+
+
+def __getattr__(name):
+    """The layers registered in other modules of densecore.nn (merge layers: Add, Concatenate,
+    ...) are reachable as densecore.layers.<Name>, as in Keras."""
+    cls = ALL.get(name)
+    if cls is not None and cls.__module__ == "densecore.nn.merging":
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,14 +10,17 @@ class SimpleNet(dc.Model):
         return self.dense2(self.dense1(inputs))
 """
 
-import inspect
+import contextlib
+import json
 
 import numpy as np
 
 from ..engine import device
 from ..engine.tensor import Tensor, as_tensor, no_grad
-from . import saving
+from . import graph, merging, saving  # noqa: F401  (merging: registers the merge layers)
+from . import inputs as inputs_module
 from .layers import (
+    ALL,
     MODELS,
     Activation,
     BatchNormalization,
@@ -28,6 +31,7 @@ from .layers import (
     InputLayer,
     Layer,
     LowRankDense,
+    _forward_pass,
     _phase,
     learning_phase,
     tapping,
@@ -72,15 +76,20 @@ class Model(Trainer, Layer):
     """
 
     def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
+        super().__init_subclass__(**kwargs)  # Layer's: _call_takes_training from call()
         MODELS[cls.__name__] = cls
-        cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
+
+    def __new__(cls, *args, **kwargs):
+        """`Model(inputs, outputs)` is Keras's functional API: it makes a Functional model."""
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise TypeError(
-                "Model(inputs, outputs) (Keras's functional API) is not supported; "
-                "subclass densecore.Model or use densecore.Sequential."
+                f"{type(self).__name__}: a subclass of Model takes no inputs/outputs; build a "
+                f"functional model with densecore.Model(inputs, outputs) itself."
             )
         super().__init__(**kwargs)
         self.compiled = False
@@ -125,11 +134,21 @@ class Model(Trainer, Layer):
         )
 
     def __call__(self, inputs, training=None):
-        x = as_tensor(inputs)
-        if training is None:
+        if graph.is_symbolic(inputs):  # a model is a layer of a functional model too
+            return graph.symbolic_call(self, inputs)
+        x = self._as_inputs(inputs)
+        phase = contextlib.nullcontext() if training is None else learning_phase(training)
+        with _forward_pass(self), phase:  # clears the layers' add_loss losses, as Layer's
             return self._forward(x)
-        with learning_phase(training):
-            return self._forward(x)
+
+    def _as_inputs(self, inputs):
+        return as_tensor(inputs)
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for inputs of `input_shape`, from the built model."""
+        if not self.built:
+            self.build(input_shape)
+        return self.output_shape
 
     def _forward(self, x):
         if not self.built:
@@ -166,25 +185,28 @@ class Model(Trainer, Layer):
                 f"summary: model '{self.name}' is not built; call it on data, "
                 f"fit it, or build((None, features)) first."
             )
-        rows, shape = [], self.input_shape
-        for layer in self.layers:
-            shape = layer.compute_output_shape(shape)
-            rows.append(
-                (
-                    f"{layer.name} ({type(layer).__name__})",
-                    str(shape),
-                    f"{layer.count_params():,}",
-                    _bytes(_layer_bytes(layer)),
-                    f"{layer.flops_per_sample():,}",
-                )
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str(shape),
+                f"{layer.count_params():,}",
+                _bytes(_layer_bytes(layer)),
+                f"{layer.flops_per_sample():,}",
+                *connected,
             )
-        head = ("Layer (type)", "Output Shape", "Param #", "Bytes", "FLOPs/sample")
-        widths = [max(len(r[i]) for r in rows + [head]) + 2 for i in range(5)]
+            for layer, shape, *connected in self._summary_rows()
+        ]
+        head = ("Layer (type)", "Output Shape", "Param #", "Bytes", "FLOPs/sample", "Connected to")
+        head = head[: max(len(r) for r in rows)] if rows else head[:5]
+        widths = [max(len(r[i]) for r in rows + [head]) + 2 for i in range(len(head))]
 
         def line(cells):
-            return "".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+            return "".join(
+                c.ljust(w) if i < 2 else c.rjust(w) if i < 5 else "  " + c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths))
+            )
 
-        rule = "─" * sum(widths)
+        rule = "─" * (sum(widths) + 2 * (len(widths) > 5))
         trainable = sum(w.size for w in self.trainable_weights)
         total = self.count_params()
         flops = sum(layer.flops_per_sample() for layer in self.layers)
@@ -203,9 +225,44 @@ class Model(Trainer, Layer):
         ]
         print_fn("\n".join(out))
 
+    def _summary_rows(self):
+        """(layer, output shape) per row of summary(): the layers in a chain."""
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+            yield layer, shape
+
     def get_config(self) -> dict:
         """The constructor arguments of a subclassed model (override to save extra ones)."""
         return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new model from `get_config()`'s output: a functional model's graph (a config
+        with "input_layers"), a Sequential's layers, or a subclass's constructor arguments.
+
+        Example:
+            >>> import densecore as dc
+            >>> inputs = dc.Input(shape=(3,))
+            >>> model = dc.Model(inputs, dc.layers.Dense(2)(inputs))
+            >>> dc.Model.from_config(model.get_config()).count_params()
+            8
+        """
+        if cls is Model and isinstance(config, dict) and "input_layers" in config:
+            return Functional.from_config(config, custom_objects)
+        return cls(**config)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's class and configuration as JSON (no weights), as Keras's to_json;
+        `model_from_json` makes a new model of it.
+
+        Example:
+            >>> import densecore as dc
+            >>> model = dc.Sequential([dc.Input((3,)), dc.layers.Dense(2)])
+            >>> dc.models.model_from_json(model.to_json()).count_params()
+            8
+        """
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
 
     def convert(self):
         """The integer model of a quantization-aware model (see densecore.quantize_aware):
@@ -274,6 +331,8 @@ class Sequential(Model):
         Only the new layer is built: the output shape of the layers before it is kept from
         the previous add (`_chain`), so adding n layers costs O(n), not O(n²) (16,000 layers
         took 43 s when every add walked the whole stack again)."""
+        if isinstance(layer, graph.SymbolicTensor) and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer  # dc.Input(...) as a Sequential's first entry
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a Layer; received {type(layer).__name__}.")
         chain = self._current_chain()
@@ -380,7 +439,403 @@ class Sequential(Model):
         }
         return config
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new Sequential of the layers in `get_config()`'s output (fresh weights)."""
+        model = cls(name=config.get("name"))
+        for spec in config["layers"]:
+            model.add(_layer_class(spec["class_name"], custom_objects).from_config(spec["config"]))
+        return model
 
-Model._call_takes_training = True
-Sequential._call_takes_training = True
-__all__ = ["Model", "Sequential", "Input"]
+    # ---- the symbolic trace: layer.output and model.input for transfer learning ----------
+    @property
+    def layers(self) -> list:
+        """The layers, in order; on a built model each has a symbolic `output` (Keras builds
+        a Sequential of known input shape as a functional model), so that
+        `base.layers[-2].output` can take a new head."""
+        self._trace()
+        return super().layers
+
+    @property
+    def input(self):
+        """The symbolic input of the built model (see `layers`)."""
+        return self._trace()[0]
+
+    @property
+    def output(self):
+        """The symbolic output of the built model (see `layers`)."""
+        return self._trace()[1]
+
+    def _trace(self):
+        """Call the layers on a symbolic Input once per change of the stack: records a node
+        per layer. Returns (input, output) or None when the model is not built."""
+        key = (len(self._layers), id(self._layers[-1]) if self._layers else None, self.input_shape)
+        trace = vars(self).get("_traced")
+        if trace is not None and trace[0] == key:
+            return trace[1]
+        if not self.built or self.input_shape is None:
+            return None
+        for node in trace[2] if trace else ():  # forget the nodes of an older stack
+            nodes = vars(node.layer).get("_inbound_nodes", [])
+            if node in nodes:
+                nodes.remove(node)
+        layers, made = list(self._layers), []
+        first = layers[0] if layers and isinstance(layers[0], InputLayer) else None
+        if first is not None and vars(first).get("_inbound_nodes"):
+            x = first._inbound_nodes[0].output
+        else:
+            x = Input(shape=self.input_shape[1:])
+            made.append(x.node)
+        start = x
+        for layer in layers[1:] if first is not None else layers:
+            x = graph.symbolic_call(layer, x) if not isinstance(layer, Model) else layer(x)
+            made.append(x.node)
+        object.__setattr__(self, "_traced", (key, (start, x), made))
+        return start, x
+
+
+class Functional(Model):
+    """A model over a directed acyclic graph of layers: Keras's functional API, made by
+    `densecore.Model(inputs, outputs)` (densecore.nn.graph records the graph).
+
+    Args:
+        inputs: a symbolic tensor from `densecore.Input`, or a list or dict of them.
+        outputs: a symbolic tensor computed from the inputs, or a list or dict of them.
+        name: the model's name.
+
+    The model's `layers` are those of the graph, each once (Input layers first, as Keras),
+    in the order the forward pass first calls them; a layer called twice (shared by two
+    branches) is one layer with one set of weights.
+
+    Example:
+        >>> import numpy as np, densecore as dc
+        >>> inputs = dc.Input(shape=(4,))
+        >>> hidden = dc.layers.Dense(4, activation="relu")(inputs)
+        >>> outputs = dc.layers.Dense(1)(hidden + inputs)  # a residual connection (Add)
+        >>> model = dc.Model(inputs, outputs)
+        >>> [layer.name for layer in model.layers][-2:] == [outputs.node.parents[0].layer.name,
+        ...                                                  outputs.node.layer.name]
+        True
+        >>> model.predict(np.ones((2, 4))).shape
+        (2, 1)
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        where = f"Model '{self.name}'"
+        flat_inputs, flat_outputs = _flat(inputs, "inputs", where), _flat(outputs, "outputs", where)
+        object.__setattr__(self, "_structure", (_shape_of(inputs), _shape_of(outputs)))
+        self._graph = graph.Graph(flat_inputs, flat_outputs, where)
+        for layer in self._graph.layers:
+            self._layers.append(layer)
+        shapes = [t.shape for t in flat_inputs]
+        self.input_shape = shapes[0] if len(shapes) == 1 else shapes
+        self.built = True
+
+    # ---- the graph's ends ----------------------------------------------------------------
+    @property
+    def layers(self) -> list:
+        """The graph's layers, each once, Input layers included (as Keras's)."""
+        return list(self._layers)
+
+    inputs = property(lambda self: list(self._graph.inputs), doc="The input symbolic tensors.")
+    outputs = property(lambda self: list(self._graph.outputs), doc="The output symbolic tensors.")
+    input = property(lambda self: self._packed(self._graph.inputs, 0), doc="The inputs, as given.")
+    output = property(lambda self: self._packed(self._graph.outputs, 1), doc="The outputs, as given.")
+
+    def _packed(self, values, which):
+        """values (one per input or output, in order) in the structure the model was given."""
+        kind = self._structure[which]
+        if kind is None:
+            return values[0]
+        if isinstance(kind, list):
+            return dict(zip(kind, values))
+        return list(values)
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self._graph.outputs]
+        return self._packed(shapes, 1)
+
+    def build(self, input_shape=None):
+        """A functional model is built when it is made; `input_shape` must match its inputs."""
+        if input_shape is None:
+            return
+        given = [tuple(s) for s in input_shape] if _is_shape_list(input_shape) else [tuple(input_shape)]
+        expected = [t.shape for t in self._graph.inputs]
+        if [s[1:] for s in given] != [s[1:] for s in expected]:
+            raise ValueError(
+                f"Model '{self.name}' takes inputs of shape {self.input_shape}; received {input_shape}."
+            )
+
+    # ---- the forward pass ------------------------------------------------------------------
+    def _as_inputs(self, inputs):
+        """The inputs as a list of Tensors in the order of the model's Input tensors (a dict is
+        read by the names the model was given), each checked against its Input's shape."""
+        kind = self._structure[0]
+        expected = self._graph.inputs
+        if isinstance(kind, list) and isinstance(inputs, dict):
+            missing = [k for k in kind if k not in inputs]
+            if missing:
+                raise ValueError(f"Model '{self.name}': the inputs lack {missing}; it takes {kind}.")
+            values = [inputs[k] for k in kind]
+        elif len(expected) == 1 and not (isinstance(inputs, (list, tuple)) and len(inputs) == 1):
+            values = [inputs]
+        else:
+            values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(values) != len(expected):
+            raise ValueError(f"Model '{self.name}' takes {len(expected)} inputs; received {len(values)}.")
+        tensors = [as_tensor(v) for v in values]
+        for t, x in zip(expected, tensors):
+            if tuple(x.shape[1:]) != t.shape[1:]:
+                raise ValueError(
+                    f"Model '{self.name}': input '{t.node.layer.name}' expects shape {t.shape}; "
+                    f"received {x.shape}."
+                )
+        return tensors
+
+    def _forward(self, x):
+        return self._packed(self._graph.run(x), 1)
+
+    def call(self, inputs, training=None):
+        return self._forward(self._as_inputs(inputs))
+
+    def _summary_rows(self):
+        """(layer, output shape, connected to) per layer: Keras's "Connected to" names each
+        input of each of the layer's nodes as layer[node index][tensor index]."""
+        index = {}  # node -> its index among its layer's nodes in this graph
+        for node in self._graph.nodes:
+            index[node] = sum(1 for other in index if other.layer is node.layer)
+        for layer in self._layers:
+            nodes = [node for node in self._graph.nodes if node.layer is layer]
+            shape = nodes[0].output.shape
+            connected = ", ".join(
+                f"{t.node.layer.name}[{index[t.node]}][0]" for node in nodes for t in node.inputs
+            )
+            yield layer, shape, connected or "-"
+
+    # ---- several inputs or outputs -----------------------------------------------------------
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """As Model.predict; with several inputs (a list or dict of arrays) or outputs (a list
+        or dict of arrays returned, in the model's structure) the batches are cut here."""
+        if len(self._graph.inputs) == 1 and len(self._graph.outputs) == 1:
+            if isinstance(x, (list, tuple)) and len(x) == 1 and not isinstance(x[0], (int, float)):
+                x = x[0]
+            elif isinstance(x, dict) and len(x) == 1:
+                x = next(iter(x.values()))
+            return super().predict(
+                x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks
+            )
+        if steps is not None or callbacks is not None:
+            raise NotImplementedError(
+                f"predict on model '{self.name}' with several inputs or outputs: steps= and callbacks= "
+                f"are not supported yet (arrays only)."
+            )
+        batch_size = inputs_module.batch_size("predict", batch_size)
+        arrays = [
+            inputs_module.checked_array(f"predict (input '{t.node.layer.name}')", v, dtype=np.float32)
+            for t, v in zip(self._graph.inputs, self._input_values(x))
+        ]
+        if len({len(a) for a in arrays}) != 1:
+            raise ValueError(
+                f"predict: the inputs of model '{self.name}' must have the same number of samples; "
+                f"received {[a.shape for a in arrays]}."
+            )
+        self._as_inputs([a[:1] for a in arrays])  # the shapes, checked before any work
+        device.check_model(self, "predict", loss=False)
+        parts = [[] for _ in self._graph.outputs]
+        with no_grad(), learning_phase(False), _forward_pass(self):
+            for start in range(0, len(arrays[0]), batch_size):
+                batch = [Tensor(a[start : start + batch_size]) for a in arrays]
+                for part, out in zip(parts, self._graph.run(batch)):
+                    part.append(device.to_host(out.data))
+        return self._packed([np.concatenate(p, axis=0) for p in parts], 1)
+
+    def _input_values(self, x):
+        kind = self._structure[0]
+        if isinstance(kind, list) and isinstance(x, dict):
+            return [x[k] for k in kind]
+        if not isinstance(x, (list, tuple)) or len(x) != len(self._graph.inputs):
+            raise ValueError(
+                f"predict: model '{self.name}' takes {len(self._graph.inputs)} inputs: a list "
+                f"(or dict) of {len(self._graph.inputs)} arrays."
+            )
+        return list(x)
+
+    def _several(self, where):
+        if len(self._graph.inputs) > 1 or len(self._graph.outputs) > 1:
+            raise NotImplementedError(
+                f"{where}: model '{self.name}' has {len(self._graph.inputs)} inputs and "
+                f"{len(self._graph.outputs)} outputs; fit and evaluate take one of each for now "
+                f"(predict takes several)."
+            )
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._several("fit")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._several("evaluate")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # ---- configuration -----------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The graph, as Keras's: each layer's class and config with its inbound nodes (for
+        each call, the tensors it read as [layer name, node index, tensor index]), and the
+        model's input and output tensors the same way."""
+        index = {}
+        for node in self._graph.nodes:
+            index[node] = sum(1 for other in index if other.layer is node.layer)
+
+        def ref(t):
+            return [t.node.layer.name, index[t.node], 0]
+
+        layers = []
+        for layer in self._layers:
+            nodes = [node for node in self._graph.nodes if node.layer is layer and node.inputs]
+            layers.append(
+                {
+                    "class_name": type(layer).__name__,
+                    "name": layer.name,
+                    "config": layer.get_config(),
+                    "inbound_nodes": [
+                        {"args": [ref(t) for t in node.inputs], "list": node.as_list} for node in nodes
+                    ],
+                }
+            )
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": layers,
+            "input_layers": self._packed([ref(t) for t in self._graph.inputs], 0),
+            "output_layers": self._packed([ref(t) for t in self._graph.outputs], 1),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new functional model (fresh weights) from `get_config()`'s output: each layer is
+        made from its class and config, then called on the tensors its nodes name, in an
+        order where every tensor exists before it is read."""
+        where = f"Model.from_config ({config.get('name')!r})"
+        made, tensors = {}, {}  # layer name -> layer; (layer name, node index) -> tensor
+        pending = []
+        for spec in config["layers"]:
+            name = spec.get("name") or spec["config"].get("name")
+            layer = _layer_class(spec["class_name"], custom_objects).from_config(spec["config"])
+            made[name] = layer
+            if isinstance(layer, InputLayer):
+                layer.build(layer._declared_input)
+                tensors[(name, 0)] = graph.Node(layer, [], False, layer._declared_input).output
+            pending.extend((name, i, node) for i, node in enumerate(spec["inbound_nodes"]))
+        while pending:
+            ready = [p for p in pending if all((r[0], r[1]) in tensors for r in p[2]["args"])]
+            if not ready:
+                raise ValueError(
+                    f"{where}: the nodes of {sorted({p[0] for p in pending})} read tensors that no "
+                    f"layer makes (or form a cycle)."
+                )
+            for name, i, node in ready:
+                args = [tensors[(r[0], r[1])] for r in node["args"]]
+                tensors[(name, i)] = made[name](args if node.get("list") else args[0])
+                pending.remove((name, i, node))
+
+        def unpack(refs):
+            if isinstance(refs, dict):
+                return {k: tensors[(r[0], r[1])] for k, r in refs.items()}
+            if refs and isinstance(refs[0], list):
+                return [tensors[(r[0], r[1])] for r in refs]
+            return tensors[(refs[0], refs[1])]
+
+        for key in ("input_layers", "output_layers"):
+            refs = config[key]
+            flat = refs.values() if isinstance(refs, dict) else refs if isinstance(refs[0], list) else [refs]
+            for r in flat:
+                if (r[0], r[1]) not in tensors:
+                    raise ValueError(f"{where}: {key} names {r!r}, which no layer makes.")
+        return cls(
+            unpack(config["input_layers"]),
+            unpack(config["output_layers"]),
+            name=config.get("name"),
+            trainable=config.get("trainable", True),
+        )
+
+
+def _flat(value, what, where) -> list:
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"{where}: {what} is empty.")
+        return list(value)
+    return [value]
+
+
+def _shape_of(value):
+    """None for a single tensor, the keys for a dict, 1 for a list (how results are packed)."""
+    if isinstance(value, dict):
+        return list(value)
+    if isinstance(value, (list, tuple)) and len(value) > 1:
+        return len(value)
+    return None
+
+
+def _is_shape_list(shape) -> bool:
+    return isinstance(shape, (list, tuple)) and bool(shape) and isinstance(shape[0], (list, tuple))
+
+
+def _layer_class(class_name, custom_objects=None):
+    """The layer or model class of that name: custom_objects, registered layers, models."""
+    cls = (custom_objects or {}).get(class_name) or ALL.get(class_name) or MODELS.get(class_name)
+    if cls is None:
+        raise ValueError(
+            f"Unknown layer class {class_name!r}: register it with @densecore.layers.register "
+            f"or pass custom_objects={{'{class_name}': cls}}."
+        )
+    return cls
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A new model (fresh weights) from `model.to_json()`, as keras.models.model_from_json.
+
+    Example:
+        >>> import densecore as dc
+        >>> inputs = dc.Input(shape=(3,))
+        >>> model = dc.Model(inputs, dc.layers.Dense(2)(inputs))
+        >>> type(dc.models.model_from_json(model.to_json())).__name__
+        'Functional'
+    """
+    spec = json.loads(json_string)
+    if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
+        raise ValueError("model_from_json: expected the JSON of model.to_json() ({'class_name', 'config'}).")
+    cls = (custom_objects or {}).get(spec["class_name"]) or MODELS.get(spec["class_name"])
+    if cls is None:
+        raise ValueError(
+            f"model_from_json: model class {spec['class_name']!r} is not defined here; define it "
+            f"(or pass custom_objects={{'{spec['class_name']}': cls}})."
+        )
+    if issubclass(cls, (Sequential, Functional)):
+        return cls.from_config(spec["config"], custom_objects)
+    return cls.from_config(spec["config"])
+
+
+def clone_model(model, custom_objects=None):
+    """A new model of the same architecture with fresh weights, as keras.models.clone_model:
+    a Sequential or functional model from its config; a subclassed model from its
+    `get_config()` (its class importable, or in `custom_objects`), built for the same inputs.
+
+    Example:
+        >>> import numpy as np, densecore as dc
+        >>> model = dc.Sequential([dc.Input((3,)), dc.layers.Dense(2)])
+        >>> twin = dc.models.clone_model(model)
+        >>> twin.count_params(), np.array_equal(twin.get_weights()[0], model.get_weights()[0])
+        (8, False)
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"clone_model: expected a densecore Model; received {type(model).__name__}.")
+    new = model_from_json(model.to_json(), {**(custom_objects or {}), type(model).__name__: type(model)})
+    if model.built and not new.built:
+        new.build(model.input_shape)
+    return new
+
+
+__all__ = ["Model", "Sequential", "Functional", "Input", "model_from_json", "clone_model"]
