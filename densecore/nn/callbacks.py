@@ -985,6 +985,8 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:
+            if not distribution.is_chief():  # rank 0 owns the file in a distributed fit
+                return
             if os.path.exists(self._path):
                 os.remove(self._path)
             try:
@@ -998,6 +1000,8 @@ class BackupAndRestore(Callback):
     def _save(self, step):
         """Write the backup: after `step` steps of the current epoch, or (None) at its end."""
         self._epoch_done = False
+        if not distribution.is_chief():  # every rank holds the same state: rank 0 writes it
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         state = self.model._training_state(step)
         state["epoch"], state["step"] = self._current_epoch, step or 0

@@ -564,8 +564,8 @@ def _check_config(config) -> None:
     _Invalid naming the field and what it holds. Nothing here allocates more than the
     config itself, and nothing is built."""
     _scan(config, "config.json")
-    if config.get("kind") not in ("model", "weights"):
-        _fail("kind", '"model" or "weights"', config.get("kind"))
+    if config.get("kind") not in ("model", "weights", "backup"):
+        _fail("kind", '"model", "weights" or "backup"', config.get("kind"))
     _text(config.get("class_name"), "class_name")
     _dict(config.get("config"), "config")
     _input_shape(config.get("input_shape"), "input_shape")
@@ -581,6 +581,12 @@ def _check_config(config) -> None:
         dtype = spec.get("dtype", "<f4")
         if not isinstance(dtype, str) or dtype not in DTYPES:
             _fail(f"{where}.dtype", f"one of {sorted(DTYPES)}", spec.get("dtype"))
+    if config["kind"] == "backup":  # BackupAndRestore's: the optimizer's class and state, fit's state
+        state = _dict(config.get("optimizer"), "optimizer")
+        _text(state.get("class_name"), "optimizer.class_name")
+        _integer(state.get("iterations", 0), "optimizer.iterations", 0, MAX_ITERATIONS)
+        _integer(state.get("arrays", 0), "optimizer.arrays", 0, 4 * MAX_ARRAYS)
+        _dict(config.get("state"), "state")
     if config["kind"] == "model":
         if config.get("compile") is not None:
             _check_compile(config["compile"])
@@ -1154,7 +1160,7 @@ def save_backup(model, filepath, state: dict) -> None:
             "iterations": optimizer.iterations,
             "arrays": len(arrays),
         },
-        "state": state,
+        "state": _wide_ints_out(state),
     }
     entries = {f"weights/{i}.npy": _npy(w.data) for i, w in enumerate(model.weights)}
     entries.update({f"optimizer/{i}.npy": _npy(a) for i, a in enumerate(arrays)})
@@ -1162,76 +1168,80 @@ def save_backup(model, filepath, state: dict) -> None:
     _write_atomic(filepath, entries)
 
 
-def _backup_array(archive, entry, shape, dtype, filepath):
-    with archive.open(entry) as handle:
-        array = np.load(io.BytesIO(handle.read()), allow_pickle=False)
-    if array.shape != tuple(shape) or array.dtype != np.dtype(dtype):
-        raise ValueError(
-            f"BackupAndRestore: {filepath!r} is damaged: {entry} is {array.dtype.str} {array.shape}, "
-            f"where {np.dtype(dtype).str} {tuple(shape)} was expected."
-        )
-    return array
+def _wide_ints_out(value):
+    """JSON for `value` with integers beyond ±2**63 (a random generator's 128-bit state) as
+    {"int": "<hex>"}: the schema bounds plain integers, as a file from a stranger may lie."""
+    if isinstance(value, dict):
+        return {k: _wide_ints_out(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wide_ints_out(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return {"int": hex(value)}
+    return value
+
+
+def _wide_ints_in(value):
+    """The inverse of _wide_ints_out (hex strings of at most 40 digits: 160 bits)."""
+    if isinstance(value, dict):
+        if set(value) == {"int"} and isinstance(value["int"], str) and len(value["int"]) <= 43:
+            try:
+                return int(value["int"], 16)
+            except ValueError:
+                raise ValueError(
+                    f"BackupAndRestore: a damaged integer in the state: {value['int']!r:.50}"
+                ) from None
+        return {k: _wide_ints_in(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wide_ints_in(v) for v in value]
+    return value
 
 
 def load_backup(model, filepath) -> dict:
     """Restore the weights and optimizer state of a backup written by save_backup into
-    `model` (built and compiled), and return its `state`. Everything is read and checked
-    before anything is set.
+    `model` (built and compiled), and return its `state`. The file is read as load_model
+    reads a model (every check of a file from a stranger: sizes, schema, bounded reads), and
+    everything is read and checked before anything is set; weights that are not finite are
+    restored as saved, as load_model does.
 
     Raises:
         ValueError: naming the file, when it is not a densecore backup, is damaged, or
             holds the backup of another model (other weight shapes or dtypes, or another
             optimizer).
     """
-    filepath = _path("BackupAndRestore", filepath)
-    where = f"BackupAndRestore: {filepath!r}"
-    try:
-        with zipfile.ZipFile(filepath) as archive:
-            with archive.open("config.json") as handle:
-                config = json.loads(handle.read(MAX_CONFIG_BYTES + 1))
-            if (
-                not isinstance(config, dict)
-                or config.get("format") != FORMAT
-                or config.get("kind") != "backup"
-            ):
-                raise ValueError(f"{where} is not a densecore backup (no backup config.json in it).")
-            own = [[list(w.shape), w.dtype.str] for w in model.weights]
-            saved = [[w.get("shape"), w.get("dtype")] for w in config.get("weights", [])]
-            optimizer = config.get("optimizer") or {}
-            if saved != own or config.get("class_name") != type(model).__name__:
-                raise ValueError(
-                    f"{where} holds the backup of another model: a {config.get('class_name')} with "
-                    f"weights {[tuple(s) for s, _ in saved]}, where model '{model.name}' is a "
-                    f"{type(model).__name__} with weights {[tuple(s) for s, _ in own]}. Use another "
-                    f"backup_dir, or remove that one to start afresh."
-                )
-            if optimizer.get("class_name") != type(model.optimizer).__name__:
-                raise ValueError(
-                    f"{where} holds the backup of a model trained with {optimizer.get('class_name')}, "
-                    f"not {type(model.optimizer).__name__}. Use another backup_dir, or remove that one."
-                )
-            weights = [
-                _backup_array(archive, f"weights/{i}.npy", shape, dtype, filepath)
-                for i, (shape, dtype) in enumerate(own)
-            ]
-            params = model.trainable_weights
-            expected = model.optimizer.state_arrays(params)
-            if optimizer.get("arrays") != len(expected):
-                raise ValueError(
-                    f"{where} holds another optimizer configuration ({optimizer.get('arrays')} state arrays)."
-                )
-            slots = [
-                _backup_array(archive, f"optimizer/{i}.npy", a.shape, a.dtype, filepath)
-                for i, a in enumerate(expected)
-            ]
-            state = config["state"]
-    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError, EOFError) as exc:
-        raise ValueError(
-            f"{where} is damaged or not a densecore backup ({type(exc).__name__}: {exc})."
-        ) from None
-    model.set_weights(weights)
+    with _Archive(filepath, "BackupAndRestore") as archive:
+        config, where = archive.config, f"BackupAndRestore: {archive.path!r}"
+        if config["kind"] != "backup":
+            raise ValueError(f"{where} is not a densecore backup (it holds a {config['kind']}).")
+        own = [[list(w.shape), w.dtype.str] for w in model.weights]
+        saved = [[w["shape"], w.get("dtype", "<f4")] for w in config["weights"]]
+        optimizer = config["optimizer"]
+        if saved != own or config["class_name"] != type(model).__name__:
+            raise ValueError(
+                f"{where} holds the backup of another model: a {config['class_name']} with "
+                f"weights {[tuple(s) for s, _ in saved]}, where model '{model.name}' is a "
+                f"{type(model).__name__} with weights {[tuple(s) for s, _ in own]}. Use another "
+                f"backup_dir, or remove that one to start afresh."
+            )
+        if optimizer["class_name"] != type(model.optimizer).__name__:
+            raise ValueError(
+                f"{where} holds the backup of a model trained with {optimizer['class_name']}, "
+                f"not {type(model.optimizer).__name__}. Use another backup_dir, or remove that one."
+            )
+        params = model.trainable_weights
+        expected = model.optimizer.state_arrays(params)
+        if optimizer.get("arrays", 0) != len(expected):
+            raise ValueError(
+                f"{where} holds another optimizer configuration ({optimizer.get('arrays')} state arrays)."
+            )
+        try:
+            _check_arrays(archive)
+            slots = [archive.array(f"optimizer/{i}.npy", a.shape, a.dtype) for i, a in enumerate(expected)]
+            _load_weights_into(model, archive)
+        except _Invalid as exc:
+            raise archive.refused(str(exc)) from None
+        state = _wide_ints_in(config["state"])
     model.optimizer.load_state_arrays(params, slots)
-    model.optimizer.iterations = int(optimizer["iterations"])
+    model.optimizer.iterations = int(optimizer.get("iterations", 0))
     return state
 
 

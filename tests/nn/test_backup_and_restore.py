@@ -193,5 +193,5 @@ def test_another_models_backup_is_refused_before_any_work(tmp_path):
     assert other.optimizer.iterations == 0
     assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))
     (tmp_path / "backup.dc").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match=r"backup\.dc.* is damaged"):
+    with pytest.raises(ValueError, match=r"backup\.dc.*(is damaged|not a zip)"):
         make_model().fit(x, y, callbacks=[dc.callbacks.BackupAndRestore(tmp_path)], verbose=0)
