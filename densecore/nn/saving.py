@@ -544,10 +544,20 @@ def _settings(cls, config: dict, where: str) -> None:
             _SETTINGS[key](value, f"{where}.{key}")
 
 
+def _loss_spec(spec):
+    """The saved loss, read as densecore 0.1 wrote it too: that release saved from_logits for
+    every loss, the regression ones included, which take no such setting now."""
+    if isinstance(spec, dict) and isinstance(spec.get("config"), dict) and "from_logits" in spec["config"]:
+        cls = losses_module.CLASSES.get(spec.get("class_name"))
+        if cls is not None and "from_logits" not in _accepted(cls) and spec["config"]["from_logits"] is False:
+            return {**spec, "config": {k: v for k, v in spec["config"].items() if k != "from_logits"}}
+    return spec
+
+
 def _check_compile(spec) -> None:
     _dict(spec, "compile")
     _object(spec.get("optimizer"), "compile.optimizer", optimizers_module.ALL, str.lower)
-    _object(spec.get("loss"), "compile.loss", losses_module.CLASSES)
+    _object(_loss_spec(spec.get("loss")), "compile.loss", losses_module.CLASSES)
     for kind in ("metrics", "weighted_metrics"):
         for i, metric in enumerate(_list(spec.get(kind) or [], f"compile.{kind}", MAX_METRICS)):
             where = f"compile.{kind}[{i}]"
@@ -1073,7 +1083,7 @@ def _compile_from(model, archive, custom_objects) -> None:
     optimizer_class = optimizers_module.ALL[spec["optimizer"]["class_name"].lower()]
     optimizer = _constructed("compile.optimizer", optimizer_class.from_config, spec["optimizer"]["config"])
     loss_class = _registered(spec["loss"]["class_name"], "compile.loss", losses_module.CLASSES)
-    loss = _constructed("compile.loss", loss_class, **spec["loss"]["config"])
+    loss = _constructed("compile.loss", loss_class, **_loss_spec(spec["loss"])["config"])
     metrics = {
         kind: _metrics_from(archive, spec.get(kind) or [], loss, custom_objects)
         for kind in ("metrics", "weighted_metrics")
