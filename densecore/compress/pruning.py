@@ -36,6 +36,31 @@ def _dense_chain(model):
     return consumers
 
 
+def _drop_branching(model, chain) -> None:
+    """In a functional model (or one nested in the model), a Dense may feed its consumer Dense
+    and, besides, a merge layer or a model output that the trace above does not see: removing
+    units would change what those read. Such a layer's consumer becomes unclear (None): a
+    unit's removal is well defined only when the layer's one output tensor is read by a single
+    node, through one-input layers (Dropout, Activation) up to the consumer Dense."""
+    for _, owner in [(None, model), *_walk(model)]:
+        graph = getattr(owner, "_graph", None)
+        if graph is None:
+            continue
+        ends = {id(t) for t in graph.outputs}
+        for node in graph.nodes:
+            if node.layer not in chain or chain[node.layer] is None:
+                continue
+            tensor, ok = node.output, len(vars(node.layer).get("_inbound_nodes", [])) == 1
+            while ok:
+                readers = graph.consumers(tensor)
+                ok = len(readers) == 1 and id(tensor) not in ends and not readers[0].as_list
+                if not ok or readers[0].layer is chain[node.layer]:
+                    break
+                tensor = readers[0].output
+            if not ok:
+                chain[node.layer] = None
+
+
 def _unit_scores(layer, consumer, criterion, data, model, where):
     if criterion == "l2":  # each unit's incoming and outgoing weights: ‖W[:, j]‖ · ‖W_next[j, :]‖
         incoming = np.sqrt((layer.kernel.data.astype(np.float64) ** 2).sum(axis=0))
@@ -65,7 +90,9 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
             respond to real inputs go first. Needs representative data.
 
     Args:
-        model: a built model whose dense layers form a chain.
+        model: a built model whose dense layers form a chain; in a functional model, a
+            Dense whose output one Dense reads (through Dropout or Activation) and nothing
+            else: one feeding a merge layer, two layers or a model output is refused.
         amount: the fraction of units to remove, in [0, 1); or
         keep: the number of units to keep per layer (≥ 1).
         layers: names of the hidden Dense layers to prune (default: every Dense but the last).
@@ -98,6 +125,7 @@ def prune_units(model, amount=None, keep=None, layers=None, criterion="l2", data
                 f"{', '.join(map(str, model.input_shape[1:]))}); received {data.shape}."
             )
     chain = _dense_chain(model)
+    _drop_branching(model, chain)
     dense_layers = [layer for _, layer in _walk(model) if type(layer) is Dense]
     if layers is None:
         targets = [layer for layer in dense_layers if chain.get(layer) is not None]

@@ -63,7 +63,9 @@ def clone(model):
 
 
 def replace_layers(model, replacements: dict) -> None:
-    """Swap layers in place in `model` (a clone): {old layer: new layer}."""
+    """Swap layers in place in `model` (a clone): {old layer: new layer}. In a functional
+    model the graph's nodes are rewritten too (the new layer makes what the old one made),
+    and the symbolic shapes downstream follow (a pruned layer has fewer units)."""
     for owner, layer in list(_walk(model)):
         new = replacements.get(layer)
         if new is None:
@@ -71,6 +73,8 @@ def replace_layers(model, replacements: dict) -> None:
         owner._layers[owner._layers.index(layer)] = new
         for attribute in _attribute_names(owner, layer):
             object.__setattr__(owner, attribute, new)
+        if getattr(owner, "_graph", None) is not None:
+            owner._graph.replace_layer(layer, new)
 
 
 def rebuilt(cls, layer, weights, **changes):

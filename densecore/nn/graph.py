@@ -123,19 +123,16 @@ def symbolic_call(layer, inputs) -> SymbolicTensor:
     compute the output shape, and return the new node's output. No arithmetic runs.
 
     Raises:
-        ValueError: naming the layer, when it was built for other shapes (a layer shared by
-            inputs of another width) or rejects these shapes.
+        ValueError: naming the layer, when its weights were built for other shapes (a layer
+            shared by inputs of another width) or it rejects these shapes.
     """
     as_list = isinstance(inputs, (list, tuple))
     tensors = list(inputs) if as_list else [inputs]
     shapes = [t.shape for t in tensors]
     shape = shapes if as_list else shapes[0]
     where = f"{type(layer).__name__} '{layer.name}'"
-    if (
-        layer.built
-        and layer.input_shape is not None
-        and _without_batch(layer.input_shape) != _without_batch(shape)
-    ):
+    built_for = layer.input_shape if layer.built and layer.weights else None  # weights fix the width
+    if built_for is not None and _without_batch(built_for) != _without_batch(shape):
         raise ValueError(
             f"{where} was built for inputs of shape {layer.input_shape}; it is called on "
             f"symbolic inputs of shape {shape}."

@@ -11,6 +11,7 @@ class SimpleNet(dc.Model):
 """
 
 import contextlib
+import inspect
 import json
 
 import numpy as np
@@ -250,6 +251,10 @@ class Model(Trainer, Layer):
         """
         if cls is Model and isinstance(config, dict) and "input_layers" in config:
             return Functional.from_config(config, custom_objects)
+        config = dict(config)
+        parameters = inspect.signature(cls.__init__).parameters
+        if "name" not in parameters and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+            config.pop("name", None)  # a subclass whose constructor takes no name (as saving does)
         return cls(**config)
 
     def to_json(self, **kwargs) -> str:
@@ -459,12 +464,12 @@ class Sequential(Model):
     @property
     def input(self):
         """The symbolic input of the built model (see `layers`)."""
-        return self._trace()[0]
+        return (self._trace() or (None, None))[0]
 
     @property
     def output(self):
         """The symbolic output of the built model (see `layers`)."""
-        return self._trace()[1]
+        return (self._trace() or (None, None))[1]
 
     def _trace(self):
         """Call the layers on a symbolic Input once per change of the stack: records a node
@@ -487,9 +492,14 @@ class Sequential(Model):
             x = Input(shape=self.input_shape[1:])
             made.append(x.node)
         start = x
-        for layer in layers[1:] if first is not None else layers:
-            x = graph.symbolic_call(layer, x) if not isinstance(layer, Model) else layer(x)
-            made.append(x.node)
+        try:
+            for layer in layers[1:] if first is not None else layers:
+                x = layer(x)
+                made.append(x.node)
+        except (ValueError, TypeError, NotImplementedError):  # a layer with no symbolic form
+            for node in made:
+                vars(node.layer).get("_inbound_nodes", []).remove(node)
+            return None
         object.__setattr__(self, "_traced", (key, (start, x), made))
         return start, x
 
