@@ -328,8 +328,9 @@ class Optimizer:
     # ---- weight decay ----------------------------------------------------------------------
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
         """Exclude weights from weight decay: those in var_list (Tensors), and those whose
-        name contains one of the strings in var_names (e.g. ["bias"]). Call it before the
-        first step; each call replaces the previous exclusions.
+        name contains one of the strings in var_names (e.g. ["bias"]; regular expressions,
+        as in Keras). Call it before the first step; each call replaces the previous
+        exclusions.
 
         Example:
             >>> import densecore as dc
@@ -477,7 +478,7 @@ class Optimizer:
         pairs = self._checked(pairs, where)
         lr = self.current_learning_rate()
         grads = [g for g, _ in pairs]
-        if self.clipnorm or self.clipvalue or self.global_clipnorm:  # (on the host: checked)
+        if self.clipnorm or self.clipvalue or self.global_clipnorm:  # host arrays (_unusual checked)
             grads = self._clip_gradients(grads, [self._clip_buffer(w, g) for g, w in pairs])
         scalars = self._step_scalars(lr)
         kernels = backend.kernels()
