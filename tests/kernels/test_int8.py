@@ -124,20 +124,6 @@ def test_bad_integer_input(backend):
         )
 
 
-def test_cpu_dot_product_emits_integer_dot_product_instructions():
-    import re
-
-    from numba import njit
-
-    from densecore.kernels import int8
-
-    fresh = njit(parallel=True)(int8.matmul_t.py_func)  # a copy not loaded from the cache
-    a = np.ones((2, 64), np.int8)
-    fresh(np.empty((2, 3), np.int32), a, np.ones((3, 64), np.int8))
-    asm = "\n".join(fresh.inspect_asm().values())
-    assert re.search(r"vpmaddwd|vpdpbusd|vpdpwssd|pmaddwd", asm)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_int32_accumulator_bound_is_exact_at_its_boundary(backend):
     """int32 holds K · 128 · 128 exactly up to 2³¹ − 1, so K ≤ 131071 (quant.MAX_K); at
