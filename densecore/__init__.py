@@ -25,7 +25,18 @@ from .engine.gpu import device_info, gpu_available
 from .engine.gradcheck import GradcheckError, gradcheck
 from .engine.random import set_seed
 from .engine.tensor import Tensor, no_grad
-from .nn import callbacks, initializers, layers, losses, metrics, models, optimizers, regularizers, saving
+from .nn import (
+    callbacks,
+    constraints,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    saving,
+)
 from .nn.layers import Input, clear_session
 from .nn.models import Model, Sequential
 from .nn.saving import load_model
@@ -49,8 +60,10 @@ __all__ = [
     "callbacks",
     "initializers",
     "regularizers",
+    "constraints",
     "saving",
     "functional",
+    "distribution",
     "datasets",
     "utils",
     "load_model",

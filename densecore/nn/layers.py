@@ -21,7 +21,7 @@ from ..engine import random as dc_random
 from ..engine.tensor import Tensor, as_tensor, no_grad
 from ..kernels import activations
 from ..kernels import flops as kernel_flops
-from . import graph, initializers, regularizers
+from . import constraints, graph, initializers, registry, regularizers
 
 _names = defaultdict(itertools.count)
 
@@ -117,6 +117,45 @@ def tap(layers, record):
 def tapping() -> bool:
     """Whether a `tap` is on in this thread."""
     return bool(_taps.record)
+
+
+def serialize(layer) -> dict:
+    """A layer as Keras's `keras.layers.serialize` writes it: {"module", "class_name",
+    "config", "registered_name"}; `deserialize` makes it again.
+
+    Example:
+        >>> import densecore as dc
+        >>> config = dc.layers.serialize(dc.layers.Dense(3, name="d"))
+        >>> config["class_name"], dc.layers.deserialize(config).units
+        ('Dense', 3)
+    """
+    cls = type(layer)
+    builtin = ALL.get(cls.__name__) is cls
+    return {
+        "module": "densecore.layers" if builtin else None,
+        "class_name": cls.__name__,
+        "config": layer.get_config(),
+        "registered_name": cls.__name__ if builtin else registry.get_registered_name(cls),
+    }
+
+
+def deserialize(config, custom_objects=None):
+    """The layer `serialize` described (a class of yours: registered, or in custom_objects)."""
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise ValueError(
+            f"layers.deserialize: expected {{'class_name': ..., 'config': {{...}}}}; received {config!r:.80}"
+        )
+    names = (config.get("registered_name"), config.get("class_name"))
+    with registry.custom_object_scope(custom_objects):
+        cls = next(
+            (c for n in names if n for c in (ALL.get(n), registry.lookup(n), MODELS.get(n)) if c), None
+        )
+    if cls is None:
+        raise ValueError(
+            f"layers.deserialize: unknown layer class {config.get('class_name')!r}; register it with "
+            f"@densecore.saving.register_serializable() or pass custom_objects."
+        )
+    return cls.from_config(config["config"])
 
 
 def register(cls):
@@ -554,6 +593,8 @@ class Dense(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -566,6 +607,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self._kernel = self._bias = None
 
     def build(self, input_shape):
@@ -580,13 +623,18 @@ class Dense(Layer):
             shape=(n_in, self.units),
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
             name="kernel",
         )
+        self._add_bias()
+
+    def _add_bias(self):
         if self.use_bias:
             self._bias = self.add_weight(
                 shape=(self.units,),
                 initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
                 name="bias",
             )
 
@@ -632,6 +680,8 @@ class Dense(Layer):
             return super().gpu_problem(loss)
         if loss and (self._regularized or self.activity_regularizer is not None):
             return f"the regularizers of '{self.name}'"  # the penalties have no device form
+        if loss and (self.kernel_constraint is not None or self.bias_constraint is not None):
+            return f"the constraints of '{self.name}'"
         if self.input_shape is not None and len(self.input_shape) > 2:
             return f"Dense '{self.name}' on inputs of more than two axes"
         return None
@@ -646,6 +696,14 @@ class Dense(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **{
+                key: constraints.serialize(value)
+                for key, value in (
+                    ("kernel_constraint", self.kernel_constraint),
+                    ("bias_constraint", self.bias_constraint),
+                )
+                if value is not None  # (absent when unset: files of densecore 0.1 have none)
+            },
         }
 
     @classmethod
@@ -656,6 +714,9 @@ class Dense(Layer):
         for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
             if key in config:
                 config[key] = regularizers.deserialize(config[key])
+        for key in ("kernel_constraint", "bias_constraint"):
+            if key in config:
+                config[key] = constraints.deserialize(config[key])
         return cls(**config)
 
 
@@ -686,6 +747,11 @@ class LowRankDense(Dense):
 
     def __init__(self, units, rank, activation=None, **kwargs):
         super().__init__(units, activation=activation, **kwargs)
+        if self.kernel_constraint is not None:  # a constraint on W = U V has no per-factor form
+            raise ValueError(
+                f"LowRankDense '{self.name}': kernel_constraint is not supported (W = U V is a product). "
+                f"Received: kernel_constraint={self.kernel_constraint!r}"
+            )
         if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
             raise ValueError(f"LowRankDense: rank must be a positive integer. Received: rank={rank!r}")
         self.rank = int(rank)
@@ -708,13 +774,7 @@ class LowRankDense(Dense):
             shape=(self.rank, self.units), initializer=init, regularizer=self.kernel_regularizer, name="v"
         )
         self._kernel = self._u  # for the input-width check in call
-        if self.use_bias:
-            self._bias = self.add_weight(
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                name="bias",
-            )
+        self._add_bias()
 
     u = property(lambda self: self._u, doc="The left factor U (in, rank), a Tensor.")
     v = property(lambda self: self._v, doc="The right factor V (rank, units), a Tensor.")

@@ -63,6 +63,12 @@ def register_serializable(package: str = "Custom", name: str = None):
     return decorate
 
 
+def get_custom_objects() -> dict:
+    """The registered objects, {name: class}, as Keras's `get_custom_objects()` (the dict
+    itself: adding to it registers, as in Keras)."""
+    return _REGISTERED
+
+
 def get_registered_name(obj) -> str:
     """The name a registered class is saved under ("package>Name"), else its own name."""
     return getattr(obj, "_registered_name", None) or obj.__name__

@@ -50,6 +50,7 @@ import zlib
 
 import numpy as np
 
+from . import constraints as constraints_module
 from . import initializers as initializers_module
 from . import layers as layers_module
 from . import losses as losses_module
@@ -58,7 +59,12 @@ from . import optimizers as optimizers_module
 from . import registry
 from . import regularizers as regularizers_module
 from . import schedules as schedules_module
-from .registry import custom_object_scope, get_registered_name, register_serializable  # noqa: F401
+from .registry import (  # noqa: F401  (dc.saving's names, as keras.saving's)
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    register_serializable,
+)
 
 FORMAT, VERSION = "densecore", 1
 
@@ -70,6 +76,7 @@ MAX_ARRAYS = 8 * MAX_LAYERS  # weight arrays a file may declare
 MAX_CONFIG_BYTES = 16 * 2**20  # config.json (a 10,000-layer model's is about 5 MB)
 MAX_DEPTH = 32  # levels of JSON nesting (densecore writes at most 7)
 MAX_METRICS = 1000
+MAX_INPUTS = 64  # inputs (and outputs) of a functional model
 MAX_NPY_HEADER = 4096  # bytes of a .npy header (numpy writes about 128)
 MAX_DEFLATE_RATIO = 1100  # deflate cannot expand more than 1032 : 1
 MAX_ITERATIONS = 2**62
@@ -383,6 +390,11 @@ def _dims(value, where):
 
 
 def _input_shape(value, where):
+    """[null, d1, ...], or (a model with several inputs) a list of such shapes."""
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        for i, shape in enumerate(_list(value, where, MAX_INPUTS)):
+            _input_shape(shape, f"{where}[{i}]")
+        return value
     if not isinstance(value, list) or not value or value[0] is not None:
         _fail(where, "[null, d1, ...] (the batch axis first, then positive integers)", value)
     _dims(value[1:], where)
@@ -468,6 +480,9 @@ def _initializer(value, where):
 _REGULARIZERS = {cls.__name__: cls for cls in regularizers_module.ALL.values()}  # as serialize names them
 
 
+_CONSTRAINTS = {cls.__name__: cls for cls in constraints_module.ALL.values()}  # as serialize names them
+
+
 def _regularizer(value, where):
     return None if value is None else _object(value, where, _REGULARIZERS)
 
@@ -492,7 +507,9 @@ _SETTINGS = {
     "activation": _optional(_text),
     "use_bias": _flag,
     "center": _flag,
-    "scale": _flag,
+    "scale": lambda value, where: (_number if _is_number(value) and not isinstance(value, bool) else _flag)(
+        value, where
+    ),  # BatchNormalization's flag, VarianceScaling's factor
     "static": _flag,
     "nesterov": _flag,
     "staircase": _flag,
@@ -504,6 +521,7 @@ _SETTINGS = {
     "clipnorm": _optional(_number),
     "clipvalue": _optional(_number),
     "global_clipnorm": _optional(_number),
+    "weight_decay": _optional(_number),
     **dict.fromkeys(
         (
             "rate",
@@ -513,7 +531,6 @@ _SETTINGS = {
             "beta_1",
             "beta_2",
             "rho",
-            "weight_decay",
             "initial_learning_rate",
             "decay_steps",
             "decay_rate",
@@ -540,6 +557,9 @@ def _settings(cls, config: dict, where: str) -> None:
             _initializer(value, f"{where}.{key}")
         elif key.endswith("_regularizer"):
             _regularizer(value, f"{where}.{key}")
+        elif key.endswith("_constraint"):
+            if value is not None:
+                _object(value, f"{where}.{key}", _CONSTRAINTS)
         elif key in _SETTINGS:
             _SETTINGS[key](value, f"{where}.{key}")
 
@@ -607,6 +627,8 @@ def _check_config(config) -> None:
             _integer(state.get("arrays", 0), "optimizer.arrays", 0, 4 * MAX_ARRAYS)
         if config["class_name"] == "Sequential":
             _check_layers(config["config"])
+        elif "input_layers" in config["config"]:
+            _check_graph(config["config"])
 
 
 def _check_layers(config: dict) -> None:
@@ -622,6 +644,38 @@ def _check_layers(config: dict) -> None:
         _dict(spec, where)
         cls = _registered(spec.get("class_name"), f"{where}.class_name", layers_module.ALL)
         _settings(cls, _dict(spec.get("config"), f"{where}.config"), f"{where}.config")
+
+
+def _check_graph(config: dict) -> None:
+    """A functional model's config (Keras's form): its layers, each with the nodes that feed
+    it, and the tensors that are the model's inputs and outputs, every reference to a layer
+    of the model."""
+    _check_layers(config)
+    names = set()
+    for i, spec in enumerate(config["layers"]):
+        where = f"config.layers[{i}]"
+        names.add(_text(spec.get("name"), f"{where}.name"))
+        for j, node in enumerate(_list(spec.get("inbound_nodes", []), f"{where}.inbound_nodes", MAX_LAYERS)):
+            _dict(node, f"{where}.inbound_nodes[{j}]")
+            _flag(node.get("list", False), f"{where}.inbound_nodes[{j}].list")
+            for k, ref in enumerate(_list(node.get("args"), f"{where}.inbound_nodes[{j}].args", MAX_INPUTS)):
+                _tensor_ref(ref, f"{where}.inbound_nodes[{j}].args[{k}]")
+    for key in ("input_layers", "output_layers"):
+        refs = config.get(key)
+        refs = [refs] if isinstance(refs, list) and refs and isinstance(refs[0], str) else refs
+        for k, ref in enumerate(_list(refs, f"config.{key}", MAX_INPUTS)):
+            if _tensor_ref(ref, f"config.{key}[{k}]")[0] not in names:
+                _fail(f"config.{key}[{k}]", "the name of one of the model's layers", ref)
+
+
+def _tensor_ref(value, where):
+    """[layer name, node index, tensor index]: a tensor of the graph."""
+    if not (isinstance(value, list) and len(value) == 3):
+        _fail(where, "[layer name, node index, tensor index]", value)
+    _text(value[0], where)
+    _integer(value[1], where, 0, MAX_LAYERS)
+    _integer(value[2], where, 0, MAX_INPUTS)
+    return value
 
 
 # ---- the weights an architecture implies --------------------------------------------------
@@ -969,8 +1023,11 @@ def _build_model(archive, custom_objects):
                 f"load_model: {archive.path!r}: model class {class_name!r} is not defined here; define it "
                 f"(or pass custom_objects={{'{class_name}': cls}}) before loading."
             )
-        kwargs = {k: v for k, v in settings.items() if k != "name"}
-        model = _constructed(f"config ({class_name})", cls, **kwargs)
+        if "input_layers" in settings:  # a functional model: the graph is in its config
+            model = _constructed(f"config ({class_name})", cls.from_config, settings, custom_objects)
+        else:
+            kwargs = {k: v for k, v in settings.items() if k != "name"}
+            model = _constructed(f"config ({class_name})", cls, **kwargs)
     _constructed("input_shape", model.build, tuple(input_shape))
     return model
 
@@ -1256,3 +1313,61 @@ def load_backup(model, filepath) -> dict:
 
 
 register_keras_serializable = register_serializable  # Keras's name for it
+
+
+def _known_classes() -> dict:
+    """Every class densecore can rebuild from a config, by name."""
+    kinds = (
+        layers_module.ALL,
+        layers_module.MODELS,
+        losses_module.CLASSES,
+        metrics_module.CLASSES,
+        {cls.__name__: cls for cls in initializers_module.ALL.values()},
+        _REGULARIZERS,
+        _CONSTRAINTS,
+        {cls.__name__: cls for cls in optimizers_module.ALL.values()},
+        schedules_module.ALL,
+    )
+    return {name: cls for kind in kinds for name, cls in kind.items()}
+
+
+def serialize_keras_object(obj) -> dict:
+    """{"module", "class_name", "config", "registered_name"} for any object with get_config
+    (a layer, loss, metric, initializer, regularizer, constraint, optimizer, schedule), as
+    Keras's `keras.saving.serialize_keras_object`.
+
+    Example:
+        >>> import densecore as dc
+        >>> config = dc.saving.serialize_keras_object(dc.regularizers.L1(0.005))
+        >>> type(dc.saving.deserialize_keras_object(config)).__name__
+        'L1'
+    """
+    cls = type(obj)
+    builtin = _known_classes().get(cls.__name__) is cls
+    return {
+        "module": cls.__module__ if builtin else None,
+        "class_name": cls.__name__,
+        "config": obj.get_config(),
+        "registered_name": cls.__name__ if builtin else get_registered_name(cls),
+    }
+
+
+def deserialize_keras_object(config, custom_objects=None):
+    """The object `serialize_keras_object` described; classes of yours are found as load_model
+    finds them (registered, or in custom_objects)."""
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise ValueError(
+            f"deserialize_keras_object: expected {{'class_name', 'config'}}; received {config!r:.80}"
+        )
+    with custom_object_scope(custom_objects):
+        cls = registry.lookup(config.get("registered_name") or "") or _known_classes().get(
+            config.get("class_name")
+        )
+        if cls is None:
+            cls = registry.lookup(config.get("class_name"))
+    if cls is None:
+        raise ValueError(
+            f"deserialize_keras_object: unknown class {config.get('class_name')!r}; register it with "
+            f"@densecore.saving.register_serializable() or pass custom_objects."
+        )
+    return cls.from_config(config["config"])

@@ -20,7 +20,6 @@ import densecore as dc
 
 
 # ---- Saving ------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="ValueError: load_model: cannot load 'my_model.keras': config (Functional): TypeError: Functional.__init__() got an unexpected keyword argument 'layers'.")
 def test_saving():
     def get_model():
         # Create a simple model.
@@ -180,7 +179,6 @@ def test_model_serialization():
     assert new_model.predict(np.ones((2, 32))).shape == (2, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="AttributeError: module 'densecore.nn.saving' has no attribute 'serialize_keras_object'")
 def test_arbitrary_object_serialization():
     my_reg = dc.regularizers.L1(0.005)
     config = dc.saving.serialize_keras_object(my_reg)
@@ -405,7 +403,6 @@ def test_defining_the_config_methods():
     assert new_model.predict(np.ones((2, 32))).shape == (2, 16)
 
 
-@pytest.mark.xfail(strict=True, reason="AttributeError: module 'densecore.nn.layers' has no attribute 'serialize'")
 def test_how_custom_objects_are_serialized():
     layer = MyDense(
         units=16,

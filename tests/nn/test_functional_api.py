@@ -214,3 +214,25 @@ def test_compress_and_quantize_functional_models():
     assert pruned.layers[-1].kernel.shape == (4, 1)
     quantized = dc.quantize(model)
     np.testing.assert_allclose(quantized.predict(x), model.predict(x), atol=0.1)
+
+
+def test_functional_models_save_and_load_with_identical_predictions(tmp_path):
+    """The graph travels in the file's config (Keras's form), for one input and for several;
+    the optimizer's state too."""
+    dc.set_seed(0)
+    inputs = dc.Input(shape=(3,))
+    hidden = dc.layers.Dense(4, activation="relu")(inputs)
+    outputs = dc.layers.Dense(1)(dc.layers.Add()([hidden, dc.layers.Dense(4)(inputs)]))
+    model = dc.Model(inputs, outputs)
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    model.fit(x, x[:, :1], verbose=0)
+    model.save(tmp_path / "f.dc")
+    loaded = dc.load_model(tmp_path / "f.dc")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    a, b = dc.Input((3,)), dc.Input((2,))
+    two = dc.Model([a, b], dc.layers.Dense(1)(dc.layers.Concatenate()([a, b])))
+    two.save(tmp_path / "two.dc")
+    pair = [x, x[:, :2]]
+    np.testing.assert_array_equal(dc.load_model(tmp_path / "two.dc").predict(pair), two.predict(pair))

@@ -312,6 +312,5 @@ def test_new_initializers_build_train_and_save_a_model(tmp_path):
     assert loaded.layers[0].kernel_initializer.get_config() == {"seed": 1, "gain": 1.0}
 
 
-@pytest.mark.xfail(reason="saving.py's schema types every setting named `scale` as BatchNormalization's flag")
 def test_variance_scaling_saves(tmp_path):
     _fit_save_load(tmp_path, init.VarianceScaling(2.0, "fan_avg", "uniform"), "zeros")

@@ -48,6 +48,24 @@ def test_dense_activation_none_and_set_after_build():
         layer.activation = "swishy"
 
 
+def test_dense_constraints():
+    """dense_test.py::DenseTest::test_dense_constraints: the weights carry their constraint,
+    which the optimizer applies after each update (here NonNeg against a pull below zero)."""
+    layer = dc.layers.Dense(units=2, kernel_constraint="non_neg")
+    layer.build((None, 2))
+    assert isinstance(layer.kernel.constraint, dc.constraints.NonNeg)
+    layer = dc.layers.Dense(units=2, bias_constraint="non_neg")
+    layer.build((None, 2))
+    assert isinstance(layer.bias.constraint, dc.constraints.NonNeg)
+    model = dc.Sequential([dc.layers.InputLayer(shape=(3,)), dc.layers.Dense(2, kernel_constraint="non_neg")])
+    model.compile(dc.optimizers.SGD(1.0), "mse")
+    x = np.ones((4, 3), np.float32)
+    model.fit(x, -10 * np.ones((4, 2), np.float32), epochs=2, verbose=0)
+    assert model.layers[0].kernel.numpy().min() == 0.0
+    with pytest.raises(ValueError, match="kernel_constraint is not supported"):
+        dc.layers.LowRankDense(2, rank=1, kernel_constraint="non_neg")
+
+
 @pytest.mark.parametrize("units", [0, -1, 2.5, "3"])
 def test_dense_invalid_units_raises(units):
     """dense_test.py::DenseTest::test_dense_invalid_units_raises"""
@@ -191,7 +209,7 @@ def test_add_weight_defaults_and_bad_arguments():
         layer.add_weight(shape=(2, -1))
     with pytest.raises(ValueError, match="given both positionally and as a keyword"):
         layer.add_weight((2,), shape=(3,))
-    with pytest.raises(ValueError, match="Unknown initializer"):
+    with pytest.raises(ValueError, match="initializer"):
         layer.add_weight(shape=(2,), initializer="no_such_init")
     with pytest.raises(ValueError, match="dtype must be float32 or float64"):
         layer.add_weight(shape=(2,), dtype="int8")
