@@ -117,7 +117,8 @@ class Trainer:
 
         Args:
             optimizer: a name ("sgd", "adam", "adamw", "rmsprop") or an Optimizer; default
-                "rmsprop", as Keras.
+                "rmsprop", as Keras. None (a model only evaluated) makes fit and
+                train_on_batch raise a ValueError naming the model.
             loss: a name ("binary_crossentropy", "sparse_categorical_crossentropy", "mse",
                 ...), a Loss, or a callable `(y_true, y_pred) -> scalar Tensor`.
             metrics: a list of names ("accuracy", "mae", ...) or Metric objects.
@@ -181,6 +182,15 @@ class Trainer:
         if not getattr(self, "compiled", False):
             raise RuntimeError(
                 f"{where}: the model must be compiled first: call model.compile(optimizer=..., loss=...)."
+            )
+
+    def _require_optimizer(self, where):
+        """Training needs an optimizer: a ValueError naming the model, before any work, when
+        it was compiled with optimizer=None (Keras's compile takes None; its fit then fails)."""
+        if getattr(self, "optimizer", None) is None:
+            raise ValueError(
+                f"{where}: model '{self.name}' has no optimizer to train with (it was compiled with "
+                f"optimizer=None); compile it with one, e.g. model.compile(optimizer='adam', ...)."
             )
 
     # ---- data checks -------------------------------------------------------------------
@@ -315,6 +325,7 @@ class Trainer:
         return_dict=True. Weights as in fit."""
         where = "train_on_batch"
         self._require_compiled(where)
+        self._require_optimizer(where)
         self._require_trainable(where)
         x, y = self._prepare(where, x, y)
         w = self._weights_for(where, y, sample_weight, class_weight)
@@ -439,6 +450,7 @@ class Trainer:
         """
         where = "fit"
         self._require_compiled(where)
+        self._require_optimizer(where)
         self._require_trainable(where)
         batch_size = inputs.batch_size(where, batch_size)
         if not 0 <= validation_split < 1:
