@@ -28,6 +28,7 @@ Example:
 
 import inspect
 import math
+import operator
 
 import numpy as np
 
@@ -96,6 +97,26 @@ class Variable:
     def __repr__(self):
         return f"<Variable {self.name} {self.value!r}>"
 
+    def __int__(self):
+        return int(self.value)
+
+
+def _arithmetic(op):
+    """Variable's arithmetic: on its value, giving a numpy array (`self.sum + x`, as Keras)."""
+
+    def method(self, *other):
+        return op(self.value, *(o.value if isinstance(o, Variable) else o for o in other))
+
+    return method
+
+
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lt", "le", "gt", "ge", "neg", "abs"):
+    _op = getattr(operator, _name)
+    setattr(Variable, f"__{_name}__", _arithmetic(_op))
+    if _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):
+        setattr(Variable, f"__r{_name}__", _arithmetic(lambda a, b, op=_op: op(b, a)))
+del _name, _op
+
 
 def _as_result(value):
     """A metric's result as densecore returns it: a Python float, or a numpy array."""
@@ -103,12 +124,43 @@ def _as_result(value):
     return float(value) if value.ndim == 0 else value.astype(np.float64)
 
 
-class Metric:
+class _VariableNames:
+    """`Metric.variable_names` on an instance: those of the class's names it has, then the
+    attributes that hold a Variable made by `add_variable` (what fit sums across ranks and
+    backs up)."""
+
+    def __init__(self, names=()):
+        self.names = tuple(names)
+
+    def __get__(self, metric, owner=None):
+        if metric is None:
+            return self.names
+        state = vars(metric)
+        made = [k for k, v in state.items() if isinstance(v, Variable) and k not in self.names]
+        return tuple(name for name in self.names if name in state) + tuple(made)
+
+
+class _MetricType(type):
+    """Metrics' metaclass: `reset_state()` runs once the whole constructor has run, the
+    subclass's own `__init__` included (whose `add_variable` state a subclass's
+    `reset_state` may use, as Keras's guides write it; densecore's metrics create their
+    state there)."""
+
+    def __call__(cls, *args, **kwargs):
+        metric = super().__call__(*args, **kwargs)
+        metric.reset_state()
+        return metric
+
+
+class Metric(metaclass=_MetricType):
     """The base class of metrics, as keras.metrics.Metric.
 
     A subclass either defines `values(y_true, y_pred)`, the per-sample values whose
     (weighted) mean the metric is, or its own `update_state`, `result` and `reset_state`.
-    `variables` lists the state (the arrays named in `variable_names`).
+    State is made in `__init__` with `add_variable` (as in Keras), or as plain attributes
+    named in `variable_names` that `reset_state` sets (it runs after the constructor).
+    `variables` lists the state; `variable_names` names it (those attributes, then the
+    attributes holding an `add_variable` Variable).
 
     Args:
         name: the metric's name (default: `default_name`, else the class name in snake_case).
@@ -125,11 +177,14 @@ class Metric:
     """
 
     device_kind = None  # "sparse", "categorical" or "binary": counted by a GPU kernel there
-    variable_names = ("total", "count")
+    variable_names = _VariableNames(("total", "count"))
     _direction = None  # "up"/"down": better when higher/lower (Keras's attribute; callbacks read it)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        names = vars(cls).get("variable_names")
+        if names is not None and not isinstance(names, _VariableNames):
+            cls.variable_names = _VariableNames(names)
         if "result" in vars(cls):  # a subclass's result may return its Variable, as in Keras
             own = cls.result
 
@@ -150,7 +205,15 @@ class Metric:
                     f"{type(self).__name__}: dtype must be None or a numpy dtype name; received {dtype!r}."
                 ) from None
         self._dtype = dtype or "float32"
-        self.reset_state()
+
+    def __setattr__(self, key, value):
+        # an add_variable Variable keeps its identity: a value set in its place (fit's sum
+        # across ranks, a backup's restore) goes into it
+        old = self.__dict__.get(key)
+        if isinstance(old, Variable) and not isinstance(value, Variable):
+            old.assign(value)
+        else:
+            object.__setattr__(self, key, value)
 
     @property
     def dtype(self) -> str:
@@ -190,10 +253,25 @@ class Metric:
 
     add_weight = add_variable  # Keras's older name
 
+    def __copy__(self):
+        # a copy (compile's weighted metrics) counts on its own: its Variables are its own
+        twin = object.__new__(type(self))
+        fresh = {id(v): Variable(v.value, v.name) for v in self.__dict__.get("_variables", ())}
+        for v in self.__dict__.get("_variables", ()):
+            fresh[id(v)].initial = v.initial.copy()
+        for key, value in self.__dict__.items():
+            if key == "_variables":
+                value = [fresh[id(v)] for v in value]
+            elif isinstance(value, Variable):
+                value = fresh.get(id(value), value)
+            object.__setattr__(twin, key, value)
+        return twin
+
     @property
     def variables(self) -> list:
         """The state, as arrays (Keras's metric variables)."""
-        own = [np.asarray(getattr(self, name)) for name in self.variable_names if hasattr(self, name)]
+        named = [getattr(self, name) for name in self.variable_names if hasattr(self, name)]
+        own = [np.asarray(value) for value in named if not isinstance(value, Variable)]
         return own + [v.value for v in self._variables]
 
     def reset_state(self):
@@ -1350,7 +1428,7 @@ class AUC(Metric):
 
     def reset_state(self):
         shape = (self.num_thresholds,) if not self.multi_label else (self.num_thresholds, self._labels or 0)
-        for name in self.variable_names:
+        for name in type(self).variable_names:
             setattr(self, name, np.zeros(shape))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -1503,7 +1581,7 @@ class FBetaScore(Metric):
         super().__init__(name=name, dtype=dtype)
 
     def reset_state(self):
-        for name in self.variable_names:  # shaped at the first update: one per class, or one
+        for name in type(self).variable_names:  # shaped at the first update: one per class, or one
             setattr(self, name, 0.0)
 
     def update_state(self, y_true, y_pred, sample_weight=None):

@@ -30,7 +30,6 @@ import densecore as dc
 layers = dc.layers  # the guide's `from keras import layers`
 
 
-
 @pytest.fixture(scope="module")
 def data():
     (x_train, y_train), (x_test, y_test) = dc.datasets.load_digits()
@@ -135,7 +134,12 @@ def test_compile_method():
 # ---- Many built-in optimizers, losses, and metrics are available -------------------------
 def test_many_built_in_optimizers_losses_and_metrics():
     # The section lists them in prose; each must exist under the same name.
-    for optimizer in (dc.optimizers.SGD(), dc.optimizers.SGD(momentum=0.9), dc.optimizers.RMSprop(), dc.optimizers.Adam()):
+    for optimizer in (
+        dc.optimizers.SGD(),
+        dc.optimizers.SGD(momentum=0.9),
+        dc.optimizers.RMSprop(),
+        dc.optimizers.Adam(),
+    ):
         assert optimizer.learning_rate > 0
     for loss in (dc.losses.MeanSquaredError(), dc.losses.KLDivergence(), dc.losses.CosineSimilarity()):
         assert isinstance(loss, dc.losses.Loss)
@@ -147,7 +151,9 @@ def test_many_built_in_optimizers_losses_and_metrics():
 # The guide's function returns one value per sample (mean over the last axis); Keras wraps a
 # function in LossFunctionWrapper, which reduces it over the batch; densecore's compile uses it
 # as it is, and fit then converts the (batch,) loss to a float.
-@pytest.mark.xfail(strict=True, reason="TypeError: only 0-dimensional arrays can be converted to Python scalars")
+@pytest.mark.xfail(
+    strict=True, reason="TypeError: only 0-dimensional arrays can be converted to Python scalars"
+)
 def test_custom_losses(data):
     x_train, y_train = data[0], data[1]
 
@@ -186,11 +192,6 @@ def test_custom_losses_loss_subclass(data):
 
 
 # ---- Custom metrics ----------------------------------------------------------------------
-# Metric.__init__ calls self.reset_state() before the subclass's __init__ has created its
-# variables with add_variable, so the guide's reset_state finds no `true_positives`.
-@pytest.mark.xfail(
-    strict=True, reason="AttributeError: 'CategoricalTruePositives' object has no attribute 'true_positives'"
-)
 def test_custom_metrics(data):
     x_train, y_train = data[0], data[1]
 
@@ -455,7 +456,9 @@ def test_checkpointing_models(data):
 
 
 # (the same section, continued: split off so that the part above keeps running)
-@pytest.mark.xfail(strict=True, reason="TypeError: ModelCheckpoint.__init__() got an unexpected keyword argument 'save_freq'")
+@pytest.mark.xfail(
+    strict=True, reason="TypeError: ModelCheckpoint.__init__() got an unexpected keyword argument 'save_freq'"
+)
 def test_checkpointing_models_fault_tolerance(data):
     x_train, y_train = data[0], data[1]
 
