@@ -104,7 +104,8 @@ def sample_weights(where, y, loss, sample_weight=None, class_weight=None):
         return None
     if sample_weight is not None and class_weight is not None:
         raise ValueError(f"{where}: give sample_weight or class_weight, not both (as Keras).")
-    if not isinstance(loss, losses_module.Loss) and "sample_weight" not in parameters(loss):
+    takes_weights = isinstance(loss, losses_module.Loss) or "sample_weight" in parameters(loss)
+    if loss is not None and not takes_weights:
         raise TypeError(
             f"{where}: the compiled loss {loss!r:.60} takes no sample_weight; compile a "
             f"densecore loss (e.g. loss='mse') or a callable (y_true, y_pred, sample_weight)."
@@ -197,7 +198,8 @@ class ArrayBatches:
         for step in range(start, self.steps):
             batch = slice(step * self.batch_size, (step + 1) * self.batch_size)
             index = batch if order is None else order[batch]
-            yield self._take(index), self.y[index], None if self.w is None else self.w[index]
+            y = None if self.y is None else self.y[index]  # (None: a model of add_loss losses alone)
+            yield self._take(index), y, None if self.w is None else self.w[index]
 
 
 def parameters(fn) -> tuple:

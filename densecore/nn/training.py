@@ -120,7 +120,11 @@ class Trainer:
                 "rmsprop", as Keras. None (a model only evaluated) makes fit and
                 train_on_batch raise a ValueError naming the model.
             loss: a name ("binary_crossentropy", "sparse_categorical_crossentropy", "mse",
-                ...), a Loss, or a callable `(y_true, y_pred) -> scalar Tensor`.
+                ...), a Loss, or a callable `(y_true, y_pred) -> scalar Tensor`; or None
+                (Keras's default): fit then minimises the losses the model adds itself
+                (`add_loss`, regularizers) alone, and raises a ValueError at the first
+                step if there are none ("No loss to compute"), unless a train_step
+                override computes its own.
             metrics: a list of names ("accuracy", "mae", ...) or Metric objects.
             weighted_metrics: the same, counted with fit's or evaluate's sample weights
                 (class_weight or sample_weight); a name that is also in `metrics` is
@@ -134,10 +138,10 @@ class Trainer:
         unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution"}
         if unsupported:
             raise TypeError(f"compile: unexpected arguments {sorted(unsupported)}.")
-        if loss is None:
-            raise ValueError("compile: a loss is required, e.g. loss='mse'.")
         optimizer = optimizers_module.get(optimizer)
-        loss = losses_module.get(loss)  # a name, a Loss, a densecore loss function or any callable
+        # a name, a Loss, a densecore loss function or any callable; None: the model's own
+        # losses (add_loss, regularizers) alone, or a train_step override that needs none
+        loss = None if loss is None else losses_module.get(loss)
         unweighted = [metrics_module.get(m, loss) for m in _as_list(metrics)]
         weighted = [copy.copy(metrics_module.get(m, loss)) for m in _as_list(weighted_metrics)]
         taken = {m.name for m in unweighted}
@@ -200,6 +204,12 @@ class Trainer:
         self._ensure_built(where, x)
         device.check_model(self, where, loss=where != "predict")
         if y is None:
+            if not where.startswith("predict") and (self.loss is not None or self.compiled_metrics):
+                raise ValueError(
+                    f"{where}: y is required: model '{self.name}' was compiled with a loss or "
+                    f"metrics, which compare y with the outputs (without y, compile no loss and "
+                    f"let the model's add_loss losses be minimised)."
+                )
             return x, None
         # targets may hold NaN or inf, as in Keras: the loss becomes NaN or inf and fit stops
         labels = isinstance(self.loss, losses_module.SparseCategoricalCrossentropy)
@@ -214,7 +224,8 @@ class Trainer:
             units = self.output_shape[-1]
             fake = np.full((len(y), units), 0.5, np.float32)
             try:
-                self.loss(y, Tensor(fake))
+                if self.loss is not None:
+                    self.loss(y, Tensor(fake))
             except (ValueError, TypeError) as exc:
                 raise type(exc)(
                     f"{where}: y does not fit the model's output (batch, {units}): {exc}"
@@ -232,7 +243,17 @@ class Trainer:
         return x, y
 
     def _weights_for(self, where, y, sample_weight=None, class_weight=None):
+        if y is None and (sample_weight is not None or class_weight is not None):
+            raise ValueError(f"{where}: sample_weight and class_weight weight the targets: give y too.")
         return inputs.sample_weights(where, y, self.loss, sample_weight, class_weight)
+
+    def _compiled_loss(self, y_true, y_pred, sample_weight=None):
+        """The compiled loss of the batch (a scalar Tensor), or None when compile had none."""
+        if self.loss is None:
+            return None
+        if sample_weight is None:
+            return self.loss(y_true, y_pred)
+        return self.loss(y_true, y_pred, sample_weight=sample_weight)
 
     def _ensure_built(self, where, x):
         if not self.built:
@@ -302,21 +323,28 @@ class Trainer:
         weights' penalties. `share` = (n_r / N, 1 / R) on rank r of a distributed fit: the
         first two, means over this rank's n_r samples, count n_r/N of the global batch of
         N; the penalties, the same on every rank, 1/R (distribution.py says why)."""
-        if sample_weight is None:
-            loss = self.loss(y_true, y_pred)
-        else:
-            loss = self.loss(y_true, y_pred, sample_weight=sample_weight)
+        loss = self._compiled_loss(y_true, y_pred, sample_weight)  # None without one
         if share is None:
             for penalty in self.regularization_losses():
-                loss = loss + penalty
-            return loss
+                loss = penalty if loss is None else loss + penalty
+            return self._some_loss(loss)
         data_share, penalty_share = share
         # (Layer.losses's two parts: those added during this forward pass, the penalties)
         for added in self._losses + [added for layer in self.iter_layers() for added in layer._losses]:
-            loss = loss + added
-        loss = loss * data_share
+            loss = added if loss is None else loss + added
+        if loss is not None:
+            loss = loss * data_share
         for penalty in self._weight_penalties():
-            loss = loss + penalty * penalty_share
+            loss = penalty * penalty_share if loss is None else loss + penalty * penalty_share
+        return self._some_loss(loss)
+
+    def _some_loss(self, loss):
+        """Keras's refusal when there is nothing to minimise: no compiled loss, no added one."""
+        if loss is None:
+            raise ValueError(
+                f"No loss to compute for model '{self.name}': it was compiled without a loss and "
+                f"adds none itself (add_loss, regularizers). Provide a `loss` argument in `compile()`."
+            )
         return loss
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
@@ -815,7 +843,7 @@ class Trainer:
         batches = (
             (
                 x[start : start + batch_size],
-                y[start : start + batch_size],
+                None if y is None else y[start : start + batch_size],
                 None if w is None else w[start : start + batch_size],
             )
             for start in range(0, len(x), batch_size)
@@ -1024,7 +1052,7 @@ class Trainer:
         n = part.stop - part.start
         if n == 0:
             part = slice(0, 1)
-        xb, yb = x[part], y[part]
+        xb, yb = x[part], None if y is None else y[part]
         wb = None if sample_weight is None else sample_weight[part]
         with step_buffers.reusing(self._step_buffers_for(xb)), learning_phase(True):
             y_pred = self(self._inputs(xb))
@@ -1100,7 +1128,7 @@ class Trainer:
         Batch callbacks see this rank's figures; on_test_end the global ones."""
         ranks = distribution.size()
         part = distribution.share(len(x))
-        x, y, w = x[part], y[part], None if w is None else w[part]
+        x, y, w = x[part], None if y is None else y[part], None if w is None else w[part]
         batch_size = max(1, -(-batch_size // ranks))
         tracker = metrics_module.Mean("loss")
         self._reset_metrics()
