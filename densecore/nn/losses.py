@@ -146,13 +146,28 @@ class LossFunctionWrapper(Loss):
     """
 
     def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
-        fn = FUNCTIONS.get(fn, fn) if isinstance(fn, str) else fn
+        if isinstance(fn, str):  # a saved one: densecore's, else registered or in custom_objects
+            found = FUNCTIONS.get(fn) or registry.lookup(fn)
+            if found is None:
+                short = fn.rpartition(">")[2]
+                hint = (
+                    "a lambda is saved without its code: compile with a named function instead"
+                    if fn.endswith("<lambda>")
+                    else f"if it is yours, register it with @densecore.saving.register_serializable() "
+                    f"or pass custom_objects={{{short!r}: {short}}}"
+                )
+                raise ValueError(
+                    f"LossFunctionWrapper: unknown loss function {fn!r}; {hint} (densecore's own: "
+                    f"{', '.join(sorted(FUNCTIONS))})"
+                )
+            fn = found
         if not callable(fn):
             raise TypeError(
                 f"LossFunctionWrapper: fn must be a function or the name of one of "
                 f"{sorted(FUNCTIONS)}; received {fn!r:.80}."
             )
-        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
+        own = getattr(fn, "__name__", None) or _snake(type(fn).__name__)
+        super().__init__(name=name or own, reduction=reduction, dtype=dtype)
         self.fn = fn
         self._fn_kwargs = kwargs
 
@@ -160,7 +175,17 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "fn": getattr(self.fn, "__name__", repr(self.fn)), **self._fn_kwargs}
+        """The settings, `fn` by name: one of this module's, else the name it is registered
+        under (register_serializable) or its own `__name__`, which load_model finds through
+        custom_objects."""
+        fn = self.fn
+        if FUNCTIONS.get(getattr(fn, "__name__", None)) is fn:
+            saved = fn.__name__
+        else:
+            saved = (
+                getattr(fn, "_registered_name", None) or getattr(fn, "__name__", None) or type(fn).__name__
+            )
+        return {**super().get_config(), "fn": saved, **self._fn_kwargs}
 
 
 class _FunctionalLoss(Loss):
@@ -709,6 +734,9 @@ ALL = {
 }
 # The classes by name: what model.save writes, and what get() takes in a config dict.
 CLASSES = {cls.__name__: cls for cls in _CLASS_OF.values()}
+# What a saved model's compile.loss may name: those, and the wrapper of a function of yours
+# (its `fn` saved by name, found at load among densecore's, registered or custom_objects).
+SAVED = {**CLASSES, "LossFunctionWrapper": LossFunctionWrapper}
 
 
 def serialize(loss) -> dict:
@@ -726,8 +754,11 @@ def deserialize(config, custom_objects=None) -> Loss:
 def get(identifier, custom_objects=None):
     """A loss from what a Keras user may pass: a name ("mse", "binary_crossentropy",
     "Huber", ...), a config dict {"class_name": ..., "config": {...}}, a Loss class or
-    instance, or a function (one of this module's gives its Loss class; another callable
-    is returned as it is, as Keras does). None gives None.
+    instance, or a function: one of this module's gives its Loss class; another,
+    `fn(y_true, y_pred)` returning one loss per sample (or one number), is wrapped in
+    `LossFunctionWrapper(fn)` (reduction "sum_over_batch_size", sample weights applied), as
+    Keras's compile wraps it. A callable taking `sample_weight` itself is returned as it is
+    (it weights and reduces on its own). None gives None.
 
     Example:
         >>> import densecore as dc
@@ -738,7 +769,7 @@ def get(identifier, custom_objects=None):
         return identifier
     if isinstance(identifier, dict):
         name, config = identifier.get("class_name"), identifier.get("config", {})
-        cls = (custom_objects or {}).get(name) or CLASSES.get(name) or registry.lookup(name)
+        cls = (custom_objects or {}).get(name) or SAVED.get(name) or registry.lookup(name)
         if cls is None or not isinstance(config, dict):
             raise ValueError(
                 f"losses.get: could not interpret loss config {identifier!r:.120}; expected "
@@ -757,5 +788,11 @@ def get(identifier, custom_objects=None):
         return identifier()
     if callable(identifier):
         cls = _CLASS_OF.get(identifier)
-        return identifier if cls is None else cls()
+        if cls is not None:
+            return cls()
+        try:
+            weighs = "sample_weight" in inspect.signature(identifier).parameters
+        except (TypeError, ValueError):  # no signature to read (a builtin): wrap it
+            weighs = False
+        return identifier if weighs else LossFunctionWrapper(identifier)
     raise ValueError(f"losses.get: could not interpret loss identifier {identifier!r:.80}.")

@@ -577,7 +577,7 @@ def _loss_spec(spec):
 def _check_compile(spec) -> None:
     _dict(spec, "compile")
     _object(spec.get("optimizer"), "compile.optimizer", optimizers_module.ALL, str.lower)
-    _object(_loss_spec(spec.get("loss")), "compile.loss", losses_module.CLASSES)
+    _object(_loss_spec(spec.get("loss")), "compile.loss", losses_module.SAVED)
     for kind in ("metrics", "weighted_metrics"):
         for i, metric in enumerate(_list(spec.get(kind) or [], f"compile.{kind}", MAX_METRICS)):
             where = f"compile.{kind}[{i}]"
@@ -1139,7 +1139,7 @@ def _compile_from(model, archive, custom_objects) -> None:
     spec = archive.config["compile"]
     optimizer_class = optimizers_module.ALL[spec["optimizer"]["class_name"].lower()]
     optimizer = _constructed("compile.optimizer", optimizer_class.from_config, spec["optimizer"]["config"])
-    loss_class = _registered(spec["loss"]["class_name"], "compile.loss", losses_module.CLASSES)
+    loss_class = _registered(spec["loss"]["class_name"], "compile.loss", losses_module.SAVED)
     loss = _constructed("compile.loss", loss_class, **_loss_spec(spec["loss"])["config"])
     metrics = {
         kind: _metrics_from(archive, spec.get(kind) or [], loss, custom_objects)
@@ -1320,7 +1320,7 @@ def _known_classes() -> dict:
     kinds = (
         layers_module.ALL,
         layers_module.MODELS,
-        losses_module.CLASSES,
+        losses_module.SAVED,
         metrics_module.CLASSES,
         {cls.__name__: cls for cls in initializers_module.ALL.values()},
         _REGULARIZERS,

@@ -148,12 +148,6 @@ def test_many_built_in_optimizers_losses_and_metrics():
 
 
 # ---- Custom losses -----------------------------------------------------------------------
-# The guide's function returns one value per sample (mean over the last axis); Keras wraps a
-# function in LossFunctionWrapper, which reduces it over the batch; densecore's compile uses it
-# as it is, and fit then converts the (batch,) loss to a float.
-@pytest.mark.xfail(
-    strict=True, reason="TypeError: only 0-dimensional arrays can be converted to Python scalars"
-)
 def test_custom_losses(data):
     x_train, y_train = data[0], data[1]
 

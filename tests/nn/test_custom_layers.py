@@ -117,3 +117,77 @@ def test_add_variable_bad_initializer_is_named():
 
     with pytest.raises(ValueError, match="Bad.add_variable: initializer"):
         Bad()
+
+
+# ---- plain loss functions (keras/src/losses/losses_test.py's MeanSquaredError numbers) -----
+Y_TRUE = np.array([[1, 9, 2], [-5, -2, 6]], np.float32)
+Y_PRED = np.array([[4, 8, 12], [8, 1, 3]], np.float32)
+
+
+def per_sample_mse(y_true, y_pred):
+    return ((y_true - y_pred) ** 2).mean(axis=-1)
+
+
+def scalar_mse(y_true, y_pred):
+    return ((y_true - y_pred) ** 2).mean()
+
+
+def test_get_wraps_a_function_of_yours_in_loss_function_wrapper():
+    loss = dc.losses.get(per_sample_mse)
+    assert isinstance(loss, dc.losses.LossFunctionWrapper) and loss.reduction == "sum_over_batch_size"
+    assert loss.name == "per_sample_mse"
+    assert loss(Y_TRUE, Y_PRED).item() == pytest.approx(49.5)
+    assert loss(Y_TRUE, Y_PRED, sample_weight=2.3).item() == pytest.approx(113.85, rel=1e-6)
+    assert loss(Y_TRUE, Y_PRED, sample_weight=np.array([[1.2], [3.4]])).item() == pytest.approx(767.8 / 6)
+    assert loss(Y_TRUE, Y_PRED, sample_weight=0).item() == 0.0
+    assert dc.losses.get(scalar_mse)(Y_TRUE, Y_PRED).item() == pytest.approx(49.5)
+    # densecore's own functions still give their classes
+    assert isinstance(dc.losses.get(dc.losses.mean_squared_error), dc.losses.MeanSquaredError)
+
+
+def test_a_function_taking_sample_weight_is_used_as_it_is():
+    def weighted(y_true, y_pred, sample_weight=None):
+        return scalar_mse(y_true, y_pred)
+
+    assert dc.losses.get(weighted) is weighted
+
+
+@pytest.mark.parametrize("fn", [per_sample_mse, scalar_mse])
+def test_a_plain_loss_function_trains_saves_and_loads(tmp_path, fn):
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 4)).astype(np.float32)
+    y = x[:, :2] * 2.0
+    dc.set_seed(0)
+    model = dc.Sequential([dc.layers.Dense(2, input_shape=(4,))])
+    model.compile(optimizer=dc.optimizers.Adam(0.05), loss=fn)
+    history = model.fit(x, y, batch_size=16, epochs=5, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+    model.save(tmp_path / "m.dc")
+    with pytest.raises(ValueError, match=f"unknown loss function '{fn.__name__}'.*custom_objects"):
+        dc.load_model(tmp_path / "m.dc")
+    loaded = dc.load_model(tmp_path / "m.dc", custom_objects={fn.__name__: fn})
+    assert loaded.loss.fn is fn
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))
+    assert dc.load_model(tmp_path / "m.dc", compile=False).count_params() == model.count_params()
+
+
+def test_a_registered_loss_function_loads_without_custom_objects(tmp_path):
+    @dc.saving.register_serializable(package="test_custom_layers")
+    def registered_mse(y_true, y_pred):
+        return ((y_true - y_pred) ** 2).mean(axis=-1)
+
+    model = dc.Sequential([dc.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss=registered_mse)
+    assert model.loss.get_config()["fn"] == "test_custom_layers>registered_mse"
+    model.save(tmp_path / "m.dc")
+    assert dc.load_model(tmp_path / "m.dc").loss.fn is registered_mse
+
+
+def test_a_lambda_loss_saves_and_its_load_says_why_it_cannot_compile(tmp_path):
+    model = dc.Sequential([dc.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss=lambda y_true, y_pred: ((y_true - y_pred) ** 2).mean(axis=-1))
+    model.save(tmp_path / "m.dc")
+    with pytest.raises(ValueError, match="a lambda is saved without its code"):
+        dc.load_model(tmp_path / "m.dc")
+    assert dc.load_model(tmp_path / "m.dc", compile=False).count_params() == 3
