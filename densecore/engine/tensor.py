@@ -57,6 +57,11 @@ def _as_array(data, dtype=None) -> np.ndarray:
     return array
 
 
+def _values(value) -> np.ndarray:
+    """The values of a Tensor (on the host) or of an array-like."""
+    return np.asarray(device.to_host(value.data if isinstance(value, Tensor) else value))
+
+
 def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum grad over the axes numpy broadcast to reach grad.shape from shape."""
     while grad.ndim > len(shape):
@@ -115,6 +120,41 @@ class Tensor:
     def item(self) -> float:
         """The value of a one-element tensor as a Python float."""
         return self.numpy().item()
+
+    # ---- Keras's variable methods ---------------------------------------------------------
+    def assign(self, value) -> "Tensor":
+        """Set the values in place, as keras.Variable.assign (a layer's non-trainable state,
+        `self.total.assign(...)`): `value` (array-like or Tensor) must have this tensor's
+        shape and is cast to its dtype. The assignment is not an op of the graph (no
+        gradient flows through it), and the Tensor object stays the same: layers, optimizers
+        and saved models that hold it see the new values. Returns the tensor.
+
+        Example:
+            >>> import densecore as dc
+            >>> total = dc.Tensor([0.0, 0.0])
+            >>> total.assign([1.0, 2.0]).assign_add([1.0, 1.0]).assign_sub([0.5, 0.5]).numpy()
+            array([1.5, 2.5])
+        """
+        new = device.to_host(value.data if isinstance(value, Tensor) else value)
+        new = np.asarray(new)
+        if new.shape != self.shape:
+            raise ValueError(
+                f"Tensor.assign: the shape of the target ({self.shape}) and of the value ({new.shape}) "
+                f"must match."
+            )
+        if device.is_device(self.data):  # on the GPU (a resident weight): a new device copy
+            self.data = device.to_device(np.ascontiguousarray(new, self.dtype))
+        else:
+            self.data[...] = new.astype(self.dtype, copy=False)
+        return self
+
+    def assign_add(self, value) -> "Tensor":
+        """Add `value` in place (keras.Variable.assign_add); see `assign`."""
+        return self.assign(self.numpy() + _values(value))
+
+    def assign_sub(self, value) -> "Tensor":
+        """Subtract `value` in place (keras.Variable.assign_sub); see `assign`."""
+        return self.assign(self.numpy() - _values(value))
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient."""

@@ -54,7 +54,6 @@ def test_layer_class_state_and_computation():
 
 
 # ---- Layers can have non-trainable weights -----------------------------------------------
-@pytest.mark.xfail(strict=True, reason="AttributeError: 'Tensor' object has no attribute 'assign_add'")
 def test_layers_can_have_non_trainable_weights():
     class ComputeSum(dc.layers.Layer):
         def __init__(self, input_dim):
@@ -201,7 +200,9 @@ def test_add_loss_method():
 
 # (the same section, continued: split off so that the part above keeps running while this one
 # waits for Keras's lowercase alias `keras.regularizers.l2`)
-@pytest.mark.xfail(strict=True, reason="AttributeError: module 'densecore.nn.regularizers' has no attribute 'l2'")
+@pytest.mark.xfail(
+    strict=True, reason="AttributeError: module 'densecore.nn.regularizers' has no attribute 'l2'"
+)
 def test_add_loss_method_kernel_regularizer_losses():
     class OuterLayerWithKernelRegularizer(dc.layers.Layer):
         def __init__(self):

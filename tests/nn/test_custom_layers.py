@@ -191,3 +191,37 @@ def test_a_lambda_loss_saves_and_its_load_says_why_it_cannot_compile(tmp_path):
     with pytest.raises(ValueError, match="a lambda is saved without its code"):
         dc.load_model(tmp_path / "m.dc")
     assert dc.load_model(tmp_path / "m.dc", compile=False).count_params() == 3
+
+
+# ---- Tensor.assign / assign_add / assign_sub (keras/src/backend/common/variables_test.py) ----
+def test_tensor_assign_methods_change_the_values_in_place():
+    v = dc.Tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    data = v.data
+    assert v.assign(np.array([4.0, 5.0, 6.0])) is v
+    np.testing.assert_array_equal(v.numpy(), [4.0, 5.0, 6.0])
+    v.assign_add(np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(v.numpy(), [5.0, 6.0, 7.0])
+    v.assign_sub(dc.Tensor([1.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(v.numpy(), [4.0, 5.0, 6.0])
+    assert v.data is data and v.dtype == np.float32  # the same array, its dtype kept
+    v.assign_add(1.0)  # broadcast, as ops.add
+    np.testing.assert_array_equal(v.numpy(), [5.0, 6.0, 7.0])
+    with pytest.raises(ValueError, match=r"shape of the target \(\(3,\)\) and of the value \(\(2,\)\)"):
+        v.assign([1.0, 2.0])
+
+
+def test_a_layer_non_trainable_weight_counts_with_assign_add():
+    class ComputeSum(dc.layers.Layer):
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+        def call(self, inputs):
+            self.total.assign_add(inputs.sum(axis=0))
+            return self.total
+
+    layer = ComputeSum(2)
+    x = dc.Tensor(np.ones((2, 2)))
+    np.testing.assert_array_equal(layer(x).numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(layer(x).numpy(), [4.0, 4.0])
+    assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 1
