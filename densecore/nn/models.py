@@ -78,19 +78,25 @@ class Model(Trainer, Layer):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)  # Layer's: _call_takes_training from call()
-        MODELS[cls.__name__] = cls
+        if "_functional_of" not in cls.__dict__:  # (not the functional form of a subclass)
+            MODELS[cls.__name__] = cls
 
     def __new__(cls, *args, **kwargs):
-        """`Model(inputs, outputs)` is Keras's functional API: it makes a Functional model."""
+        """`Model(inputs, outputs)` is Keras's functional API: it makes a Functional model.
+        A subclass called so (`CustomModel(inputs, outputs)`, Keras's pattern for overriding
+        train_step on a functional model) makes a functional model of that subclass: an
+        instance of CustomModel (its name, its overrides) and of Functional (the graph)."""
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             return super().__new__(Functional)
+        if not issubclass(cls, (Functional, Sequential)) and _functional_arguments(args, kwargs):
+            return super().__new__(_functional_class(cls))
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise TypeError(
-                f"{type(self).__name__}: a subclass of Model takes no inputs/outputs; build a "
-                f"functional model with densecore.Model(inputs, outputs) itself."
+                f"{type(self).__name__}: Model.__init__ takes inputs and outputs (symbolic tensors "
+                f"of densecore.Input) or none; received {len(args)} positional arguments."
             )
         super().__init__(**kwargs)
         self.compiled = False
@@ -251,6 +257,8 @@ class Model(Trainer, Layer):
         """
         if cls is Model and isinstance(config, dict) and "input_layers" in config:
             return Functional.from_config(config, custom_objects)
+        if isinstance(config, dict) and "input_layers" in config and not issubclass(cls, Sequential):
+            return Functional.from_config.__func__(cls, config, custom_objects)  # a subclass's graph
         config = dict(config)
         parameters = inspect.signature(cls.__init__).parameters
         if "name" not in parameters and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
@@ -768,6 +776,31 @@ class Functional(Model):
             name=config.get("name"),
             trainable=config.get("trainable", True),
         )
+
+
+def _functional_arguments(args, kwargs) -> bool:
+    """Whether a constructor's arguments are Keras's functional ones: (inputs, outputs) as
+    symbolic tensors (or lists or dicts of them), positional or by keyword."""
+    inputs = args[0] if args else kwargs.get("inputs")
+    if isinstance(inputs, dict):
+        inputs = list(inputs.values())
+    has_outputs = len(args) >= 2 or "outputs" in kwargs
+    return has_outputs and graph.is_symbolic(inputs)
+
+
+_FUNCTIONAL_CLASSES = {}  # a Model subclass -> its functional form
+
+
+def _functional_class(cls):
+    """The class of `cls(inputs, outputs)`: cls and Functional (in that order, so cls's
+    overrides of train_step, test_step, compute_loss, metrics... come first, and Functional's
+    graph runs the forward pass), named as cls. Keras rewrites the subclass's bases instead;
+    densecore leaves the user's class as it is (`cls()` still makes a subclassed model)."""
+    made = _FUNCTIONAL_CLASSES.get(cls)
+    if made is None:
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "_functional_of": cls}
+        made = _FUNCTIONAL_CLASSES[cls] = type(cls.__name__, (cls, Functional), namespace)
+    return made
 
 
 def _flat(value, what, where) -> list:

@@ -104,6 +104,57 @@ def _check_log_names(metrics) -> None:
             )
 
 
+class _LossTracker(metrics_module.Mean):
+    """fit's "loss" metric (the first of `model.metrics`): a Mean that also takes the loss
+    Tensor a train_step override computes (`metric.update_state(loss)`, as Keras's guide)."""
+
+    def update_state(self, values, sample_weight=None):
+        if isinstance(values, Tensor):
+            values = device.to_host(values.data)
+        super().update_state(values, sample_weight)
+
+
+def _unpack(data):
+    """(x, y, sample_weight) of a step's `data`: (x,), (x, y) or (x, y, sample_weight), as
+    keras.utils.unpack_x_y_sample_weight; a bare x is (x, None, None)."""
+    if isinstance(data, tuple) and 1 <= len(data) <= 3:
+        return (*data, *(None,) * (3 - len(data)))
+    if isinstance(data, tuple):
+        raise ValueError(
+            f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`; "
+            f"received a tuple of {len(data)} elements."
+        )
+    return data, None, None
+
+
+def _step_data(x, y, sample_weight):
+    """The `data` fit and evaluate hand to train_step / test_step: (x, y), or (x, y,
+    sample_weight) when the batch is weighted (sample_weight or class_weight), as Keras."""
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def _number(value):
+    """A log value as a Python float (a Tensor's or array's one number), else as it is."""
+    if isinstance(value, Tensor):
+        value = device.to_host(value.data)
+    if np.ndim(value) == 0:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def _step_logs(logs, where):
+    """The dict a train_step / test_step override returned, its values as numbers."""
+    if not isinstance(logs, dict):
+        raise TypeError(
+            f"{where} must return a dict of logs ({{name: value}}, e.g. "
+            f"{{m.name: m.result() for m in self.metrics}}); received {type(logs).__name__}."
+        )
+    return {name: _number(value) for name, value in logs.items()}
+
+
 def _saved(metric) -> dict:
     """A compiled metric as model.save writes it: its class and settings."""
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
@@ -317,6 +368,134 @@ class Trainer:
 
         return check
 
+    # ---- the overridable steps (Keras 3's Trainer) ---------------------------------------
+    @property
+    def metrics(self) -> list:
+        """The metrics fit and evaluate log, as Keras's: the loss tracker ("loss", a Mean of
+        the batch losses), then the compiled metrics; empty before compile. fit and
+        evaluate reset them (`reset_state`) at the start of each epoch and evaluation.
+        A subclass may return its own list (Keras's "customizing fit" guide does)."""
+        if not getattr(self, "compiled", False):
+            return []
+        return [self._tracker(), *self.compiled_metrics]
+
+    @property
+    def metrics_names(self) -> list:
+        """The names of `metrics`."""
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self) -> None:
+        """Reset every metric of `metrics` (as Keras's)."""
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _tracker(self):
+        return self.__dict__.setdefault("_loss_tracker", _LossTracker("loss"))
+
+    @property
+    def compiled_loss(self):
+        """The compiled loss as a callable `(y, y_pred, sample_weight=None) -> scalar Tensor`
+        (None when compile had no loss), as Keras's `compiled_loss`."""
+        return None if getattr(self, "loss", None) is None else self._compiled_loss
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The total loss of a batch, as a scalar Tensor to call `backward()` on: the
+        compiled loss of (y, y_pred) weighted by `sample_weight` (when compile had a loss),
+        plus the model's `losses` (those `add_loss` added during the last forward pass, and
+        the weights' regularizer penalties). As Keras's, `x` and `training` are not used
+        by this default; override it to compute another loss.
+
+        Raises:
+            ValueError: when there is no loss at all (none compiled, none added).
+        """
+        del x, training
+        return self._total_loss(y, y_pred, sample_weight)
+
+    def _overrides(self, name) -> bool:
+        """Whether the model's class overrides the step `name` (train_step, ...)."""
+        return getattr(type(self), name) is not getattr(Trainer, name)
+
+    def train_step(self, data) -> dict:
+        """One training step of fit (and train_on_batch); override it to change what fit
+        does, as Keras's `Model.train_step`.
+
+        Args:
+            data: the batch: `(x, y)`, or `(x, y, sample_weight)` when fit weights the
+                samples (sample_weight or class_weight). x and y are numpy arrays (y may be
+                None for a model trained on its add_loss losses alone).
+
+        Returns:
+            A dict of logs, `{name: value}`, shown in the progress bar and handed to the
+            callbacks; the last step's dict is the epoch's logs. The metrics are counted
+            over the epoch, so return their running values:
+            `{m.name: m.result() for m in self.metrics}`.
+
+        An override computes the forward pass and the loss as a densecore Tensor, and
+        updates the weights with the engine's autograd and the optimizer::
+
+            def train_step(self, data):
+                x, y = data[:2]
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x, y, y_pred)   # compiled loss + self.losses
+                for w in self.trainable_weights:
+                    w.zero_grad()
+                loss.backward()
+                self.optimizer.apply([w.grad for w in self.trainable_weights],
+                                     self.trainable_weights)
+                for metric in self.metrics:
+                    if metric.name == "loss":
+                        metric.update_state(loss)
+                    else:
+                        metric.update_state(y, y_pred)
+                return {m.name: m.result() for m in self.metrics}
+
+        (`self.optimizer.apply(self.trainable_weights)`, densecore's form, reads each
+        weight's `.grad` and clears it.) This default is fit's built-in step: the loss's
+        batch mean counted in the "loss" tracker by batch size; it skips the update when
+        the loss is not finite (fit then stops with a warning).
+        """
+        x, y, sample_weight = _unpack(data)
+        x = np.asarray(x, np.float32) if not isinstance(x, (np.ndarray, Tensor)) else x
+        value = self._train_step(x, y, self.trainable_weights, sample_weight)
+        self._tracker().update_state(value, len(x))
+        return self._logs(self._tracker().result())
+
+    def test_step(self, data) -> dict:
+        """One step of evaluate (and of fit's validation); override it as Keras's
+        `Model.test_step`.
+
+        Args:
+            data: the batch, `(x, y)` or `(x, y, sample_weight)`, as train_step's. It runs
+                without a graph (no_grad) and in inference mode.
+
+        Returns:
+            A dict of logs, `{m.name: m.result() for m in self.metrics}`; the last step's
+            dict is what evaluate returns. The default counts the loss
+            (`self.compute_loss`) in the "loss" tracker by batch size, and updates the
+            compiled metrics.
+        """
+        x, y, sample_weight = _unpack(data)
+        with no_grad(), learning_phase(False):
+            y_pred = self(self._inputs(np.asarray(x, np.float32)) if not isinstance(x, Tensor) else x)
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._tracker().update_state(float(device.to_host(loss.data)), len(x))
+        self._update_metrics(y, y_pred.data, sample_weight)
+        return self._logs(self._tracker().result())
+
+    def predict_step(self, data):
+        """One step of predict; override it as Keras's `Model.predict_step`.
+
+        Args:
+            data: the batch, `(x,)` (unpack it: `x = data[0]`). It runs without a graph
+                (no_grad) and in inference mode.
+
+        Returns:
+            The batch's outputs: a Tensor or numpy array with one row per sample; predict
+            concatenates them. The default is `self(x, training=False)`.
+        """
+        x, _, _ = _unpack(data)
+        return self(x, training=False)
+
     # ---- steps -------------------------------------------------------------------------
     def _total_loss(self, y_true, y_pred, sample_weight=None, share=None):
         """The batch's loss, the losses added in `call` (activity penalties, add_loss) and the
@@ -359,6 +538,11 @@ class Trainer:
         w = self._weights_for(where, y, sample_weight, class_weight)
         self._reset_metrics()
         with device.resident(self.weights, self.optimizer):
+            if self._overrides("train_step"):
+                self.reset_metrics()
+                logs = _step_logs(self.train_step(_step_data(x, y, w)), "train_step")
+                self.reset_metrics()
+                return logs if return_dict else _flat(logs)
             logs = self._logs(self._train_step(x, y, self.trainable_weights, w))
         self._reset_metrics()
         return logs if return_dict else _flat(logs)
@@ -399,7 +583,10 @@ class Trainer:
             return self._parallel_step(x, y, params, sample_weight)
         with step_buffers.reusing(self._step_buffers_for(x)), learning_phase(True):
             y_pred = self(self._inputs(x))
-            loss = self._total_loss(y, y_pred, sample_weight)  # its kernel's arrays kept too
+            if self._overrides("compute_loss"):
+                loss = self.compute_loss(x, y, y_pred, sample_weight)
+            else:
+                loss = self._total_loss(y, y_pred, sample_weight)  # its kernel's arrays kept too
         value = float(loss.data)
         if math.isfinite(value):  # else no update: the last good weights stay
             loss.backward()
@@ -647,13 +834,15 @@ class Trainer:
         steps run). A non-finite loss is counted (the epoch's loss becomes nan or inf, as
         Keras logs it) and stops training (no update from that step) with a warning naming
         where. `resume`: a restored backup's step and the epoch's loss and metrics so far."""
-        tracker = self.__dict__.setdefault("_loss_tracker", metrics_module.Mean("loss"))
+        tracker = self._tracker()
         tracker.reset_state()
         self._reset_metrics()
         start = 0
         if resume is not None:
             start = resume["step"]
             self._restore_progress(resume.get("progress"))
+        if self._overrides("train_step"):
+            return self._train_epoch_overridden(epoch, iterator, cbs, bar, interrupt, start)
         trainable = self.trainable_weights
         listening = bar is not None or cbs.wants_batches("train")
         step = start - 1
@@ -682,6 +871,26 @@ class Trainer:
             if self.stop_training:
                 break
         return self._logs(tracker.result()), step + 1 - start
+
+    def _train_epoch_overridden(self, epoch, iterator, cbs, bar, interrupt, start):
+        """_train_epoch with the model's own train_step: its logs are the batch's and the
+        last are the epoch's (Keras); `self.metrics` reset first."""
+        self.reset_metrics()
+        logs, step = {}, start - 1
+        for step, (xb, yb, wb) in enumerate(iterator, start):
+            if interrupt:
+                raise KeyboardInterrupt(
+                    f"fit interrupted before epoch {epoch + 1}, step {step + 1}; the weights "
+                    f"are those of the last step"
+                )
+            cbs.batch_begin("train", step)
+            logs = _step_logs(self.train_step(_step_data(xb, yb, wb)), f"{type(self).__name__}.train_step")
+            cbs.batch_end("train", step, logs)
+            if bar is not None:
+                bar.update(step + 1, logs)
+            if self.stop_training:
+                break
+        return dict(logs), step + 1 - start
 
     # ---- what BackupAndRestore saves and restores (callbacks.py) ---------------------------
     def _training_state(self, step=None) -> dict:
@@ -751,7 +960,10 @@ class Trainer:
     def _log_names(self, validates) -> list:
         """The names in each epoch's logs: the loss, the metrics and, when fit validates,
         their "val_" forms (callbacks may add their own, e.g. "learning_rate")."""
-        names = ["loss", *(metric.name for metric in self.compiled_metrics)]
+        if self._overrides("train_step") or self._overrides("test_step"):
+            names = [metric.name for metric in self.metrics]
+        else:
+            names = ["loss", *(metric.name for metric in self.compiled_metrics)]
         return names + [f"val_{name}" for name in names] if validates else names
 
     def _validation_logs(self, validation, batch_size, cbs) -> dict:
@@ -839,6 +1051,7 @@ class Trainer:
 
     def _evaluate_arrays(self, x, y, batch_size, w=None, cbs=callbacks_module.NO_CALLBACKS) -> dict:
         if distribution.active():  # each rank its share, the sums added over the ranks
+            self._refuse_overridden_steps("evaluate")
             return self._evaluate_shard(x, y, batch_size, w, cbs)
         batches = (
             (
@@ -852,6 +1065,8 @@ class Trainer:
 
     def _evaluate_batches(self, batches, cbs=callbacks_module.NO_CALLBACKS):
         """(The loss and metrics over the (x, y, sample_weight) batches, the batches read)."""
+        if self._overrides("test_step"):
+            return self._evaluate_overridden(batches, cbs)
         tracker = metrics_module.Mean("loss")
         self._reset_metrics()
         self.stop_evaluating = False
@@ -862,7 +1077,11 @@ class Trainer:
             for step, (xb, yb, wb) in enumerate(batches):
                 cbs.batch_begin("test", step)
                 y_pred = self(self._inputs(xb))
-                tracker.update_state(float(self._total_loss(yb, y_pred, wb).data), len(xb))
+                if self._overrides("compute_loss"):
+                    loss = self.compute_loss(xb, yb, y_pred, wb, training=False)
+                else:
+                    loss = self._total_loss(yb, y_pred, wb)
+                tracker.update_state(float(loss.data), len(xb))
                 self._update_metrics(yb, y_pred.data, wb)
                 if listening:
                     cbs.batch_end("test", step, self._logs(tracker.result()))
@@ -870,6 +1089,24 @@ class Trainer:
                     break
         logs = self._logs(tracker.result())
         self._reset_metrics()  # leave the training metrics' state to fit
+        cbs.call("on_test_end", logs)
+        return logs, step + 1
+
+    def _evaluate_overridden(self, batches, cbs):
+        """_evaluate_batches with the model's own test_step: the last step's logs."""
+        self.reset_metrics()
+        self.stop_evaluating = False
+        cbs.call("on_test_begin", {})
+        logs, step = {}, -1
+        with no_grad(), learning_phase(False), device.resident(self.weights):
+            for step, (xb, yb, wb) in enumerate(batches):
+                cbs.batch_begin("test", step)
+                logs = _step_logs(self.test_step(_step_data(xb, yb, wb)), f"{type(self).__name__}.test_step")
+                cbs.batch_end("test", step, logs)
+                if self.stop_evaluating:
+                    break
+        logs = dict(logs)
+        self.reset_metrics()
         cbs.call("on_test_end", logs)
         return logs, step + 1
 
@@ -913,13 +1150,14 @@ class Trainer:
     def _predict_batches(self, batches, cbs, x):
         """The outputs for the input batches, concatenated (a copy, never a view of x)."""
         listening = cbs.wants_batches("predict")
+        plain = not self._overrides("predict_step")
         self.stop_predicting = False
         outputs = []
         cbs.call("on_predict_begin", {})
         with no_grad(), learning_phase(False), device.resident(self.weights):
             for step, xb in enumerate(batches):
                 cbs.batch_begin("predict", step)
-                outputs.append(self._predict_batch(xb))
+                outputs.append(self._predict_batch(xb) if plain else self._predict_overridden(xb))
                 if listening:
                     cbs.batch_end("predict", step, {"outputs": outputs[-1]})
                 if self.stop_predicting:
@@ -936,6 +1174,11 @@ class Trainer:
     def _predict_batch(self, x) -> np.ndarray:
         """The model's outputs for one batch, as numpy (Sequential has a leaner path)."""
         return device.to_host(self(self._inputs(x)).data)
+
+    def _predict_overridden(self, x) -> np.ndarray:
+        """The outputs of the model's own predict_step for one batch, as numpy."""
+        out = self.predict_step((x,))
+        return np.asarray(device.to_host(out.data if isinstance(out, Tensor) else out))
 
     def predict_on_batch(self, x):
         """predict for one batch."""
@@ -977,6 +1220,7 @@ class Trainer:
 
     def _start_distributed_fit(self, batches, validation, epochs, initial_epoch):
         """fit's checks across ranks and rank 0's state copied to all (see _distributed_fit)."""
+        self._refuse_overridden_steps("fit")
         ranks = distribution.size()
         samples = len(batches.x) if hasattr(batches, "x") else None
         batch = getattr(batches, "batch_size", None)
@@ -1012,6 +1256,16 @@ class Trainer:
         for layer in self.iter_layers():
             if isinstance(getattr(layer, "_rng", None), np.random.Generator):
                 distribution.broadcast_random_state(layer._rng)
+
+    def _refuse_overridden_steps(self, where):
+        """A distributed fit or evaluate splits each batch and sums gradients and counts over
+        the ranks inside the built-in steps; an override would train each rank alone."""
+        overridden = [n for n in ("train_step", "test_step") if self._overrides(n)]
+        if overridden:
+            raise NotImplementedError(
+                f"{where}: model '{self.name}' overrides {overridden}; a distributed (MPI) fit or "
+                f"evaluate runs the built-in steps only (each batch split over the ranks)."
+            )
 
     def _parallel_signature(self) -> str:
         """A hash of what must be the same on every rank: the layers' classes and settings,
