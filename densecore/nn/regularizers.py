@@ -5,6 +5,7 @@ formulas (keras.regularizers):
     L2(l2)        l2 · Σ w²      (note: Keras has no factor ½)
     L1L2(l1, l2)  both
 
+`l1`, `l2` and `l1_l2` are the same classes under Keras's lowercase names.
 Called on a weight Tensor, a regularizer returns the penalty as a scalar Tensor of the
 graph (so that the loss's gradient includes it); a factor of 0 gives a constant 0.0. Each
 factor must be a finite number ≥ 0 (None means the default, as in Keras).
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..engine.tensor import Tensor
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
 
 
 def validate_float_arg(value, name, where="Regularizer"):
@@ -168,6 +169,11 @@ class L2(Regularizer):
     def get_config(self):
         return {"l2": self.l2}
 
+
+# Keras's lowercase exports: the classes themselves (keras.regularizers.l1 is L1, and so on).
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
 
 # Keras's names: each class by its name and in snake_case ("l1l2" too, as Keras's get takes it).
 ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}

@@ -198,11 +198,7 @@ def test_add_loss_method():
     assert len(layer.losses) == 1  # This is the loss created during the call above
 
 
-# (the same section, continued: split off so that the part above keeps running while this one
-# waits for Keras's lowercase alias `keras.regularizers.l2`)
-@pytest.mark.xfail(
-    strict=True, reason="AttributeError: module 'densecore.nn.regularizers' has no attribute 'l2'"
-)
+# (the same section, continued)
 def test_add_loss_method_kernel_regularizer_losses():
     class OuterLayerWithKernelRegularizer(dc.layers.Layer):
         def __init__(self):

@@ -225,3 +225,15 @@ def test_a_layer_non_trainable_weight_counts_with_assign_add():
     np.testing.assert_array_equal(layer(x).numpy(), [2.0, 2.0])
     np.testing.assert_array_equal(layer(x).numpy(), [4.0, 4.0])
     assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 1
+
+
+# ---- Keras's lowercase regularizer names (keras/api/regularizers/__init__.py) ---------------
+def test_lowercase_regularizers_are_keras_classes():
+    assert dc.regularizers.l1 is dc.regularizers.L1 and dc.regularizers.l2 is dc.regularizers.L2
+    assert dc.regularizers.l1_l2 is dc.regularizers.L1L2
+    # keras/src/regularizers/regularizers_test.py::test_l1_l2_get_config numbers
+    reg = dc.regularizers.l1_l2(l1=0.1, l2=0.2)
+    assert reg.get_config() == {"l1": 0.1, "l2": 0.2}
+    x = dc.Tensor(np.ones((2, 2), np.float32))
+    assert dc.regularizers.l2(1e-3)(x).item() == pytest.approx(4e-3)
+    assert dc.regularizers.l1()(x).item() == pytest.approx(0.04)
