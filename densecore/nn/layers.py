@@ -207,6 +207,34 @@ def _snake(name: str) -> str:
 check_activation = activations.check
 
 
+def _is_array(value) -> bool:
+    return isinstance(value, (Tensor, np.ndarray)) or device.is_device(value)
+
+
+def _nested(value) -> bool:
+    """Whether `value` is a structure of inputs (a tuple/list holding a Tensor or array,
+    possibly within further tuples/lists) rather than one array written as nested lists."""
+    return isinstance(value, (list, tuple)) and any(_is_array(v) or _nested(v) for v in value)
+
+
+def _tensors_in(value):
+    """The same structure, each array a Tensor (other leaves, such as None, as they are)."""
+    if isinstance(value, (list, tuple)) and _nested(value):
+        return type(value)(_tensors_in(v) for v in value)
+    return as_tensor(value) if _is_array(value) or isinstance(value, (list, tuple)) else value
+
+
+def _shapes_of(value):
+    """The structure of shapes (batch first, as None) of a structure of Tensors."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_shapes_of(v) for v in value)
+    return (None, *value.shape[1:]) if isinstance(value, Tensor) else None
+
+
+def _argument_names(args, kwargs) -> str:
+    return ", ".join([f"#{i + 1} ({type(a).__name__})" for i, a in enumerate(args)] + sorted(kwargs))
+
+
 class Layer:
     """Base class of every layer and of Model.
 
@@ -461,12 +489,32 @@ class Layer:
 
     _takes_list = False  # merge layers take a list of inputs (densecore.nn.merging)
 
-    def __call__(self, inputs, training=None):
+    def __call__(self, inputs, *args, training=None, **kwargs):
+        """Build the layer on its first call, then run `call`, as Keras's Layer.__call__.
+
+        `inputs` is a Tensor (or array-like), or a nested tuple/list of them (as the VAE's
+        `Sampling()((z_mean, z_log_var))`): `call` receives the same structure with each
+        array as a Tensor, and `build` the structure of their shapes. Further positional and
+        keyword arguments go to `call` as given (Keras's `layer(x, mask, training=...)`);
+        `training` goes only to a `call` that takes it, and also sets the learning phase of
+        the sublayers. On symbolic tensors (the functional API) a node is recorded instead;
+        there the inputs are the only arguments.
+        """
         if graph.is_symbolic(inputs):  # the functional API: record a node, compute nothing
+            if args or kwargs:
+                raise TypeError(
+                    f"{type(self).__name__} '{self.name}': called on symbolic tensors (the functional "
+                    f"API) with further arguments {_argument_names(args, kwargs)}; a functional "
+                    f"model's layers take their inputs only (call the layer on Tensors, e.g. in a "
+                    f"subclassed Model's call, to pass more)."
+                )
             return graph.symbolic_call(self, inputs)
         if self._takes_list and isinstance(inputs, (list, tuple)):
             x = [as_tensor(v) for v in inputs]
             shape = [(None, *v.shape[1:]) for v in x]
+        elif _nested(inputs):
+            x = _tensors_in(inputs)
+            shape = _shapes_of(x)
         else:
             x = as_tensor(inputs)
             shape = (None, *x.shape[1:])
@@ -476,9 +524,9 @@ class Layer:
         phase = contextlib.nullcontext() if training is None else learning_phase(training)
         with _forward_pass(self), phase:  # an explicit training= reaches the sublayers too
             if self._call_takes_training:
-                out = self.call(x, training=_phase.training)
+                out = self.call(x, *args, training=_phase.training, **kwargs)
             else:  # a call(self, inputs), as Keras's guides write them
-                out = self.call(x)
+                out = self.call(x, *args, **kwargs)
             if self.activity_regularizer is not None:  # per sample, as Keras 3
                 rows = out.shape[0] if out.ndim else 1
                 self.add_loss(self.activity_regularizer(out) * (1.0 / max(rows, 1)))

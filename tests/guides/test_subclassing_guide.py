@@ -387,9 +387,6 @@ class VariationalAutoEncoder(dc.Model):
         return reconstructed
 
 
-# Layer.__call__ turns its inputs into one Tensor, so `self.sampling((z_mean, z_log_var))`
-# (a tuple of Tensors) fails there.
-@pytest.mark.xfail(strict=True, reason="TypeError: Tensor: data must be numeric; received dtype object.")
 def test_end_to_end_variational_autoencoder():
     x_train = _digits(512)  # digits instead of MNIST: 64 features instead of 784
 

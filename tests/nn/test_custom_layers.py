@@ -237,3 +237,52 @@ def test_lowercase_regularizers_are_keras_classes():
     x = dc.Tensor(np.ones((2, 2), np.float32))
     assert dc.regularizers.l2(1e-3)(x).item() == pytest.approx(4e-3)
     assert dc.regularizers.l1()(x).item() == pytest.approx(0.04)
+
+
+# ---- Layer.__call__: nested inputs, extra arguments (keras/src/layers/layer_test.py) --------
+class AddPair(dc.layers.Layer):
+    def build(self, input_shape):
+        self.seen_shape = input_shape
+
+    def call(self, inputs):
+        a, (b, c) = inputs
+        return a + b * c
+
+
+def test_a_nested_tuple_of_tensors_reaches_call_and_build_as_it_was_given():
+    layer = AddPair()
+    out = layer((np.ones((2, 3), np.float32), (dc.Tensor(np.full((2, 3), 2.0)), np.full((2, 3), 3.0))))
+    np.testing.assert_array_equal(out.numpy(), np.full((2, 3), 7.0))
+    assert layer.seen_shape == ((None, 3), ((None, 3), (None, 3)))
+    # one array written as nested lists stays one Tensor
+    assert dc.layers.Dense(1, kernel_initializer="ones")([[1.0, 2.0]]).numpy().tolist() == [[3.0]]
+
+
+def test_extra_positional_and_keyword_arguments_go_to_call():
+    # layer_test.py::test_training_arg_value_resolution's pattern: layer(x, mask, training=...)
+    class Masked(dc.layers.Layer):
+        def call(self, inputs, mask=None, scale=1.0, training=None):
+            out = inputs * scale
+            if mask is not None:
+                out = out * dc.Tensor(np.asarray(mask, np.float32))
+            return out * (2.0 if training else 1.0)
+
+    layer = Masked()
+    x = np.ones((1, 3), np.float32)
+    np.testing.assert_array_equal(layer(x, [[1, 0, 1]], scale=3.0).numpy(), [[3.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(layer(x, [[1, 0, 1]], training=True).numpy(), [[2.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(layer(x, mask=None, training=False).numpy(), [[1.0, 1.0, 1.0]])
+
+    class NoTraining(dc.layers.Layer):
+        def call(self, inputs, scale):
+            return inputs * scale
+
+    np.testing.assert_array_equal(NoTraining()(x, 4.0, training=True).numpy(), [[4.0, 4.0, 4.0]])
+
+
+def test_symbolic_call_with_extra_arguments_is_refused_clearly():
+    inputs = dc.Input(shape=(3,))
+    with pytest.raises(TypeError, match=r"Dense 'd'.*symbolic tensors.*further arguments scale"):
+        dc.layers.Dense(2, name="d")(inputs, scale=2.0)
+    # the plain symbolic call still records a node
+    assert dc.layers.Dense(2)(inputs).shape == (None, 2)
