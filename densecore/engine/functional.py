@@ -16,7 +16,7 @@ from ..kernels import activations as row_kernels
 from ..kernels.checks import FLOAT_DTYPES
 from ..kernels.losses import sample_weights as _checked_weights
 from . import backend, device, step_buffers
-from .tensor import Tensor, _relu, _sigmoid, as_tensor, dense  # noqa: F401  (dense: the product node)
+from .tensor import Tensor, _relu, _sigmoid, as_tensor, dense, no_grad  # noqa: F401  (dense: the product node)
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): probabilities are clipped to [ε, 1 - ε]
 
@@ -233,17 +233,30 @@ ARRAY_ACTIVATIONS = {
 
 def activated(op, activation, *args) -> Tensor:
     """op(*args, activation) when the kernels fuse the activation into their epilogue (the
-    table in kernels/activations.py), else the activation's node after op(*args)."""
+    table in kernels/activations.py), else the activation's node after op(*args). A callable
+    `activation` (a function of yours on Tensors) is applied to op(*args), as its own nodes."""
+    if callable(activation):
+        return as_tensor(activation(op(*args)))
     if activation in row_kernels.FUSED:
         return op(*args, activation)
     return ACTIVATIONS[activation](op(*args))
 
 
 def activated_array(kernel, activation, *arrays):
-    """`activated` on plain arrays, for inference without a graph (`Layer._infer`)."""
+    """`activated` on plain arrays, for inference without a graph (`Layer._infer`); a
+    callable activation runs on a Tensor of them, without recording a graph."""
+    if callable(activation):
+        return apply_array(activation, kernel(*arrays))
     if activation in row_kernels.FUSED:
         return kernel(*arrays, activation)
     return ARRAY_ACTIVATIONS[activation](kernel(*arrays))
+
+
+def apply_array(fn, array):
+    """fn, a function on Tensors, applied to an array without a graph: an array back."""
+    with no_grad():
+        out = fn(Tensor(array))
+    return out.data if isinstance(out, Tensor) else np.asarray(out)
 
 
 # ---- losses -------------------------------------------------------------------------------

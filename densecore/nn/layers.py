@@ -64,7 +64,13 @@ def _forward_pass(layer):
 class _Activation:
     """The `activation` attribute of a layer: stored by its canonical name (None is
     "linear"), checked when set, so `layer.activation = "relu"` on a built layer takes
-    effect at its next call, as in Keras."""
+    effect at its next call, as in Keras.
+
+    A callable is taken too, as Keras does: densecore's own functions on Tensors
+    (`dc.engine.functional.relu`, ...) become their names, so they keep the fused kernels;
+    another (a function of yours on Tensors) is kept and applied as nodes after the product.
+    It is saved by name (`activation_name`) and a name that is not densecore's is found at
+    load among the registered functions and custom_objects (registry.lookup)."""
 
     def __set_name__(self, owner, name):
         self.slot = "_" + name
@@ -73,7 +79,38 @@ class _Activation:
         return self if layer is None else layer.__dict__.get(self.slot, "linear")
 
     def __set__(self, layer, value):
-        layer.__dict__[self.slot] = check_activation(value, f"{type(layer).__name__} '{layer.name}'")
+        where = f"{type(layer).__name__} '{layer.name}'"
+        if callable(value):
+            own = next((name for name, fn in F.ACTIVATIONS.items() if fn is value), None)
+            layer.__dict__[self.slot] = own or value
+            return
+        if isinstance(value, str) and value not in ACTIVATIONS:
+            found = registry.lookup(value)
+            if callable(found) and not isinstance(found, type):
+                layer.__dict__[self.slot] = found
+                return
+            short = value.rpartition(">")[2]
+            raise ValueError(
+                f"{where}: unknown activation {value!r}; expected one of {list(ACTIVATIONS)}, None, a "
+                f"function on Tensors, or the name of one of yours (register it with "
+                f"@densecore.saving.register_serializable() or pass custom_objects={{{short!r}: {short}}})"
+            )
+        layer.__dict__[self.slot] = check_activation(value, where)
+
+
+def activation_name(activation) -> str:
+    """How a layer's activation is saved: its name; a function of yours by the name it is
+    registered under, else its own `__name__` (a lambda cannot be found again: refused)."""
+    if isinstance(activation, str):
+        return activation
+    name = getattr(activation, "_registered_name", None) or getattr(activation, "__name__", None)
+    if not isinstance(name, str) or name == "<lambda>":
+        raise ValueError(
+            f"the activation {activation!r:.60} has no name to be saved under; use a named function "
+            f"(def), registered with @densecore.saving.register_serializable() or given at load "
+            f"in custom_objects."
+        )
+    return name
 
 
 ACTIVATIONS = activations.NAMES
@@ -732,13 +769,17 @@ class Dense(Layer):
             return f"the constraints of '{self.name}'"
         if self.input_shape is not None and len(self.input_shape) > 2:
             return f"Dense '{self.name}' on inputs of more than two axes"
+        if callable(self.activation):
+            return (
+                f"the activation {activation_name(self.activation)!r} of '{self.name}' (a function of yours)"
+            )
         return None
 
     def get_config(self):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": self.activation,
+            "activation": activation_name(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -921,13 +962,17 @@ class Activation(Layer):
         self.activation = activation
 
     def call(self, inputs, training=None):
+        if callable(self.activation):
+            return as_tensor(self.activation(inputs))
         return F.ACTIVATIONS[self.activation](inputs)
 
     def _infer(self, x):
+        if callable(self.activation):
+            return F.apply_array(self.activation, x)
         return F.ARRAY_ACTIVATIONS[self.activation](x)
 
     def get_config(self):
-        return {**super().get_config(), "activation": self.activation}
+        return {**super().get_config(), "activation": activation_name(self.activation)}
 
 
 @register
