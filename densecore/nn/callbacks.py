@@ -14,6 +14,7 @@ Where densecore differs from Keras, on purpose:
   only (every rank sees the same, reduced, logs and takes the same decisions).
 """
 
+import contextlib
 import csv
 import inspect
 import math
@@ -23,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from ..engine import distribution
+from ..engine import device, distribution
 from .schedules import LearningRateSchedule
 
 
@@ -489,6 +490,10 @@ class ModelCheckpoint(MonitorCallback):
             NaN or infinite value); when it is not logged, save with a warning.
         save_weights_only: save with `model.save_weights` rather than `model.save`.
         mode: "auto", "min" or "max" (see MonitorCallback).
+        save_freq: "epoch" (default: at the end of each epoch) or an integer N ≥ 1: after
+            every N batches, counted across epochs, as Keras 3 (the filepath may then name
+            `{batch}`, from 1; `monitor` is read from the batch's logs). On the cuda backend
+            the weights and the optimizer's state are copied to the host for the save.
         initial_value_threshold: with save_best_only, the value the first save must beat.
     """
 
@@ -500,14 +505,43 @@ class ModelCheckpoint(MonitorCallback):
         save_best_only=False,
         save_weights_only=False,
         mode="auto",
+        save_freq="epoch",
         initial_value_threshold=None,
     ):
         super().__init__(monitor, mode, baseline=initial_value_threshold)
+        if save_freq != "epoch" and (
+            not isinstance(save_freq, (int, np.integer)) or isinstance(save_freq, bool) or save_freq < 1
+        ):
+            raise ValueError(
+                f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are 'epoch' or integer "
+                f"values (at least 1)"
+            )
+        self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
+        self._batches_seen_since_last_saving, self._last_batch_seen, self._current_epoch = 0, -1, 0
         self._backup_fields = ("best",)
         self.filepath = os.fspath(filepath)
         self._placeholders = _placeholders("ModelCheckpoint", self.filepath)
         self.verbose = verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._should_save_on_batch(batch):
+            self._save(self._current_epoch, batch, logs or {})
+
+    def _should_save_on_batch(self, batch) -> bool:
+        """Keras's count: every save_freq batches seen, across epochs (batch restarts at 0)."""
+        if self.save_freq == "epoch":
+            return False
+        added = batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
+        self._batches_seen_since_last_saving += added
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            return True
+        return False
 
     def _fit_will_log(self, names):
         for name in self._placeholders:
@@ -525,8 +559,11 @@ class ModelCheckpoint(MonitorCallback):
                 )
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        path = self._path(epoch, logs)
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs or {})
+
+    def _save(self, epoch, batch, logs):
+        path = self._path(epoch, logs, batch)
         if self.save_best_only and not self._should_save(epoch, logs, path):
             return
         if not distribution.is_chief():  # (every rank decided alike: it saw the same logs)
@@ -536,14 +573,18 @@ class ModelCheckpoint(MonitorCallback):
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        if self.save_weights_only:
-            self.model.save_weights(path)
-        else:
-            self.model.save(path)
+        with _on_host(self.model):  # within an epoch on cuda, the weights live on the device
+            if self.save_weights_only:
+                self.model.save_weights(path)
+            else:
+                self.model.save(path)
 
-    def _path(self, epoch, logs) -> str:
+    def _path(self, epoch, logs, batch=None) -> str:
+        named = {**logs, "epoch": epoch + 1}
+        if batch is not None and "batch" not in logs:
+            named["batch"] = batch + 1
         try:
-            return self.filepath.format(**{**logs, "epoch": epoch + 1})
+            return self.filepath.format(**named)
         except KeyError as exc:
             raise KeyError(
                 f'Failed to format this callback filepath: "{self.filepath}". Reason: the '
@@ -578,6 +619,28 @@ class ModelCheckpoint(MonitorCallback):
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
         return False
+
+
+@contextlib.contextmanager
+def _on_host(model):
+    """Within the block, the model's weights and its optimizer's state that live on the
+    device (cuda, during an epoch) are host copies; the device arrays are put back after."""
+    swapped = []
+    for w in model.weights:
+        if device.is_device(w.data):
+            swapped.append((w.__dict__, "data", w.data))
+            w.data = device.to_host(w.data)
+    optimizer = getattr(model, "optimizer", None)
+    for state in getattr(optimizer, "_state", {}).values():
+        for slot, array in list(state.items()):
+            if device.is_device(array):
+                swapped.append((state, slot, array))
+                state[slot] = device.to_host(array)
+    try:
+        yield
+    finally:
+        for where, key, array in swapped:
+            where[key] = array
 
 
 def _set_learning_rate(owner, optimizer, value):

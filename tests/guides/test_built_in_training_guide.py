@@ -449,10 +449,7 @@ def test_checkpointing_models(data):
     assert os.path.exists("mymodel_1.keras")
 
 
-# (the same section, continued: split off so that the part above keeps running)
-@pytest.mark.xfail(
-    strict=True, reason="TypeError: ModelCheckpoint.__init__() got an unexpected keyword argument 'save_freq'"
-)
+# (the same section, continued)
 def test_checkpointing_models_fault_tolerance(data):
     x_train, y_train = data[0], data[1]
 

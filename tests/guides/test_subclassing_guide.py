@@ -18,7 +18,6 @@ One test per section of the guide, in the guide's order.
 """
 
 import numpy as np
-import pytest
 
 import densecore as dc
 
@@ -218,8 +217,6 @@ def test_add_loss_method_kernel_regularizer_losses():
     np.testing.assert_allclose(float(layer.losses[0].item()), 1e-3 * np.sum(kernel**2), rtol=1e-5)
 
 
-# (the first compile/fit, with loss="mse", runs; compile(optimizer="adam") without a loss is refused)
-@pytest.mark.xfail(strict=True, reason="ValueError: compile: a loss is required, e.g. loss='mse'.")
 def test_add_loss_works_with_fit():
     inputs = dc.Input(shape=(3,))
     outputs = ActivityRegularizationLayer()(inputs)

@@ -286,3 +286,46 @@ def test_symbolic_call_with_extra_arguments_is_refused_clearly():
         dc.layers.Dense(2, name="d")(inputs, scale=2.0)
     # the plain symbolic call still records a node
     assert dc.layers.Dense(2)(inputs).shape == (None, 2)
+
+
+# ---- ModelCheckpoint(save_freq=int) (keras/src/callbacks/model_checkpoint_test.py) ---------
+def _checkpoint_model():
+    dc.set_seed(0)
+    model = dc.Sequential([dc.Input((4,)), dc.layers.Dense(5, activation="relu"), dc.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    return model, rng.random((30, 4)).astype(np.float32), rng.random((30, 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize("weights_only", [False, True])
+def test_model_checkpoint_integer_save_freq_counts_batches_across_epochs(tmp_path, weights_only):
+    # Case 8a/8b: 30 samples, batch_size 6: 5 batches an epoch, save_freq=15 saves every 3 epochs
+    model, x, y = _checkpoint_model()
+    filepath = str(tmp_path / "checkpoint.epoch{epoch:02d}.dc")
+    cb = dc.callbacks.ModelCheckpoint(filepath, save_freq=15, save_weights_only=weights_only)
+    model.fit(x, y, batch_size=6, validation_data=(x, y), callbacks=[cb], epochs=10, verbose=0)
+    saved = [epoch for epoch in range(1, 11) if (tmp_path / f"checkpoint.epoch{epoch:02d}.dc").exists()]
+    assert saved == [3, 6, 9]
+
+
+def test_model_checkpoint_save_freq_names_the_batch(tmp_path):
+    # Case 10a: batch_size 15, save_freq=1: epoch{e}batch{b} for b in 1, 2
+    model, x, y = _checkpoint_model()
+    filepath = str(tmp_path / "checkpoint.epoch{epoch:02d}batch{batch:02d}.dc")
+    cb = dc.callbacks.ModelCheckpoint(filepath, save_freq=1)
+    model.fit(x, y, batch_size=15, callbacks=[cb], epochs=5, verbose=0)
+    for epoch in range(1, 6):
+        for batch in (1, 2):
+            assert (tmp_path / f"checkpoint.epoch{epoch:02d}batch{batch:02d}.dc").exists()
+    loaded = dc.load_model(tmp_path / "checkpoint.epoch05batch02.dc")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_model_checkpoint_save_freq_is_checked():
+    # Case 9
+    with pytest.raises(ValueError, match="Unrecognized save_freq"):
+        dc.callbacks.ModelCheckpoint("m.dc", save_freq="invalid_save_freq")
+    with pytest.raises(ValueError, match="Unrecognized save_freq"):
+        dc.callbacks.ModelCheckpoint("m.dc", save_freq=0)
+    assert dc.callbacks.ModelCheckpoint("m.dc", save_freq="epoch").save_freq == "epoch"
+    assert dc.callbacks.ModelCheckpoint("m.dc", save_freq=3).save_freq == 3
