@@ -89,7 +89,12 @@ def _custom_model_helpers():
     return CustomLayer, custom_fn, get_model, train_model
 
 
-@pytest.mark.xfail(strict=True, reason="AttributeError: module 'densecore.nn.saving' has no attribute 'get_custom_objects'")
+# load_model does not find the guide's registered CustomLayer inside a functional model.
+@pytest.mark.xfail(
+    strict=True,
+    reason="ValueError: load_model: cannot load 'custom_model.keras': config (Functional): ValueError: "
+    "Unknown layer class 'CustomLayer': register it with @densecore.layers.register or pass custom_objects",
+)
 def test_custom_objects_registering():
     CustomLayer, custom_fn, get_model, train_model = _custom_model_helpers()
     test_input = np.random.random((4, 4))
@@ -105,7 +110,6 @@ def test_custom_objects_registering():
     np.testing.assert_allclose(model.predict(test_input), reconstructed_model.predict(test_input))
 
 
-@pytest.mark.xfail(strict=True, reason="AttributeError: module 'densecore.nn.saving' has no attribute 'get_custom_objects'")
 def test_custom_objects_passing_to_load_model():
     CustomLayer, custom_fn, get_model, train_model = _custom_model_helpers()
     test_input = np.random.random((4, 4))
@@ -125,7 +129,12 @@ def test_custom_objects_passing_to_load_model():
     np.testing.assert_allclose(model.predict(test_input), reconstructed_model.predict(test_input))
 
 
-@pytest.mark.xfail(strict=True, reason="AttributeError: module 'densecore.nn.saving' has no attribute 'get_custom_objects'")
+# load_model does not find CustomLayer from the custom_object_scope inside a functional model.
+@pytest.mark.xfail(
+    strict=True,
+    reason="ValueError: load_model: cannot load 'custom_model.keras': config (Functional): ValueError: "
+    "Unknown layer class 'CustomLayer': register it with @densecore.layers.register or pass custom_objects",
+)
 def test_custom_objects_using_a_custom_object_scope():
     CustomLayer, custom_fn, get_model, train_model = _custom_model_helpers()
     test_input = np.random.random((4, 4))
@@ -314,13 +323,17 @@ def test_transfer_learning_example():
     model = dc.Sequential(extracted_layers)
     model.summary()
     assert model.predict(np.ones((2, 64))).shape == (2, 5)
-    np.testing.assert_array_equal(model.layers[-2].get_weights()[0], functional_model.layers[-2].get_weights()[0])
+    np.testing.assert_array_equal(
+        model.layers[-2].get_weights()[0], functional_model.layers[-2].get_weights()[0]
+    )
 
 
 # ---- Appendix: Handling custom objects ---------------------------------------------------
 @dc.saving.register_keras_serializable(package="MyLayers", name="KernelMult")
 class MyDense(dc.layers.Layer):
-    def __init__(self, units, *, kernel_regularizer=None, kernel_initializer=None, nested_model=None, **kwargs):
+    def __init__(
+        self, units, *, kernel_regularizer=None, kernel_initializer=None, nested_model=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.hidden_units = units
         self.kernel_regularizer = kernel_regularizer
@@ -353,7 +366,12 @@ class MyDense(dc.layers.Layer):
         return inputs @ self.kernel  # ops.matmul(inputs, self.kernel)
 
 
-@pytest.mark.xfail(strict=True, reason="AttributeError: module 'densecore.nn.layers' has no attribute 'serialize'")
+# layers.deserialize does not find the guide's MyDense (the error below).
+@pytest.mark.xfail(
+    strict=True,
+    reason="ValueError: layers.deserialize: unknown layer class 'MyDense'; register it with "
+    "@densecore.saving.register_serializable() or pass custom_objects.",
+)
 def test_defining_the_config_methods():
     layer = MyDense(units=16, kernel_regularizer="l1", kernel_initializer="ones")
     layer3 = MyDense(units=64, nested_model=layer)
