@@ -171,13 +171,19 @@ def serialize(layer) -> dict:
     return {
         "module": "densecore.layers" if builtin else None,
         "class_name": cls.__name__,
-        "config": layer.get_config(),
+        "config": {  # layers held in the config are serialized too (Keras's recursion)
+            key: serialize(value) if isinstance(value, Layer) else value
+            for key, value in layer.get_config().items()
+        },
         "registered_name": cls.__name__ if builtin else registry.get_registered_name(cls),
     }
 
 
 def deserialize(config, custom_objects=None):
-    """The layer `serialize` described (a class of yours: registered, or in custom_objects)."""
+    """The layer `serialize` described (a class of yours: registered, or in custom_objects);
+    a layer given as it is comes back unchanged."""
+    if isinstance(config, Layer):
+        return config
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
         raise ValueError(
             f"layers.deserialize: expected {{'class_name': ..., 'config': {{...}}}}; received {config!r:.80}"

@@ -172,6 +172,8 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
 
     def call(self, y_true, y_pred):
+        y_true = y_true if isinstance(y_true, Tensor) else np.asarray(y_true)
+        y_true, y_pred = F._same_rank(y_true, as_tensor(y_pred))  # (N,) against (N, 1), as Keras
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict:

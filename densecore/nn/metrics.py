@@ -34,6 +34,7 @@ import numpy as np
 
 from ..engine import backend, device
 from ..engine import functional as F
+from ..engine.tensor import Tensor
 from . import losses as losses_module
 from . import registry
 from .losses import _snake
@@ -300,6 +301,8 @@ class Metric(metaclass=_MetricType):
 
     def _add(self, values, sample_weight=None):
         """Keras's Mean.update_state: Σ w v into total, Σ w into count (see the module)."""
+        if isinstance(values, Tensor):  # a Tensor (a loss) counts as its values
+            values = values.data
         if np.ndim(values) == 0 and np.ndim(sample_weight) == 0:  # one number (fit's loss)
             w = 1.0 if sample_weight is None else float(sample_weight)
             self.total += float(values) * w

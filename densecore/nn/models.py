@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine import device
 from ..engine.tensor import Tensor, as_tensor, no_grad
-from . import graph, merging, saving  # noqa: F401  (merging: registers the merge layers)
+from . import graph, merging, registry, saving  # noqa: F401  (merging: registers the merge layers)
 from . import inputs as inputs_module
 from .layers import (
     ALL,
@@ -828,7 +828,12 @@ def _is_shape_list(shape) -> bool:
 
 def _layer_class(class_name, custom_objects=None):
     """The layer or model class of that name: custom_objects, registered layers, models."""
-    cls = (custom_objects or {}).get(class_name) or ALL.get(class_name) or MODELS.get(class_name)
+    cls = (
+        (custom_objects or {}).get(class_name)
+        or ALL.get(class_name)
+        or registry.lookup(class_name)
+        or MODELS.get(class_name)
+    )
     if cls is None:
         raise ValueError(
             f"Unknown layer class {class_name!r}: register it with @densecore.layers.register "
@@ -850,7 +855,11 @@ def model_from_json(json_string, custom_objects=None):
     spec = json.loads(json_string)
     if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
         raise ValueError("model_from_json: expected the JSON of model.to_json() ({'class_name', 'config'}).")
-    cls = (custom_objects or {}).get(spec["class_name"]) or MODELS.get(spec["class_name"])
+    cls = (
+        (custom_objects or {}).get(spec["class_name"])
+        or registry.lookup(spec["class_name"])
+        or MODELS.get(spec["class_name"])
+    )
     if cls is None:
         raise ValueError(
             f"model_from_json: model class {spec['class_name']!r} is not defined here; define it "

@@ -52,11 +52,7 @@ def register_serializable(package: str = "Custom", name: str = None):
         if not isinstance(own, str) or not own:
             raise ValueError(f"register_serializable: cannot name {obj!r}; pass name=.")
         full = f"{package}>{own}"
-        if _REGISTERED.get(full, obj) is not obj:
-            raise ValueError(
-                f"register_serializable: {full!r} is already registered to {_REGISTERED[full]!r}."
-            )
-        _REGISTERED[full] = _REGISTERED[own] = obj
+        _REGISTERED[full] = _REGISTERED[own] = obj  # a second registration replaces the first, as in Keras
         obj._registered_name = full
         return obj
 

@@ -17,19 +17,10 @@ xfail(strict) with the error densecore raises.
 """
 
 import numpy as np
-import pytest
 
 import densecore as dc
 
 layers = dc.layers
-
-# The lower-level section counts the loss Tensor in its own dc.metrics.Mean, whose update_state
-# takes numbers and arrays only (fit's own loss tracker takes Tensors).
-MEAN_OF_A_TENSOR = pytest.mark.xfail(
-    strict=True,
-    reason="TypeError: float() argument must be a string or a real number, not 'Tensor' "
-    "(dc.metrics.Mean.update_state(loss) with a densecore Tensor)",
-)
 
 
 def _data(n=256, sample_weight=False):
@@ -86,7 +77,6 @@ def test_a_first_simple_example():
 
 
 # ---- Going lower-level -------------------------------------------------------------------
-@MEAN_OF_A_TENSOR
 def test_going_lower_level():
     class CustomModel(dc.Model):
         def __init__(self, *args, **kwargs):

@@ -318,16 +318,19 @@ def test_weighted_loss_is_keras_sum_over_batch_size_everywhere():
     assert np.isclose(model.train_on_batch(x, y, sample_weight=w)[0], want, rtol=1e-5)
 
 
-def test_weights_need_a_loss_that_takes_them():
+def test_a_plain_loss_function_takes_sample_weights_as_keras():
+    """Keras wraps a loss function in LossFunctionWrapper, which applies sample_weight
+    itself (sum_over_batch_size): a function that knows nothing of weights gives the same
+    weighted loss as the built-in mse."""
     x, y = data(16)
-    model = dc.Sequential([Dense(1)])
-    model.compile("sgd", lambda t, p: dc.functional.mean_squared_error(t, p))
-    with pytest.raises(TypeError, match="takes no sample_weight"):
-        model.fit(x, y, sample_weight=np.ones(16), verbose=0)
-    model.compile(
-        "sgd", lambda t, p, sample_weight=None: dc.functional.mean_squared_error(t, p, sample_weight)
-    )
-    model.fit(x, y, sample_weight=np.ones(16), verbose=0)
+    w = np.linspace(0.0, 2.0, 16)
+    losses = []
+    for loss in ("mse", lambda t, p: ((p - t) ** 2).mean(axis=-1)):
+        dc.set_seed(0)
+        model = dc.Sequential([Dense(1)])
+        model.compile(dc.optimizers.SGD(0.0), loss)
+        losses.append(model.fit(x, y, sample_weight=w, batch_size=16, verbose=0).history["loss"][0])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
 
 
 def test_weighted_metrics_count_each_sample_its_weight():
