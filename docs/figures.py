@@ -1,0 +1,241 @@
+"""Render the figures of docs/tour.md and README.md to PNG files under docs/figures/.
+
+    pip install matplotlib        # or: pip install densecore[plot]
+    python docs/figures.py        # about a minute on a 2-core machine; --out DIR writes elsewhere,
+                                  # --quick draws the same figures from fewer points (a smoke test)
+
+Four figures, each from the code the tour runs:
+
+    loss_curve.png         the article's SimpleNet on breast cancer: loss per epoch
+    accuracy_vs_rank.png   low-rank (SVD) compression of a digits MLP: test accuracy against rank
+    accuracy_vs_bits.png   integer quantization of the same MLP: test accuracy against bits
+    roofline.png           this machine's measured ceilings, with the dense kernel's shapes on them
+
+The first three are deterministic (dc.set_seed); the roofline is a measurement, so its title
+names the CPU and the date it was taken on.
+"""
+
+import argparse
+import datetime
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "docs", "figures")
+FIGURES = ("loss_curve.png", "accuracy_vs_rank.png", "accuracy_vs_bits.png", "roofline.png")
+
+RANKS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+BITS = (2, 3, 4, 5, 6, 7, 8)
+ROOFLINE_SHAPES = ((1, 4096, 4096), (32, 784, 256), (128, 784, 256), (256, 1024, 1024), (1024, 1024, 1024))
+QUICK = {"ranks": (2, 16), "bits": (3, 8), "shapes": ((1, 512, 512), (64, 256, 256))}
+
+
+def loss_curve(dc, plt, path):
+    """The article's model (README's SimpleNet), 30 epochs, loss on the training and test sets."""
+    (x_train, y_train), (x_test, y_test) = dc.datasets.load_breast_cancer()
+    x_train, x_test = dc.datasets.standardize(x_train, x_test)
+
+    class SimpleNet(dc.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense1 = dc.layers.Dense(10, activation="relu")
+            self.dense2 = dc.layers.Dense(1, activation="sigmoid")
+
+        def call(self, inputs):
+            return self.dense2(self.dense1(inputs))
+
+    dc.set_seed(0)
+    model = SimpleNet()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(
+        x_train, y_train, epochs=30, batch_size=32, validation_data=(x_test, y_test), verbose=0
+    ).history
+    epochs = range(1, len(history["loss"]) + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.plot(epochs, history["loss"], "o-", ms=3, label="training loss")
+    ax.plot(epochs, history["val_loss"], "s--", ms=3, label="test loss")
+    ax.set(xlabel="epoch", ylabel="binary cross-entropy", ylim=(0, None))
+    ax.set_title(
+        "SimpleNet (30-10-1) on breast cancer: test accuracy %.1f%%" % (100 * history["val_accuracy"][-1])
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, plt, path)
+
+
+def digits_model(dc):
+    """The tour's digits MLP, 64-128-10, trained 10 epochs."""
+    (x, y), (x_test, y_test) = dc.datasets.load_digits()
+    x, x_test = dc.datasets.standardize(x, x_test)
+    dc.set_seed(0)
+    model = dc.Sequential(
+        [dc.layers.Dense(128, activation="relu"), dc.layers.Dense(10, activation="softmax")]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=10, verbose=0)
+    return model, (x, y), (x_test, y_test)
+
+
+def accuracy_vs_rank(dc, plt, path, trained, ranks=RANKS):
+    """dc.compress.low_rank on the first layer (64 × 128) at each rank, then 2 epochs of fine-tuning."""
+    model, (x, y), (x_test, y_test) = trained
+    first = model.layers[0].name
+    dense_accuracy = model.evaluate(x_test, y_test)[1]
+    dense_params = model.layers[0].count_params()
+    before, after, params = [], [], []
+    for rank in ranks:
+        dc.set_seed(0)
+        small = dc.compress.low_rank(model, rank=rank, layers=[first], verbose=0)
+        before.append(small.evaluate(x_test, y_test)[1])
+        small.fit(x, y, epochs=2, verbose=0)
+        after.append(small.evaluate(x_test, y_test)[1])
+        params.append(small.layers[0].count_params())
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.plot(ranks, before, "o-", label="right after the SVD")
+    ax.plot(ranks, after, "s-", label="after 2 epochs of fine-tuning")
+    ax.axhline(dense_accuracy, color="k", ls=":", label=f"dense ({dense_params:,} parameters)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ranks, [f"{r}\n{p:,}" for r, p in zip(ranks, params)], fontsize=7)
+    ax.set(xlabel="rank r (and the layer's parameters, r·(64 + 128) + 128)", ylabel="test accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title("Low rank: digits MLP 64-128-10, first layer factored")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    _save(fig, plt, path)
+
+
+def accuracy_vs_bits(dc, plt, path, trained, bits_list=BITS):
+    """dc.quantize (post-training, calibrated) and dc.quantize_aware (3 epochs of QAT) per bit width."""
+    model, (x, y), (x_test, y_test) = trained
+    float_accuracy = model.evaluate(x_test, y_test)[1]
+    ptq, qat = [], []
+    for bits in bits_list:
+        ptq.append(dc.quantize(model, num_bits=bits, calibration_data=x).evaluate(x_test, y_test)[1])
+        dc.set_seed(0)
+        aware = dc.quantize_aware(model, num_bits=bits)
+        aware.fit(x, y, epochs=3, verbose=0)
+        qat.append(aware.convert().evaluate(x_test, y_test)[1])
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.plot(bits_list, ptq, "o-", label="post-training")
+    ax.plot(bits_list, qat, "s-", label="quantization-aware (3 epochs)")
+    ax.axhline(float_accuracy, color="k", ls=":", label="float32")
+    ax.set(xlabel="bits per weight and activation", ylabel="test accuracy", ylim=(0, 1), xticks=bits_list)
+    ax.set_title("Integer quantization: digits MLP 64-128-10")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    _save(fig, plt, path)
+
+
+def roofline(dc, plt, path, shapes=ROOFLINE_SHAPES, quick=False):
+    """Peaks measured now (numpy's sgemm, a streaming copy) and the cpu kernel timed at each shape
+    as `python -m benchmarks dense` does (validated first, interleaved rounds, pauses between
+    libraries); each point is its best round, as each ceiling is its best block."""
+    from densecore.benchmarks import dense, method
+
+    facts = method.machine_facts()
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if busy > 0.5 * (os.cpu_count() or 1):
+        print(f"roofline: load average {busy:.1f} on {os.cpu_count()} cores: other work lowers the points")
+    before = method.measure_peaks(quick)
+    wanted = ("forward/cpu", "backward/cpu", "forward/numpy")
+    cases = [(shape, c) for shape in shapes for c in dense.cases(shape, ["cpu"]) if c.name in wanted]
+    # every shape in the same rounds, so that a busy spell of the host lowers no shape alone
+    method.measure([c for _, c in cases], rounds=1 if quick else 7)
+    points = []  # (candidate name, shape, FLOPs per byte, GFLOP/s)
+    for shape, c in cases:
+        if c.status != "ok":
+            raise RuntimeError(f"{c.name} at {shape}: {c.status}")
+        flops, traffic = dense.counts(shape, c.name.split("/")[0])
+        best = min(c.samples)  # the best block, as measure_peaks takes for the ceilings
+        points.append((c.name, shape, flops / traffic, flops / best / 1e9))
+        print("roofline: %-13s %4d×%4d×%4d %6.1f FLOP/byte %6.1f GFLOP/s" % (c.name, *shape, *points[-1][2:]))
+    after = method.measure_peaks(quick)  # the ceilings: the best of before and after the points
+    peaks = {key: max(before[key], after[key]) for key in ("gflops", "gbytes_per_s")}
+    print("roofline: sgemm %(gflops).0f GFLOP/s, copy %(gbytes_per_s).1f GB/s" % peaks)
+    ridge = peaks["gflops"] / peaks["gbytes_per_s"]
+    intensity = [0.1 * 1.2**i for i in range(70)]
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    ax.plot(intensity, [min(peaks["gflops"], peaks["gbytes_per_s"] * i) for i in intensity], "k-", lw=1.5)
+    ax.annotate(
+        f"copy {peaks['gbytes_per_s']:.0f} GB/s", (0.12, 0.12 * peaks["gbytes_per_s"] * 1.3), fontsize=8
+    )
+    ax.annotate(
+        f"numpy sgemm {peaks['gflops']:.0f} GFLOP/s", (6000, peaks["gflops"] * 0.82), fontsize=8, ha="right"
+    )
+    nominal = method.nominal_peak(facts)
+    if nominal:
+        ax.axhline(nominal / 1e9, color="k", ls="--", lw=0.8)
+        ax.annotate(
+            f"FMA peak at the nominal clock {nominal / 1e9:.0f}",
+            (0.12, nominal / 1e9 * 1.07),
+            fontsize=8,
+        )
+    ax.axvline(ridge, color="grey", ls=":", lw=1)
+    styles = {  # drawn in this order: the squares under the dots, so that both show
+        "backward/cpu": dict(marker="s", ms=9, color="C1", label="densecore cpu, backward"),
+        "forward/cpu": dict(marker="o", ms=6, color="C0", label="densecore cpu, forward"),
+        "forward/numpy": dict(
+            marker="o", ms=8, color="C2", mfc="none", mew=1.5, label="numpy (BLAS), forward"
+        ),
+    }
+    for name, style in styles.items():
+        rows = [p for p in points if p[0] == name]
+        ax.plot([r[2] for r in rows], [r[3] for r in rows], ls="none", **style)
+    for name, shape, x_value, _ in points:
+        if name == "forward/cpu":  # each shape's name above its column, outside the plot
+            label = "%d×%d×%d" % shape
+            ax.text(
+                x_value, 1.01, label, transform=ax.get_xaxis_transform(), rotation=90, fontsize=7, ha="center"
+            )
+    ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP per byte moved)", ylabel="GFLOP/s")
+    ax.set_xlim(0.08, 8000)
+    ax.set_ylim(1, max(peaks["gflops"], (nominal or 0) / 1e9) * 1.8)
+    simd = facts.get("simd", [])
+    simd = "AVX-512" if "avx512f" in simd else "AVX2" if "avx2" in simd else "no AVX2"
+    cpu = ", ".join(filter(None, [facts.get("llvm_cpu"), simd]))
+    ax.set_title(
+        f"Roofline, {facts['cpu']} ({cpu}), {facts['numba_threads']} threads, "
+        f"{datetime.date.today():%Y-%m-%d}\n"
+        "left of the dotted ridge memory-bound, right compute-bound; shapes N×K×M",
+        fontsize=9,
+        pad=72,  # room for the shapes' names
+    )
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right", fontsize=8)
+    _save(fig, plt, path)
+
+
+def _save(fig, plt, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print("wrote", os.path.relpath(path))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=OUT, help="folder for the PNG files (default: docs/figures)")
+    parser.add_argument("--quick", action="store_true", help="fewer points: a smoke test, not for docs/")
+    args = parser.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sys.path.insert(0, ROOT)  # render this checkout's code, whatever else is installed
+    import densecore as dc
+
+    os.makedirs(args.out, exist_ok=True)
+    start = time.perf_counter()
+    loss_curve(dc, plt, os.path.join(args.out, FIGURES[0]))
+    trained = digits_model(dc)
+    options = QUICK if args.quick else {"ranks": RANKS, "bits": BITS, "shapes": ROOFLINE_SHAPES}
+    accuracy_vs_rank(dc, plt, os.path.join(args.out, FIGURES[1]), trained, options["ranks"])
+    accuracy_vs_bits(dc, plt, os.path.join(args.out, FIGURES[2]), trained, options["bits"])
+    roofline(dc, plt, os.path.join(args.out, FIGURES[3]), options["shapes"], args.quick)
+    print(f"{len(FIGURES)} figures in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
