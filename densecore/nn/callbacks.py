@@ -156,6 +156,10 @@ _BATCH_HOOKS = {
 
 
 def _overrides(callback, hooks) -> bool:
+    """Whether the callback has batch hooks of its own (it may also say, per instance, that
+    it ignores them: `_batch_hooks_idle`, e.g. a ModelCheckpoint that saves per epoch)."""
+    if getattr(callback, "_batch_hooks_idle", False):
+        return False
     return any(
         getattr(type(callback), hook) is not getattr(Callback, hook) or hook in vars(callback)
         for hook in hooks
@@ -517,6 +521,7 @@ class ModelCheckpoint(MonitorCallback):
                 f"values (at least 1)"
             )
         self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
+        self._batch_hooks_idle = self.save_freq == "epoch"  # the step loop then skips its logs
         self._batches_seen_since_last_saving, self._last_batch_seen, self._current_epoch = 0, -1, 0
         self._backup_fields = ("best",)
         self.filepath = os.fspath(filepath)
@@ -1005,6 +1010,7 @@ class BackupAndRestore(Callback):
             )
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
+        self._batch_hooks_idle = self.save_freq == "epoch"  # the step loop then skips its logs
         self.delete_checkpoint = delete_checkpoint
         self._path = os.path.join(self.backup_dir, "backup.dc")
         self._callbacks = []
