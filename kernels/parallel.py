@@ -43,7 +43,7 @@ def serial(kernel):
     twin.__module__ = fn.__module__
     twin.__doc__ = fn.__doc__
     options = {k: v for k, v in kernel.targetoptions.items() if k not in ("parallel", "nopython")}
-    return njit(**options)(twin)
+    return njit(cache=True, **options)(twin)  # (the dispatcher's targetoptions do not hold `cache`)
 
 
 def choose(kernel, big: bool = True):
