@@ -99,7 +99,18 @@ def _host_features():
 
 def host_paths(features=None):
     """The paths this CPU can run, fastest first (llvmlite's host features: '+avx512vnni'…)."""
-    flags = set((features if features is not None else _host_features()).split(","))
+    if features is None:
+        return _host_paths()
+    return _paths_of(features)
+
+
+@functools.cache
+def _host_paths():
+    return _paths_of(_host_features())  # (read once: choose_path runs on every call)
+
+
+def _paths_of(features: str) -> list:
+    flags = set(features.split(","))
     has = {name[1:] for name in flags if name.startswith("+")}
     ok = {"portable"}
     if "avx2" in has:
