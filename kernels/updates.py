@@ -27,6 +27,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from . import parallel
 from .checks import FLOAT_DTYPES
 
 __all__ = [
@@ -150,7 +151,7 @@ def adagrad_update(w, g, acc, lr, epsilon, decay=0.0):
 def _run(loop, w, *args):
     """The parallel loop, or its serial twin when w fits in one chunk: a parallel launch
     costs more than updating a bias (the same bits either way: elementwise)."""
-    (loop if w.size > CHUNK else _SERIAL[loop])(w, *args)
+    parallel.choose(loop, w.size > CHUNK)(w, *args)
 
 
 # ---- the steps: one element each, plain Python, compiled by every backend ----------------
@@ -342,6 +343,4 @@ def _adagrad(w, g, acc, scalars):
             _adagrad_step(wc, gc, ac, i, lr, epsilon, decay, v_max)
 
 
-# The same loops compiled without threads (prange runs as range), for small parameters.
-_LOOPS = (_sgd, _adam, _rmsprop, _adamax, _nadam, _adagrad)
-_SERIAL = {loop: njit(cache=True, error_model="numpy")(loop.py_func) for loop in _LOOPS}
+_LOOPS = (_sgd, _adam, _rmsprop, _adamax, _nadam, _adagrad)  # (their serial twins: kernels.parallel)

@@ -39,9 +39,16 @@ _FORK_AFTER_PREDICT = textwrap.dedent(
     def work(seed):
         return model.predict(x)
 
+    def train(seed):  # a fork trains too: optimizer updates, losses, the backward's sweeps
+        model.fit(x, x[:, :10], epochs=1, batch_size=64, verbose=0)
+        return model.predict(x)
+
     with mp.get_context("fork").Pool(2) as pool:
         children = pool.map_async(work, range(2)).get(timeout=120)
+        trained = pool.map_async(train, range(2)).get(timeout=120)
     assert all(np.array_equal(c, parent) for c in children)
+    model.fit(x, x[:, :10], epochs=1, batch_size=64, verbose=0)  # the parent, on its threads
+    assert all(np.array_equal(c, model.predict(x)) for c in trained)  # serial twins: the same bits
     print("ok")
     """
 )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from densecore.kernels import updates
+from densecore.kernels import parallel, updates
 
 SIZES = [1, 7, updates.CHUNK, updates.CHUNK + 1, 3 * updates.CHUNK + 5]  # serial and parallel
 
@@ -49,7 +49,7 @@ def test_serial_twin_gives_the_parallel_loops_bits(loop):
     a, scalars, flags = _loop_arguments(loop, 2 * updates.CHUNK + 3, seed=1)
     b = [x.copy() for x in a]
     loop(*a, scalars, *flags)
-    updates._SERIAL[loop](*b, scalars, *flags)
+    parallel.serial(loop)(*b, scalars, *flags)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
