@@ -1022,6 +1022,8 @@ class BatchNormalization(Layer):
         center, scale: learn β, γ (default True).
         beta_initializer, gamma_initializer, moving_mean_initializer,
         moving_variance_initializer: default "zeros", "ones", "zeros", "ones".
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: None
+            (default), names or objects, as Dense's.
 
     Weights, in Keras's order: gamma, beta (trainable), moving_mean, moving_variance (not).
     The cuda backend has no form of it yet.
@@ -1038,6 +1040,10 @@ class BatchNormalization(Layer):
         gamma_initializer="ones",
         moving_mean_initializer="zeros",
         moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -1056,15 +1062,31 @@ class BatchNormalization(Layer):
             "moving_mean": initializers.get(moving_mean_initializer),
             "moving_variance": initializers.get(moving_variance_initializer),
         }
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def build(self, input_shape):
         super().build(input_shape)
         features, init = (int(input_shape[-1]),), self._initializers
         if self.scale:
-            self.gamma = self.add_weight(shape=features, initializer=init["gamma"], name="gamma")
+            self.gamma = self.add_weight(
+                shape=features,
+                initializer=init["gamma"],
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+                name="gamma",
+            )
         if self.center:
-            self.beta = self.add_weight(shape=features, initializer=init["beta"], name="beta")
+            self.beta = self.add_weight(
+                shape=features,
+                initializer=init["beta"],
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                name="beta",
+            )
         for name in ("moving_mean", "moving_variance"):  # statistics, not trained
             setattr(
                 self,
@@ -1099,13 +1121,35 @@ class BatchNormalization(Layer):
         return 2 * int(self.moving_mean.shape[0]) if self.built else 0  # one multiply-add per feature
 
     def get_config(self):
+        extras = {  # (absent when unset: files of densecore 0.1 have none)
+            key: serialize(value)
+            for key, value, serialize in (
+                ("beta_regularizer", self.beta_regularizer, regularizers.serialize),
+                ("gamma_regularizer", self.gamma_regularizer, regularizers.serialize),
+                ("beta_constraint", self.beta_constraint, constraints.serialize),
+                ("gamma_constraint", self.gamma_constraint, constraints.serialize),
+            )
+            if value is not None
+        }
         return {
             **super().get_config(),
             "momentum": self.momentum,
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
+            **extras,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("beta_regularizer", "gamma_regularizer"):
+            if isinstance(config.get(key), dict):
+                config[key] = regularizers.deserialize(config[key])
+        for key in ("beta_constraint", "gamma_constraint"):
+            if isinstance(config.get(key), dict):
+                config[key] = constraints.deserialize(config[key])
+        return super().from_config(config)
 
 
 @register

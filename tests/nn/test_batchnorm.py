@@ -83,3 +83,25 @@ def test_bad_settings_are_named():
     layer.build((None, 3))
     with pytest.raises(ValueError, match=r"\(batch, \.\.\., 3\).*\(2, 4\)"):
         layer(np.zeros((2, 4), np.float32))
+
+
+def test_batch_normalization_with_regularizers_and_constraints(tmp_path):
+    """keras/src/layers/normalization/batch_normalization_test.py::test_bn_basics: with
+    beta_regularizer and gamma_regularizer "l2", the layer adds 2 losses; the penalties are
+    Keras's L2 default 0.01 · Σ w² (gamma starts at ones: 0.01 · features), and the layer
+    saves and loads with them."""
+    layer = dc.layers.BatchNormalization(
+        beta_regularizer="l2", gamma_regularizer="l2", gamma_constraint="non_neg"
+    )
+    x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    layer(x)
+    assert len(layer.losses) == 2
+    np.testing.assert_allclose(sorted(float(loss.item()) for loss in layer.losses), [0.0, 0.04], atol=1e-7)
+    assert isinstance(layer.gamma.constraint, dc.constraints.NonNeg)
+    model = dc.Sequential([dc.layers.InputLayer(shape=(4,)), layer, dc.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(x, x[:, :1], epochs=1, verbose=0)
+    model.save(tmp_path / "bn.dc")
+    loaded = dc.load_model(tmp_path / "bn.dc")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert type(loaded.layers[0].gamma_regularizer).__name__ == "L2"
