@@ -42,10 +42,28 @@ class ScaledMSE(dc.losses.Loss):
         return {**super().get_config(), "factor": self.factor}
 
 
+class LargeErrors(dc.metrics.Metric):
+    """A metric written the Keras way: state from add_variable, update_state, result."""
+
+    def __init__(self, limit=0.5, name="large_errors", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.limit = limit
+        self.count_large = self.add_variable(shape=(), initializer="zeros", name="count_large")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.count_large.assign_add(np.sum(np.abs(np.asarray(y_pred) - np.asarray(y_true)) > self.limit))
+
+    def result(self):
+        return self.count_large
+
+    def get_config(self):
+        return {**super().get_config(), "limit": self.limit}
+
+
 def _model():
     dc.set_seed(0)
     model = dc.Sequential([dc.layers.InputLayer(shape=(4,)), MLPBlock(6), dc.layers.Dense(1)])
-    model.compile("adam", ScaledMSE(3.0))
+    model.compile("adam", ScaledMSE(3.0), metrics=[LargeErrors(0.25)])
     x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
     model.fit(x, x[:, :1], epochs=1, verbose=0)
     return model, x
@@ -56,8 +74,11 @@ def test_a_model_with_a_custom_layer_and_loss_loads_with_custom_objects(tmp_path
     model.save(tmp_path / "m.dc")
     with pytest.raises(ValueError, match="ScaledMSE.*custom_objects={.ScaledMSE.: ScaledMSE}"):
         dc.load_model(tmp_path / "m.dc")  # the class is named, with the way to provide it
-    loaded = dc.load_model(tmp_path / "m.dc", custom_objects={"MLPBlock": MLPBlock, "ScaledMSE": ScaledMSE})
+    custom = {"MLPBlock": MLPBlock, "ScaledMSE": ScaledMSE, "LargeErrors": LargeErrors}
+    loaded = dc.load_model(tmp_path / "m.dc", custom_objects=custom)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.compiled_metrics[0].limit == 0.25
+    assert loaded.evaluate(x, x[:, :1], return_dict=True) == model.evaluate(x, x[:, :1], return_dict=True)
     assert isinstance(loaded.loss, ScaledMSE) and loaded.loss.factor == 3.0
     assert loaded.layers[0].units == 6 and loaded.optimizer.iterations == model.optimizer.iterations
 
