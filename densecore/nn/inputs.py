@@ -155,6 +155,28 @@ def batch_taker(x, batch_size, buffers):
     return take
 
 
+class Arrays:
+    """The arrays of a model with several inputs (or outputs), one per input, in the model's
+    order, sliced together: `len` is the samples, `arrays[index]` (a slice or the indices of a
+    step) the same rows of each. fit's and evaluate's batches carry it where one array goes.
+    """
+
+    def __init__(self, arrays):
+        self.arrays = list(arrays)
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        return Arrays([a[index] for a in self.arrays])
+
+    shape = property(lambda self: tuple(a.shape for a in self.arrays))
+    dtype = property(lambda self: self.arrays[0].dtype)
+
+    def __repr__(self):
+        return f"Arrays({[a.shape for a in self.arrays]})"
+
+
 class ArrayBatches:
     """fit's training data in batches: `epoch()` yields (x, y, sample_weight) per step, in a
     new seeded order each epoch when shuffling (the order is drawn when the epoch starts).
@@ -174,7 +196,8 @@ class ArrayBatches:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.steps = -(-len(self.x) // batch_size)
-        self._take = batch_taker(self.x, batch_size, buffers)
+        # (several inputs: numpy's indexing of each array)
+        self._take = x.__getitem__ if isinstance(x, Arrays) else batch_taker(self.x, batch_size, buffers)
         self.pass_state = None
 
     def epoch(self, start=0, restart=None):

@@ -16,9 +16,9 @@ import json
 
 import numpy as np
 
-from ..engine import device
+from ..engine import device, distribution
 from ..engine.tensor import Tensor, as_tensor, no_grad
-from . import graph, merging, registry, saving  # noqa: F401  (merging: registers the merge layers)
+from . import graph, merging, registry, saving, training  # noqa: F401  (merging: registers the merge layers)
 from . import inputs as inputs_module
 from .layers import (
     ALL,
@@ -613,7 +613,11 @@ class Functional(Model):
         return tensors
 
     def _forward(self, x):
-        return self._packed(self._graph.run(x), 1)
+        values = self._graph.run(x)
+        kind = self._structure[1]
+        if isinstance(kind, list) and len(values) > 1:
+            return _NamedOutputs(zip(kind, values))
+        return _Outputs(values) if len(values) > 1 else self._packed(values, 1)
 
     def call(self, inputs, training=None):
         return self._forward(self._as_inputs(inputs))
@@ -680,20 +684,182 @@ class Functional(Model):
             )
         return list(x)
 
-    def _several(self, where):
-        if len(self._graph.inputs) > 1 or len(self._graph.outputs) > 1:
+    # ---- fit and evaluate with several inputs or outputs (Keras 3's rules) -------------------
+    @property
+    def input_names(self) -> list:
+        """The inputs' names: the keys the model was given them by, else the Inputs' names."""
+        kind = self._structure[0]
+        return list(kind) if isinstance(kind, list) else [t.node.layer.name for t in self._graph.inputs]
+
+    @property
+    def output_names(self) -> list:
+        """The outputs' names, as Keras's: the keys the model was given them by, else the
+        names of the layers that compute them (what compile's dicts and the logs use)."""
+        kind = self._structure[1]
+        if isinstance(kind, list):
+            return list(kind)
+        names = []
+        for t in self._graph.outputs:
+            name = t.node.layer.name
+            names.append(name if name not in names else f"{name}_{len(names)}")
+        return names
+
+    def compile(
+        self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, loss_weights=None, **kwargs
+    ):
+        """As Model.compile; with several outputs, as Keras 3: `loss` one loss for every output,
+        a list (in the order of the outputs) or a dict keyed by output name; `loss_weights` a
+        list or dict of numbers (the total loss is the sum of weight x loss over the outputs,
+        plus the model's own losses); `metrics` and `weighted_metrics` a list applied to every
+        output, a list of lists (one per output) or a dict. The logs hold "loss", then
+        "<output>_loss" per output (when more than one has a loss), then "<output>_<metric>"."""
+        names = self.output_names
+        if len(names) == 1:
+            if loss_weights is not None:
+                raise NotImplementedError(
+                    f"compile: loss_weights weigh the losses of several outputs; model '{self.name}' "
+                    f"has one (scale its loss instead)."
+                )
+            loss, metrics, weighted_metrics = (
+                _one_output(names, loss, "loss"),
+                _one_output(names, metrics, "metrics", lists=True),
+                _one_output(names, weighted_metrics, "weighted_metrics", lists=True),
+            )
+            return super().compile(optimizer, loss, metrics, weighted_metrics, **kwargs)
+        super().compile(optimizer, None, None, None, **kwargs)
+        loss, unweighted, weighted, config = training.compile_outputs(
+            names, loss, loss_weights, metrics, weighted_metrics
+        )
+        self.loss = loss
+        self.compiled_metrics = unweighted + weighted
+        self._weighted_metrics = weighted
+        self._compile_config = config
+
+    def _several_io(self) -> bool:
+        return len(self._graph.inputs) > 1 or len(self._graph.outputs) > 1
+
+    def _inputs(self, x):
+        if isinstance(x, inputs_module.Arrays):
+            return [Trainer._inputs(self, a) for a in x.arrays]
+        return super()._inputs(x)
+
+    def _named(self, where, value, what, names):
+        """value (x or y) as a list of one entry per name: a list or tuple in that order, a
+        dict keyed by those names, or (one name) the value itself."""
+        kind = "inputs" if what == "x" else "outputs"
+        if isinstance(value, dict):
+            missing = [n for n in names if n not in value]
+            unknown = [k for k in value if k not in names]
+            if missing or unknown:
+                raise ValueError(
+                    f"{where}: model '{self.name}' has the {kind} {names}; {what} "
+                    + (f"lacks {missing}" if missing else f"names {unknown}, which are not among them")
+                    + "."
+                )
+            return [value[n] for n in names]
+        if len(names) == 1:
+            return [value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value]
+        if not isinstance(value, (list, tuple)) or len(value) != len(names):
+            received = f"{len(value)} entries" if isinstance(value, (list, tuple)) else type(value).__name__
+            raise ValueError(
+                f"{where}: model '{self.name}' has {len(names)} {kind} {names}: give {what} as a list "
+                f"of {len(names)} arrays in that order, or a dict keyed by those names; received {received}."
+            )
+        return list(value)
+
+    def _prepare(self, where, x, y=None):
+        """As Model._prepare; with several inputs, x becomes an inputs.Arrays (each array
+        checked against its Input, all of one length), and with several outputs so does y
+        (each target checked against its output's loss and metrics)."""
+        if not self._several_io():
+            return super()._prepare(where, x, y)
+        names = self.input_names
+        arrays = [
+            inputs_module.checked_array(where, v, f"x['{n}']", dtype=np.float32)
+            for n, v in zip(names, self._named(where, x, "x", names))
+        ]
+        if len({len(a) for a in arrays}) != 1:
+            raise ValueError(
+                f"{where}: the inputs of model '{self.name}' must have the same number of samples; "
+                f"received {dict(zip(names, (a.shape for a in arrays)))}."
+            )
+        for n, t, a in zip(names, self._graph.inputs, arrays):
+            if a.ndim != len(t.shape) or a.shape[1:] != t.shape[1:]:
+                raise ValueError(
+                    f"{where}: input '{n}' of model '{self.name}' expects shape {t.shape}; "
+                    f"received {a.shape}."
+                )
+        x = inputs_module.Arrays(arrays) if len(arrays) > 1 else arrays[0]
+        device.check_model(self, where, loss=not where.startswith("predict"))
+        if y is None:
+            if not where.startswith("predict") and (self.loss is not None or self.compiled_metrics):
+                raise ValueError(
+                    f"{where}: y is required: model '{self.name}' was compiled with a loss or metrics, "
+                    f"which compare y with the outputs."
+                )
+            return x, None
+        outputs, names = self._graph.outputs, self.output_names
+        values = self._named(where, y, "y", names)
+        if len(outputs) == 1:
+            units = outputs[0].shape[-1]
+            return x, training.checked_targets(where, values[0], x, self.loss, self.compiled_metrics, units)
+        losses = self.loss.losses if self.loss is not None else [None] * len(names)
+        targets = []
+        for i, (n, t, v) in enumerate(zip(names, outputs, values)):
+            metrics = [m.metric for m in self.compiled_metrics if m.fed and m.index == i]
+            y_n = training.checked_targets(where, v, x, losses[i], metrics, t.shape[-1], f"y['{n}']")
+            targets.append(y_n)
+        return x, inputs_module.Arrays(targets)
+
+    def _weights_for(self, where, y, sample_weight=None, class_weight=None):
+        if not isinstance(y, inputs_module.Arrays):
+            return super()._weights_for(where, y, sample_weight, class_weight)
+        if class_weight is not None:
+            raise ValueError(
+                f"{where}: class_weight is not supported for model '{self.name}', which has several "
+                f"outputs (as Keras); weight the samples with sample_weight."
+            )
+        if isinstance(sample_weight, dict) or (
+            isinstance(sample_weight, (list, tuple)) and sample_weight and np.ndim(sample_weight[0]) > 0
+        ):
+            raise NotImplementedError(
+                f"{where}: sample_weight is one array of weights for every output of model "
+                f"'{self.name}'; one per output is not supported yet."
+            )
+        if sample_weight is not None and self.loss is not None:
+            for n, loss in zip(self.output_names, self.loss.losses):
+                if loss is not None:
+                    inputs_module.sample_weights(f"{where} (output '{n}')", y, loss, sample_weight)
+        return inputs_module.sample_weights(where, y, self.loss, sample_weight)
+
+    def _batch_check(self, targets):
+        """Streamed batches of a model with several inputs or outputs: each checked as
+        arrays are (x and y lists or dicts, as fit's)."""
+        if not self._several_io():
+            return super()._batch_check(targets)
+
+        def check(where, batch):
+            if not targets:
+                return (self._prepare(where, batch[0])[0],)
+            x, y = self._prepare(where, batch[0], batch[1])
+            return x, y, self._weights_for(where, y, batch[2])
+
+        return check
+
+    def _refuse_distributed(self, where):
+        if self._several_io() and distribution.active():
             raise NotImplementedError(
                 f"{where}: model '{self.name}' has {len(self._graph.inputs)} inputs and "
-                f"{len(self._graph.outputs)} outputs; fit and evaluate take one of each for now "
-                f"(predict takes several)."
+                f"{len(self._graph.outputs)} outputs; a distributed (MPI) {where} takes models "
+                f"of one input and one output for now."
             )
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        self._several("fit")
+        self._refuse_distributed("fit")
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._several("evaluate")
+        self._refuse_distributed("evaluate")
         return super().evaluate(x, y, *args, **kwargs)
 
     # ---- configuration -----------------------------------------------------------------------
@@ -801,6 +967,32 @@ def _functional_class(cls):
         namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "_functional_of": cls}
         made = _FUNCTIONAL_CLASSES[cls] = type(cls.__name__, (cls, Functional), namespace)
     return made
+
+
+class _Outputs(list):
+    """The outputs of a model with several, as a list of Tensors; `.data` their arrays."""
+
+    data = property(lambda self: [t.data for t in self])
+
+
+class _NamedOutputs(dict):
+    """The outputs of a model given them as a dict, keyed so; `.data` their arrays, in order."""
+
+    data = property(lambda self: [t.data for t in self.values()])
+
+
+def _one_output(names, value, what, lists=False):
+    """compile's loss or metrics for a model of one output, given as Keras allows for several:
+    a dict keyed by its name, or a list of one (for metrics: one list)."""
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ValueError(f"compile: {what} names {unknown}; the model's output is {names}.")
+        return value.get(names[0])
+    one = isinstance(value, (list, tuple)) and len(value) == 1
+    if one and (not lists or isinstance(value[0], (list, tuple))):
+        return value[0]
+    return value
 
 
 def _flat(value, what, where) -> list:

@@ -160,6 +160,202 @@ def _saved(metric) -> dict:
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
+def checked_targets(where, y, x, loss, metrics, units, name="y"):
+    """y (the targets of one output of `units` units) checked: an array of one row per
+    sample of x that the loss and metrics take (they are tried once on the whole y)."""
+    # targets may hold NaN or inf, as in Keras: the loss becomes NaN or inf and fit stops
+    labels = isinstance(loss, losses_module.SparseCategoricalCrossentropy)
+    y = inputs.checked_array(where, y, name, dtype=None if labels else np.float32, finite=False)
+    if len(y) != len(x):
+        raise ValueError(
+            f"{where}: x and {name} must have the same number of samples; received "
+            f"x {x.shape} and {name} {y.shape}."
+        )
+    # the loss's and metrics' own checks on the whole y, once (quietly: y may hold inf)
+    with no_grad(), np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        fake = np.full((len(y), units), 0.5, np.float32)
+        try:
+            if loss is not None:
+                loss(y, Tensor(fake))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(
+                f"{where}: {name} does not fit the model's output (batch, {units}): {exc}"
+            ) from None
+        rows = np.arange(units + 1) % len(y)  # not `units` rows: (u, u) & (u,) would broadcast
+        for metric in metrics:
+            probe = copy.copy(metric)
+            try:
+                probe.update_state(y[rows], fake[rows])
+            except (ValueError, TypeError, IndexError) as exc:
+                raise ValueError(
+                    f"{where}: metric '{metric.name}' does not fit {name} {y.shape} and "
+                    f"outputs (batch, {units}): {exc}"
+                ) from None
+    return y
+
+
+# ---- several outputs (Keras 3's CompileLoss and CompileMetrics) ------------------------------
+def _part(values, i, names):
+    """Output i's part of targets or outputs: Arrays, a list in output order, or a dict keyed
+    by output name."""
+    if isinstance(values, inputs.Arrays):
+        return values.arrays[i]
+    if isinstance(values, dict):
+        return values[names[i]] if names[i] in values else list(values.values())[i]
+    return values[i]
+
+
+class OutputLosses:
+    """The compiled loss of a model with several outputs, as Keras 3's CompileLoss: the sum
+    over the outputs that have a loss of `weight_i * loss_i(y_i, y_pred_i, sample_weight)`
+    (no product where no weight was given). Each output's unweighted loss is counted in its
+    "<output>_loss" Mean (`trackers`, when more than one output has a loss), by batch size."""
+
+    def __init__(self, names, losses, weights, trackers):
+        self.names, self.losses, self.weights, self.trackers = names, losses, weights, trackers
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        total = None
+        for i, loss in enumerate(self.losses):
+            if loss is None:
+                continue
+            yt, yp = _part(y_true, i, self.names), _part(y_pred, i, self.names)
+            value = loss(yt, yp) if sample_weight is None else loss(yt, yp, sample_weight=sample_weight)
+            if self.trackers[i] is not None:
+                self.trackers[i].metric.update_state(float(device.to_host(value.data)), len(yt))
+            if self.weights[i] is not None:
+                value = value * self.weights[i]
+            total = value if total is None else total + value
+        return total
+
+    def __repr__(self):
+        return f"OutputLosses({dict(zip(self.names, self.losses))})"
+
+
+class OutputMetric:
+    """A compiled metric of one output of several, logged as "<output>_<metric>" (Keras 3):
+    it counts output `index`'s targets and outputs. A per-output loss Mean (`fed=False`) is
+    counted by OutputLosses, not here."""
+
+    def __init__(self, metric, index, name, names, fed=True):
+        self.__dict__.update(metric=metric, index=index, name=name, names=names, fed=fed)
+
+    variable_names = property(lambda self: self.metric.variable_names)
+
+    @property
+    def _direction(self):
+        return "down" if not self.fed else callbacks_module._metric_direction(self.metric)
+
+    def __getattr__(self, key):  # the wrapped metric's state (BackupAndRestore reads it)
+        metric = self.__dict__.get("metric")
+        if metric is not None and key in metric.variable_names:
+            return getattr(metric, key)
+        raise AttributeError(key)
+
+    def __setattr__(self, key, value):
+        if key in self.metric.variable_names:
+            setattr(self.metric, key, value)
+        else:
+            self.__dict__[key] = value
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if not self.fed:
+            return
+        yt, yp = _part(y_true, self.index, self.names), _part(y_pred, self.index, self.names)
+        if sample_weight is None:
+            self.metric.update_state(yt, yp)
+        else:
+            self.metric.update_state(yt, yp, sample_weight=sample_weight)
+
+    def result(self):
+        return self.metric.result()
+
+    def reset_state(self):
+        self.metric.reset_state()
+
+    def __repr__(self):
+        return f"<OutputMetric {self.name}>"
+
+
+def _per_output(names, value, what, shared):
+    """value as one entry per output: a dict keyed by output name (missing: None), a list of
+    one per output, or (`shared(value)`) the same for every output."""
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ValueError(
+                f"compile: {what} names {unknown}, which are not outputs of the model; its outputs "
+                f"are {names}."
+            )
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)) and not shared(value):
+        if len(value) != len(names):
+            raise ValueError(
+                f"compile: {what} holds {len(value)} entries for the model's {len(names)} outputs "
+                f"{names}; give one per output, in order, or a dict keyed by output name."
+            )
+        return list(value)
+    return [value] * len(names)
+
+
+def compile_outputs(names, loss, loss_weights, metrics, weighted_metrics):
+    """compile's arguments for a model whose outputs are `names`, as Keras 3's: loss (one for
+    every output, a list or a dict), loss_weights (a list or dict of numbers), metrics and
+    weighted_metrics (a list applied to every output, a list of lists, or a dict). Returns
+    (the OutputLosses or None, the unweighted OutputMetrics (per-output loss Means first),
+    the weighted ones, a config of it all)."""
+    given = _per_output(names, loss, "loss", lambda v: False)
+    losses = [None if v is None else losses_module.get(v) for v in given]
+    weights = _per_output(names, loss_weights, "loss_weights", lambda v: False)
+    for name, weight in zip(names, weights):
+        number = isinstance(weight, (int, float, np.number)) and not isinstance(weight, bool)
+        if weight is not None and not number:
+            raise ValueError(
+                f"compile: loss_weights of output '{name}' must be a number; received {weight!r}."
+            )
+    weights = [None if w is None else float(w) for w in weights]
+    several = sum(v is not None for v in losses) > 1
+    trackers = [
+        OutputMetric(metrics_module.Mean(f"{n}_loss"), i, f"{n}_loss", names, fed=False)
+        if several and losses[i] is not None
+        else None
+        for i, n in enumerate(names)
+    ]
+
+    def lists(value):
+        return all(isinstance(v, (list, tuple)) or v is None for v in value)
+
+    unweighted, weighted = [t for t in trackers if t is not None], []
+    for kind, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        entries = _per_output(names, given, kind, lambda v: not lists(v))
+        for i, (name, entry) in enumerate(zip(names, entries)):
+            taken = {m.name for m in unweighted if m.index == i and m.fed}
+            for identifier in _as_list(entry):
+                metric = copy.deepcopy(metrics_module.get(identifier, losses[i]))
+                if kind == "weighted_metrics":
+                    if "sample_weight" not in inputs.parameters(metric.update_state):
+                        raise TypeError(
+                            f"compile: weighted metric '{metric.name}' has an update_state without "
+                            f"sample_weight; give it update_state(y_true, y_pred, sample_weight=None)."
+                        )
+                    metric.reset_state()
+                short = f"weighted_{metric.name}" if metric.name in taken else metric.name
+                (weighted if kind == "weighted_metrics" else unweighted).append(
+                    OutputMetric(metric, i, f"{name}_{short}", names)
+                )
+    _check_log_names(unweighted + weighted)
+    config = {
+        "outputs": list(names),
+        "loss": [None if v is None else type(v).__name__ for v in losses],
+        "loss_weights": weights,
+        "metrics": [[m.name, _saved(m.metric)] for m in unweighted if m.fed],
+        "weighted_metrics": [[m.name, _saved(m.metric)] for m in weighted],
+    }
+    if all(v is None for v in losses):
+        return None, unweighted, weighted, config
+    return OutputLosses(names, losses, weights, trackers), unweighted, weighted, config
+
+
 class Trainer:
     """The training half of Model (see training.py's docstring for the step)."""
 
@@ -262,35 +458,7 @@ class Trainer:
                     f"let the model's add_loss losses be minimised)."
                 )
             return x, None
-        # targets may hold NaN or inf, as in Keras: the loss becomes NaN or inf and fit stops
-        labels = isinstance(self.loss, losses_module.SparseCategoricalCrossentropy)
-        y = inputs.checked_array(where, y, "y", dtype=None if labels else np.float32, finite=False)
-        if len(y) != len(x):
-            raise ValueError(
-                f"{where}: x and y must have the same number of samples; received "
-                f"x {x.shape} and y {y.shape}."
-            )
-        # the loss's and metrics' own checks on the whole y, once (quietly: y may hold inf)
-        with no_grad(), np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            units = self.output_shape[-1]
-            fake = np.full((len(y), units), 0.5, np.float32)
-            try:
-                if self.loss is not None:
-                    self.loss(y, Tensor(fake))
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(
-                    f"{where}: y does not fit the model's output (batch, {units}): {exc}"
-                ) from None
-            rows = np.arange(units + 1) % len(y)  # not `units` rows: (u, u) & (u,) would broadcast
-            for metric in self.compiled_metrics:
-                probe = copy.copy(metric)
-                try:
-                    probe.update_state(y[rows], fake[rows])
-                except (ValueError, TypeError, IndexError) as exc:
-                    raise ValueError(
-                        f"{where}: metric '{metric.name}' does not fit y {y.shape} and "
-                        f"outputs (batch, {units}): {exc}"
-                    ) from None
+        y = checked_targets(where, y, x, self.loss, self.compiled_metrics, self.output_shape[-1])
         return x, y
 
     def _weights_for(self, where, y, sample_weight=None, class_weight=None):
