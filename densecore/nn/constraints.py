@@ -21,10 +21,12 @@ does after each step.
 """
 
 import inspect
-import math
 import numbers
 
 import numpy as np
+
+from . import arguments
+from .arguments import number as _number
 
 __all__ = [
     "Constraint",
@@ -39,17 +41,6 @@ __all__ = [
 ]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
-
-
-def _number(where, name, value, ok, expected):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or not ok(value)
-    ):
-        raise ValueError(f"{where}: argument `{name}` must be {expected}. Received: {name}={value!r}")
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def _axis(where, axis):
@@ -274,26 +265,6 @@ def serialize(constraint):
     return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
 
 
-def deserialize(config, custom_objects=None):
-    """A constraint from `serialize`'s output (or Keras's), a name, or None."""
-    if config is None:
-        return None
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or not isinstance(config.get("config", {}), dict):
-        raise ValueError(
-            "constraints.deserialize: expected {'class_name': ..., 'config': {...}}; "
-            f"received {config!r:.80}."
-        )
-    name = config.get("class_name")
-    cls = (custom_objects or {}).get(name) or ALL.get(name)
-    if cls is None:
-        raise ValueError(
-            f"constraints.deserialize: unknown constraint {name!r}; expected one of {sorted(ALL)}."
-        )
-    return cls.from_config(dict(config.get("config", {})))
-
-
 def get(identifier):
     """A constraint from None (returned as None), a name ("max_norm", "MaxNorm", ...), a
     config dict, a Constraint class or instance, or any callable `w -> projected w`.
@@ -315,3 +286,8 @@ def get(identifier):
         f"Could not interpret constraint identifier: {identifier!r:.80}; expected None, one of "
         f"{sorted(ALL)}, a config dict or a Constraint."
     )
+
+
+def deserialize(config, custom_objects=None):
+    """A constraint from `serialize`'s output (or Keras's), a name, or None."""
+    return arguments.deserialize("constraint", config, ALL.get, get, ALL, custom_objects)

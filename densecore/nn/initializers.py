@@ -40,6 +40,8 @@ import numbers
 import numpy as np
 
 from ..engine import random as dc_random
+from . import arguments
+from .arguments import number as _number
 
 __all__ = [
     "Initializer",
@@ -63,19 +65,6 @@ __all__ = [
     "serialize",
     "deserialize",
 ]
-
-
-def _number(where, name, value, ok=lambda v: True, expected="a finite number"):
-    """`value` as a Python number after checking it; else ValueError naming the
-    initializer, the argument and the value."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or not ok(value)
-    ):
-        raise ValueError(f"{where}: argument `{name}` must be {expected}. Received: {name}={value!r}")
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def _shape(where, shape) -> tuple:
@@ -573,20 +562,4 @@ def deserialize(spec, custom_objects=None):
     """An initializer from `serialize`'s output (or Keras's: class names in either form,
     'module' and 'registered_name' ignored), a name, or None; `custom_objects` maps other
     class names to classes."""
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        return get(spec)
-    if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
-        raise ValueError(
-            "initializers.deserialize: expected {'class_name': ..., 'config': {...}}; "
-            f"received {spec!r:.80}."
-        )
-    name = spec.get("class_name")
-    cls = (custom_objects or {}).get(name) or (_lookup(name) if isinstance(name, str) else None)
-    if cls is None:
-        raise ValueError(
-            f"initializers.deserialize: unknown initializer {name!r}; "
-            f"expected one of {sorted(_SNAKE.values())}."
-        )
-    return cls.from_config(dict(spec.get("config", {})))
+    return arguments.deserialize("initializer", spec, _lookup, get, _SNAKE.values(), custom_objects)

@@ -27,6 +27,7 @@ runs the constructor), so that no setting can turn the weights into NaN.
     array([0.5, 1.5], dtype=float32)
 """
 
+import functools
 import math
 import numbers
 import re
@@ -36,7 +37,7 @@ import numpy as np
 
 from ..engine import backend, device
 from ..engine.tensor import Tensor
-from . import schedules
+from . import arguments, schedules
 from .constraints import constrain
 from .layers import _unique_name
 from .schedules import (  # noqa: F401  (dc.optimizers.ExponentialDecay, ..., as in densecore 0.1)
@@ -48,6 +49,8 @@ from .schedules import (  # noqa: F401  (dc.optimizers.ExponentialDecay, ..., as
     PiecewiseConstantDecay,
     PolynomialDecay,
 )
+
+_number = functools.partial(arguments.number, as_float=True)  # (an optimizer's settings are floats)
 
 __all__ = [
     "Optimizer",
@@ -78,19 +81,6 @@ def _snake(name: str) -> str:
     """Keras's to_snake_case: "AdamW" -> "adam_w", "RMSprop" -> "rm_sprop"."""
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _number(where, name, value, ok=lambda v: True, expected="a finite number"):
-    """`value` as a float after checking it (a finite real number, not a bool, for which
-    ok(value) holds); else ValueError naming the optimizer, the argument and the value."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or not ok(value)
-    ):
-        raise ValueError(f"{where}: argument `{name}` must be {expected}. Received: {name}={value!r}")
-    return float(value)
 
 
 def _flag(where, name, value):

@@ -22,6 +22,7 @@ import numbers
 import numpy as np
 
 from ..engine.tensor import Tensor
+from . import arguments
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
 
@@ -221,19 +222,4 @@ def serialize(reg):
 def deserialize(spec, custom_objects=None):
     """A regularizer from `serialize`'s output (or Keras's: 'module' and 'registered_name'
     are ignored), a name, or None; `custom_objects` maps other class names to classes."""
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        return get(spec)
-    if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
-        raise ValueError(
-            "regularizers.deserialize: expected {'class_name': ..., 'config': {...}}; "
-            f"received {spec!r:.80}."
-        )
-    name = spec.get("class_name")
-    cls = (custom_objects or {}).get(name) or ALL.get(name)
-    if cls is None:
-        raise ValueError(
-            f"regularizers.deserialize: unknown regularizer {name!r}; expected one of {sorted(ALL)}."
-        )
-    return cls.from_config(dict(spec.get("config", {})))
+    return arguments.deserialize("regularizer", spec, ALL.get, get, ALL, custom_objects)

@@ -568,7 +568,8 @@ def _loss_spec(spec):
     """The saved loss, read as densecore 0.1 wrote it too: that release saved from_logits for
     every loss, the regression ones included, which take no such setting now."""
     if isinstance(spec, dict) and isinstance(spec.get("config"), dict) and "from_logits" in spec["config"]:
-        cls = losses_module.CLASSES.get(spec.get("class_name"))
+        name = spec.get("class_name")
+        cls = losses_module.CLASSES.get(name) if isinstance(name, str) else None
         if cls is not None and "from_logits" not in _accepted(cls) and spec["config"]["from_logits"] is False:
             return {**spec, "config": {k: v for k, v in spec["config"].items() if k != "from_logits"}}
     return spec

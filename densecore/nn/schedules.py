@@ -22,7 +22,8 @@ returns NaN, an infinite or a negative rate.
 """
 
 import math
-import numbers
+
+from .arguments import number as _number
 
 __all__ = [
     "LearningRateSchedule",
@@ -35,20 +36,6 @@ __all__ = [
     "serialize",
     "deserialize",
 ]
-
-
-def _number(where, name, value, ok=lambda v: True, expected="a finite number"):
-    """`value` as a Python int or float (numpy scalars too), after checking that it is a
-    finite real number (not a bool) for which ok(value) holds; else ValueError naming the
-    schedule, the argument and the value."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or not ok(value)
-    ):
-        raise ValueError(f"{where}: argument `{name}` must be {expected}. Received: {name}={value!r}")
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def _flag(where, name, value):
