@@ -4,12 +4,14 @@
     python docs/figures.py        # about a minute on a 2-core machine; --out DIR writes elsewhere,
                                   # --quick draws the same figures from fewer points (a smoke test)
 
-Four figures, each from the code the tour runs:
+Six figures, each from the code the tour runs:
 
     loss_curve.png         the article's SimpleNet on breast cancer: loss per epoch
     accuracy_vs_rank.png   low-rank (SVD) compression of a digits MLP: test accuracy against rank
     accuracy_vs_bits.png   integer quantization of the same MLP: test accuracy against bits
     roofline.png           this machine's measured ceilings, with the dense kernel's shapes on them
+    singular_values.png    the digits MLP's first layer: singular values, trained against random
+    quantization_grid.png  the same layer's weight histogram under its 4- and 8-bit grids
 
 The first three are deterministic (dc.set_seed); the roofline is a measurement, so its title
 names the CPU and the date it was taken on.
@@ -23,7 +25,14 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "docs", "figures")
-FIGURES = ("loss_curve.png", "accuracy_vs_rank.png", "accuracy_vs_bits.png", "roofline.png")
+FIGURES = (
+    "loss_curve.png",
+    "accuracy_vs_rank.png",
+    "accuracy_vs_bits.png",
+    "roofline.png",
+    "singular_values.png",
+    "quantization_grid.png",
+)
 
 RANKS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 BITS = (2, 3, 4, 5, 6, 7, 8)
@@ -206,6 +215,52 @@ def roofline(dc, plt, path, shapes=ROOFLINE_SHAPES, quick=False):
     _save(fig, plt, path)
 
 
+def singular_values(dc, plt, path, trained):
+    """σᵢ/σ₁ of the trained first layer (64 × 128) against a random matrix of the same shape and
+    norm: the trained spectrum falls off, the random one stays flat, so low rank keeps more."""
+    import numpy as np
+
+    w = trained[0].layers[0].kernel.data.astype(np.float64)
+    rng = np.random.default_rng(0)
+    random = rng.standard_normal(w.shape) * w.std()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for matrix, label, style in ((w, "trained", "o-"), (random, "random, same shape and scale", "s--")):
+        s = np.linalg.svd(matrix, compute_uv=False)
+        ax.plot(np.arange(1, len(s) + 1), s / s[0], style, ms=3, label=label)
+    ax.set(xlabel="index i", ylabel="σᵢ / σ₁", yscale="log")
+    ax.set_title("Singular values of the digits MLP's 64 × 128 layer")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, plt, path)
+
+
+def quantization_grid(dc, plt, path, trained):
+    """The first layer's weights, histogram, with the symmetric per-tensor 4- and 8-bit grids
+    (s = max|w| / (2^(b−1) − 1)): 4 bits leaves 15 levels for the whole distribution."""
+    import numpy as np
+
+    w = trained[0].layers[0].kernel.data.ravel().astype(np.float64)
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.hist(w, bins=120, color="0.6", label="weights")
+    top = np.abs(w).max()
+    for bits, color in ((4, "C3"), (8, "C0")):
+        levels = 2 ** (bits - 1) - 1
+        grid = np.arange(-levels, levels + 1) * top / levels
+        step = max(1, len(grid) // 32)
+        ax.vlines(
+            grid[::step],
+            0,
+            ax.get_ylim()[1] * (0.3 if bits == 8 else 1),
+            color=color,
+            lw=0.8,
+            label=f"{bits}-bit grid" + ("" if step == 1 else f" (every {step}th level)"),
+        )
+    ax.set(xlabel="weight", ylabel="count")
+    ax.set_title("Digits MLP, first layer: weights and the quantization grid")
+    ax.legend(fontsize=8)
+    _save(fig, plt, path)
+
+
 def _save(fig, plt, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -217,6 +272,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=OUT, help="folder for the PNG files (default: docs/figures)")
     parser.add_argument("--quick", action="store_true", help="fewer points: a smoke test, not for docs/")
+    parser.add_argument("--only", nargs="+", choices=FIGURES, help="render these figures alone")
     args = parser.parse_args(argv)
     import matplotlib
 
@@ -228,13 +284,20 @@ def main(argv=None):
 
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
-    loss_curve(dc, plt, os.path.join(args.out, FIGURES[0]))
+    wanted = args.only or FIGURES
     trained = digits_model(dc)
     options = QUICK if args.quick else {"ranks": RANKS, "bits": BITS, "shapes": ROOFLINE_SHAPES}
-    accuracy_vs_rank(dc, plt, os.path.join(args.out, FIGURES[1]), trained, options["ranks"])
-    accuracy_vs_bits(dc, plt, os.path.join(args.out, FIGURES[2]), trained, options["bits"])
-    roofline(dc, plt, os.path.join(args.out, FIGURES[3]), options["shapes"], args.quick)
-    print(f"{len(FIGURES)} figures in {time.perf_counter() - start:.0f} s")
+    draw = {
+        "loss_curve.png": lambda path: loss_curve(dc, plt, path),
+        "accuracy_vs_rank.png": lambda path: accuracy_vs_rank(dc, plt, path, trained, options["ranks"]),
+        "accuracy_vs_bits.png": lambda path: accuracy_vs_bits(dc, plt, path, trained, options["bits"]),
+        "roofline.png": lambda path: roofline(dc, plt, path, options["shapes"], args.quick),
+        "singular_values.png": lambda path: singular_values(dc, plt, path, trained),
+        "quantization_grid.png": lambda path: quantization_grid(dc, plt, path, trained),
+    }
+    for name in wanted:
+        draw[name](os.path.join(args.out, name))
+    print(f"{len(wanted)} figures in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
