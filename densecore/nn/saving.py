@@ -188,6 +188,14 @@ def save_model(model, filepath) -> None:
             }
             state = optimizer.state_arrays(model.trainable_weights)
             config["optimizer"] = {"iterations": optimizer.iterations, "arrays": len(state)}
+        else:  # (a loss per output, or none): said, not dropped silently
+            warnings.warn(
+                f"save: model '{model.name}' is saved without its compile settings and optimizer state "
+                f"(a loss per output, or no loss, is not in the file format yet): compile it again "
+                f"after load_model to train on.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     text = _config_text(model, config, filepath)
     entries = {f"weights/{i}.npy": _npy(w.data) for i, w in enumerate(model.weights)}
     entries.update({f"optimizer/{i}.npy": _npy(a) for i, a in enumerate(state)})

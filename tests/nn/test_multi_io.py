@@ -221,3 +221,18 @@ def test_compile_refuses_losses_that_do_not_fit_the_outputs():
     xa, xb, y1, y2 = _data()
     with pytest.raises(ValueError, match="class_weight"):
         model.fit([xa, xb], [y1, y2], class_weight={0: 1.0}, verbose=0)
+
+
+def test_saving_a_model_with_a_loss_per_output_says_what_the_file_leaves_out(tmp_path):
+    """The file format keeps one loss: a model compiled with one per output saves its graph and
+    weights, and says (a warning) that its compile settings and optimizer state stay behind."""
+    a, b = dc.Input((3,)), dc.Input((2,))
+    joined = dc.layers.Concatenate()([a, b])
+    model = dc.Model([a, b], [dc.layers.Dense(1, name="y")(joined), dc.layers.Dense(2, name="z")(joined)])
+    model.compile("adam", ["mse", "mse"], loss_weights=[2.0, 0.5])
+    x = [np.ones((8, 3), np.float32), np.ones((8, 2), np.float32)]
+    model.fit(x, [np.ones((8, 1)), np.ones((8, 2))], verbose=0)
+    with pytest.warns(RuntimeWarning, match="without its compile settings"):
+        model.save(tmp_path / "two.dc")
+    loaded = dc.load_model(tmp_path / "two.dc")
+    np.testing.assert_array_equal(loaded.predict(x)[1], model.predict(x)[1])
