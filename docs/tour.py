@@ -93,7 +93,11 @@ def compare(expected, actual, info=""):
 
 
 def run(text=None):
-    """Run every python block; [(source, text match or None, what it printed)]."""
+    """Run every python block, as a new reader would (layer names start afresh, as in a new
+    process: `dc.clear_session()`); [(source, text match or None, what it printed)]."""
+    import densecore as dc
+
+    dc.clear_session()
     text = TOUR.read_text() if text is None else text
     namespace, results = {"__name__": "__tour__"}, []
     cwd = os.getcwd()
