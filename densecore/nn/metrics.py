@@ -74,15 +74,19 @@ class Variable:
         self.name = name
 
     def assign(self, value):
+        """Set the state to `value` (broadcast to its shape), in place."""
         self.value[...] = np.asarray(value, np.float64)
 
     def assign_add(self, value):
+        """Add `value` to the state, in place."""
         self.value[...] += np.asarray(value, np.float64)
 
     def assign_sub(self, value):
+        """Subtract `value` from the state, in place."""
         self.value[...] -= np.asarray(value, np.float64)
 
     def numpy(self) -> np.ndarray:
+        """A copy of the state."""
         return self.value.copy()
 
     @property
