@@ -524,6 +524,20 @@ def reduce_weighted_values(
 
 
 # ---- the cross-entropies --------------------------------------------------------------------
+def _dense_targets(where, y_true, y_pred, from_logits, label_smoothing, axis, reduction):
+    """What the binary and categorical cross-entropies check and align first: (reduction,
+    smoothing, y_pred, logits or None, the Tensor the loss reads with its classes last, the
+    targets likewise)."""
+    reduction = standardize_reduction(reduction, where)
+    smoothing = _label_smoothing(where, label_smoothing)
+    y_pred = as_tensor(y_pred)
+    logits = _logits_of(y_pred, from_logits)
+    source, t = _operands(where, y_true, y_pred if logits is None else logits)
+    source = _class_axis_last(where, source, axis)
+    t = t if axis in (-1, t.ndim - 1) else np.moveaxis(t, axis, -1)
+    return reduction, smoothing, y_pred, logits, source, t
+
+
 def binary_crossentropy(
     y_true,
     y_pred,
@@ -559,13 +573,9 @@ def binary_crossentropy(
         0.6931
     """
     where = "binary_crossentropy"
-    reduction = standardize_reduction(reduction, where)
-    smoothing = _label_smoothing(where, label_smoothing)
-    y_pred = as_tensor(y_pred)
-    logits = _logits_of(y_pred, from_logits)
-    source, t = _operands(where, y_true, y_pred if logits is None else logits)
-    source = _class_axis_last(where, source, axis)
-    t = t if axis in (-1, t.ndim - 1) else np.moveaxis(t, axis, -1)
+    reduction, smoothing, y_pred, logits, source, t = _dense_targets(
+        where, y_true, y_pred, from_logits, label_smoothing, axis, reduction
+    )
     buffers = step_buffers.for_node()  # in a training step: the arrays of the step before
     if smoothing:
         t = _smoothed(t, 1.0 - smoothing, 0.5 * smoothing, buffers)
@@ -620,13 +630,9 @@ def categorical_crossentropy(
         0.2877
     """
     where = "categorical_crossentropy"
-    reduction = standardize_reduction(reduction, where)
-    smoothing = _label_smoothing(where, label_smoothing)
-    y_pred = as_tensor(y_pred)
-    logits = _logits_of(y_pred, from_logits)
-    source, t = _operands(where, y_true, y_pred if logits is None else logits)
-    source = _class_axis_last(where, source, axis)
-    t = t if axis in (-1, t.ndim - 1) else np.moveaxis(t, axis, -1)
+    reduction, smoothing, y_pred, logits, source, t = _dense_targets(
+        where, y_true, y_pred, from_logits, label_smoothing, axis, reduction
+    )
     classes = source.shape[-1]
     if classes == 1:
         import warnings
