@@ -94,7 +94,28 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _RateDecay(LearningRateSchedule):
+    """The settings ExponentialDecay and InverseTimeDecay share: η₀, T, r, staircase."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        where = type(self).__name__
+        self.initial_learning_rate = _rate(where, "initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _steps(where, "decay_steps", decay_steps)
+        self.decay_rate = _rate(where, "decay_rate", decay_rate)
+        self.staircase = _flag(where, "staircase", staircase)
+        self.name = _name(where, where if name is None else name)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+class ExponentialDecay(_RateDecay):
     """η₀ · decay_rate^(step / decay_steps), as keras.optimizers.schedules.ExponentialDecay.
 
     Args:
@@ -109,28 +130,9 @@ class ExponentialDecay(LearningRateSchedule):
         0.025
     """
 
-    def __init__(
-        self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"
-    ):
-        where = type(self).__name__
-        self.initial_learning_rate = _rate(where, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _steps(where, "decay_steps", decay_steps)
-        self.decay_rate = _rate(where, "decay_rate", decay_rate)
-        self.staircase = _flag(where, "staircase", staircase)
-        self.name = _name(where, name)
-
     def __call__(self, step):
         p = _step(step) / self.decay_steps
         return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -239,7 +241,7 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """η₀ / (1 + decay_rate · step / decay_steps).
 
     Args:
@@ -254,30 +256,11 @@ class InverseTimeDecay(LearningRateSchedule):
         0.05
     """
 
-    def __init__(
-        self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"
-    ):
-        where = type(self).__name__
-        self.initial_learning_rate = _rate(where, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _steps(where, "decay_steps", decay_steps)
-        self.decay_rate = _rate(where, "decay_rate", decay_rate)
-        self.staircase = _flag(where, "staircase", staircase)
-        self.name = _name(where, name)
-
     def __call__(self, step):
         p = _step(step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
         return self.initial_learning_rate / (1 + self.decay_rate * p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
 
 def _cosine(fraction, alpha):
