@@ -53,7 +53,7 @@ def _drop_branching(model, chain) -> None:
             tensor, ok = node.output, len(vars(node.layer).get("_inbound_nodes", [])) == 1
             while ok:
                 readers = graph.consumers(tensor)
-                ok = len(readers) == 1 and id(tensor) not in ends and not readers[0].as_list
+                ok = len(readers) == 1 and id(tensor) not in ends and readers[0].form == "one"
                 if not ok or readers[0].layer is chain[node.layer]:
                     break
                 tensor = readers[0].output

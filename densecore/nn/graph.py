@@ -34,6 +34,8 @@ Example:
     ['hidden']
 """
 
+import inspect
+
 
 class SymbolicTensor:
     """A placeholder for the value a layer will compute: its shape (batch axis None), dtype,
@@ -88,14 +90,19 @@ class Node:
     Attributes:
         layer: the layer called.
         inputs: the symbolic tensors it read, in order (empty for an Input).
-        as_list: whether the layer was called on a list (merge layers) or on one tensor.
+        form: how the layer was called: "one" (`layer(x)`), "list" (`layer([a, b])`, as merge
+            layers are) or "args" (`layer(a, b)`, as a layer whose call takes several tensors).
         output: the symbolic tensor the call made.
     """
 
-    def __init__(self, layer, inputs, as_list, output_shape, dtype="float32"):
+    FORMS = ("one", "list", "args")
+
+    def __init__(self, layer, inputs, form, output_shape, dtype="float32"):
+        if form not in self.FORMS:
+            raise ValueError(f"Node: form must be one of {self.FORMS}; received {form!r}.")
         self.layer = layer
         self.inputs = list(inputs)
-        self.as_list = as_list
+        self.form = form
         self.output = SymbolicTensor(output_shape, dtype, node=self)
         layer.__dict__.setdefault("_inbound_nodes", []).append(self)
 
@@ -105,8 +112,22 @@ class Node:
         return [t.node for t in self.inputs]
 
     def call_args(self, values):
-        """The argument of the layer's call: one value, or a list (as it was called)."""
-        return list(values) if self.as_list else values[0]
+        """The layer's inputs as it was called on them: one value, or a list."""
+        return values[0] if self.form == "one" else list(values)
+
+    def call(self, values):
+        """Call the layer on `values` (one per input tensor) in the node's form."""
+        if self.form == "args":
+            return self.layer(*values)
+        return self.layer(self.call_args(values))
+
+    def shape_args(self) -> list:
+        """The inputs' shapes as the layer's build and compute_output_shape read them (Keras's
+        rule): a layer called on one tensor or a list gets its shape or the list of shapes; a
+        layer called on several tensors gets all their shapes when its method takes as many
+        arguments, else the first one's."""
+        shapes = [t.shape for t in self.inputs]
+        return [shapes[0]] if self.form == "one" else [shapes] if self.form == "list" else shapes
 
 
 def is_symbolic(value) -> bool:
@@ -118,30 +139,49 @@ def is_symbolic(value) -> bool:
     )
 
 
-def symbolic_call(layer, inputs) -> SymbolicTensor:
-    """Record `layer(inputs)` on symbolic tensors: build the layer for their shapes (once),
-    compute the output shape, and return the new node's output. No arithmetic runs.
+def symbolic_call(layer, inputs, more=()) -> SymbolicTensor:
+    """Record `layer(inputs)` (or `layer(inputs, *more)`) on symbolic tensors: build the layer
+    for their shapes (once), compute the output shape, and return the new node's output. No
+    arithmetic runs, except for a user's layer that does not say its output shape: that one is
+    called once on zeros, as Keras traces such a layer (Layer.symbolic_output_shape).
 
     Raises:
         ValueError: naming the layer, when its weights were built for other shapes (a layer
             shared by inputs of another width) or it rejects these shapes.
     """
-    as_list = isinstance(inputs, (list, tuple))
-    tensors = list(inputs) if as_list else [inputs]
-    shapes = [t.shape for t in tensors]
-    shape = shapes if as_list else shapes[0]
+    form = "args" if more else "list" if isinstance(inputs, (list, tuple)) else "one"
+    tensors = [inputs, *more] if more else list(inputs) if form == "list" else [inputs]
+    node = Node(layer, tensors, form, (), tensors[0].dtype)  # its shape is set below
+    shape = node.shape_args()
     where = f"{type(layer).__name__} '{layer.name}'"
     built_for = layer.input_shape if layer.built and layer.weights else None  # weights fix the width
-    if built_for is not None and _without_batch(built_for) != _without_batch(shape):
+    if built_for is not None and _without_batch(built_for) != _without_batch(shape[0]):
+        layer._inbound_nodes.remove(node)
         raise ValueError(
             f"{where} was built for inputs of shape {layer.input_shape}; it is called on "
-            f"symbolic inputs of shape {shape}."
+            f"symbolic inputs of shape {shape[0]}."
         )
-    if not layer.built:
-        layer.build(shape)
-        layer.built = True
-    output_shape = layer.compute_output_shape(shape)
-    return Node(layer, tensors, as_list, output_shape, tensors[0].dtype).output
+    try:
+        if not layer.built:
+            layer.build(*shapes_for(layer.build, shape))
+            layer.built = True
+        node.output.shape = tuple(layer.symbolic_output_shape(node))
+    except BaseException:
+        layer._inbound_nodes.remove(node)
+        raise
+    return node.output
+
+
+def shapes_for(method, shapes) -> list:
+    """`shapes` (Node.shape_args) cut to what `method` takes: all of them when it takes as
+    many positional arguments (or *args), else the first."""
+    if len(shapes) == 1:
+        return shapes
+    params = inspect.signature(method).parameters.values()
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return shapes
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return shapes if len(positional) >= len(shapes) else shapes[:1]
 
 
 def _without_batch(shape):
@@ -241,8 +281,7 @@ class Graph:
         for i, node in enumerate(self.nodes):
             if not node.inputs:
                 continue  # an Input: its value was given
-            args = [computed[id(t)] for t in node.inputs]
-            computed[id(node.output)] = node.layer(node.call_args(args))
+            computed[id(node.output)] = node.call([computed[id(t)] for t in node.inputs])
             for t in node.inputs:
                 if last_use[id(t)] == i and id(t) not in keep:
                     computed.pop(id(t), None)
@@ -261,6 +300,4 @@ class Graph:
         """Recompute every node's output shape from its inputs', in order."""
         for node in self.nodes:
             if node.inputs:
-                shapes = [t.shape for t in node.inputs]
-                shape = node.layer.compute_output_shape(shapes if node.as_list else shapes[0])
-                node.output.shape = tuple(shape)
+                node.output.shape = tuple(node.layer.symbolic_output_shape(node))

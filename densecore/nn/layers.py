@@ -544,14 +544,14 @@ class Layer:
         there the inputs are the only arguments.
         """
         if graph.is_symbolic(inputs):  # the functional API: record a node, compute nothing
-            if args or kwargs:
+            if kwargs or not all(isinstance(a, graph.SymbolicTensor) for a in args):
                 raise TypeError(
                     f"{type(self).__name__} '{self.name}': called on symbolic tensors (the functional "
-                    f"API) with further arguments {_argument_names(args, kwargs)}; a functional "
-                    f"model's layers take their inputs only (call the layer on Tensors, e.g. in a "
-                    f"subclassed Model's call, to pass more)."
+                    f"API) with further arguments {_argument_names(args, kwargs)}; in a functional "
+                    f"model a layer takes symbolic tensors only, as positional arguments (call the "
+                    f"layer on Tensors, e.g. in a subclassed Model's call, to pass anything else)."
                 )
-            return graph.symbolic_call(self, inputs)
+            return graph.symbolic_call(self, inputs, args)
         if self._takes_list and isinstance(inputs, (list, tuple)):
             x = [as_tensor(v) for v in inputs]
             shape = [(None, *v.shape[1:]) for v in x]
@@ -622,6 +622,41 @@ class Layer:
     def compute_output_shape(self, input_shape):
         """The output shape for `input_shape` (batch first); the identity by default."""
         return tuple(input_shape)
+
+    def symbolic_output_shape(self, node) -> tuple:
+        """The shape of what this layer makes at `node` (a call on symbolic tensors, see
+        densecore.nn.graph). A layer whose class defines compute_output_shape (every
+        densecore layer does, or keeps the shape) answers with it. A user's layer that does
+        not is traced as Keras traces it (compute_output_spec): its call runs once on zeros
+        of batch 1, with no gradient, in inference mode, its weights put back afterwards and
+        its add_loss losses dropped; the output's shape, batch axis None, is the answer."""
+        shapes = node.shape_args()
+        own = type(self).compute_output_shape is not Layer.compute_output_shape
+        if own or type(self).__module__.startswith("densecore."):
+            return self.compute_output_shape(*graph.shapes_for(self.compute_output_shape, shapes))
+        where = f"{type(self).__name__} '{self.name}'"
+        for t in node.inputs:
+            if not all(isinstance(d, int) for d in t.shape[1:]):
+                raise ValueError(
+                    f"{where}: cannot trace its output shape for inputs of shape {t.shape} (an axis "
+                    f"besides the batch is unknown); define compute_output_shape."
+                )
+        zeros = [Tensor(np.zeros((1, *t.shape[1:]), np.float32)) for t in node.inputs]
+        saved = [(w, w.data.copy()) for w in self.weights]
+        try:
+            with no_grad(), learning_phase(False):
+                out = node.call(zeros)  # (a list for a list call: Node.call_args)
+        finally:
+            for w, data in saved:
+                w.data[...] = data
+            for layer in (self, *self.iter_layers()):
+                layer._losses.clear()
+        if not isinstance(out, Tensor):
+            raise TypeError(
+                f"{where}: its call returned {type(out).__name__}; a layer in a functional model "
+                f"returns one tensor."
+            )
+        return (None, *out.shape[1:])
 
     def flops_per_sample(self) -> int:
         """Forward FLOPs for one sample (0 for layers without arithmetic worth counting)."""
@@ -1198,7 +1233,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None):
         raise ValueError(f"Input: dtype must be float32 or float64; received {dtype}.")
     layer = InputLayer(shape=shape, name=name)
     layer.build(layer._declared_input)
-    return graph.Node(layer, [], False, layer._declared_input, dtype).output
+    return graph.Node(layer, [], "one", layer._declared_input, dtype).output
 
 
 def __getattr__(name):

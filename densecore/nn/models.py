@@ -630,51 +630,21 @@ class Functional(Model):
 
     # ---- several inputs or outputs -----------------------------------------------------------
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
-        """As Model.predict; with several inputs (a list or dict of arrays) or outputs (a list
-        or dict of arrays returned, in the model's structure) the batches are cut here."""
-        if len(self._graph.inputs) == 1 and len(self._graph.outputs) == 1:
+        """As Model.predict, with several inputs (x a list or dict of arrays, or a generator or
+        PyDataset whose batches are) or outputs (a list of arrays returned, or a dict when the
+        model was given its outputs as one)."""
+        if not self._several_io():
             if isinstance(x, (list, tuple)) and len(x) == 1 and not isinstance(x[0], (int, float)):
                 x = x[0]
             elif isinstance(x, dict) and len(x) == 1:
                 x = next(iter(x.values()))
-            return super().predict(
-                x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks
-            )
-        if steps is not None or callbacks is not None:
-            raise NotImplementedError(
-                f"predict on model '{self.name}' with several inputs or outputs: steps= and callbacks= "
-                f"are not supported yet (arrays only)."
-            )
-        batch_size = inputs_module.batch_size("predict", batch_size)
-        arrays = [
-            inputs_module.checked_array(f"predict (input '{t.node.layer.name}')", v, dtype=np.float32)
-            for t, v in zip(self._graph.inputs, self._input_values(x))
-        ]
-        if len({len(a) for a in arrays}) != 1:
-            raise ValueError(
-                f"predict: the inputs of model '{self.name}' must have the same number of samples; "
-                f"received {[a.shape for a in arrays]}."
-            )
-        self._as_inputs([a[:1] for a in arrays])  # the shapes, checked before any work
-        device.check_model(self, "predict", loss=False)
-        parts = [[] for _ in self._graph.outputs]
-        with no_grad(), learning_phase(False), _forward_pass(self):
-            for start in range(0, len(arrays[0]), batch_size):
-                batch = [Tensor(a[start : start + batch_size]) for a in arrays]
-                for part, out in zip(parts, self._graph.run(batch)):
-                    part.append(device.to_host(out.data))
-        return self._packed([np.concatenate(p, axis=0) for p in parts], 1)
+        out = super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+        return self._packed(out, 1) if len(self._graph.outputs) > 1 else out
 
-    def _input_values(self, x):
-        kind = self._structure[0]
-        if isinstance(kind, list) and isinstance(x, dict):
-            return [x[k] for k in kind]
-        if not isinstance(x, (list, tuple)) or len(x) != len(self._graph.inputs):
-            raise ValueError(
-                f"predict: model '{self.name}' takes {len(self._graph.inputs)} inputs: a list "
-                f"(or dict) of {len(self._graph.inputs)} arrays."
-            )
-        return list(x)
+    def _predict_batch(self, x):
+        if len(self._graph.outputs) == 1:
+            return super()._predict_batch(x)
+        return [device.to_host(value) for value in self(self._inputs(x)).data]
 
     # ---- fit and evaluate with several inputs or outputs (Keras 3's rules) -------------------
     @property
@@ -811,15 +781,24 @@ class Functional(Model):
                 f"{where}: class_weight is not supported for model '{self.name}', which has several "
                 f"outputs (as Keras); weight the samples with sample_weight."
             )
+        names = self.output_names
+        losses = self.loss.losses if self.loss is not None else [None] * len(names)
         if isinstance(sample_weight, dict) or (
-            isinstance(sample_weight, (list, tuple)) and sample_weight and np.ndim(sample_weight[0]) > 0
-        ):
-            raise NotImplementedError(
-                f"{where}: sample_weight is one array of weights for every output of model "
-                f"'{self.name}'; one per output is not supported yet."
+            isinstance(sample_weight, (list, tuple))
+            and sample_weight
+            and all(w is None or np.ndim(w) > 0 for w in sample_weight)
+        ):  # one per output (Keras 3: the structure of y), None for an output left unweighted
+            given = self._named(where, sample_weight, "sample_weight", names)
+            return inputs_module.Arrays(
+                [
+                    np.ones(len(y), np.float64)
+                    if w is None
+                    else inputs_module.sample_weights(f"{where} (output '{n}')", y, loss, w)
+                    for n, loss, w in zip(names, losses, given)
+                ]
             )
-        if sample_weight is not None and self.loss is not None:
-            for n, loss in zip(self.output_names, self.loss.losses):
+        if sample_weight is not None:
+            for n, loss in zip(names, losses):
                 if loss is not None:
                     inputs_module.sample_weights(f"{where} (output '{n}')", y, loss, sample_weight)
         return inputs_module.sample_weights(where, y, self.loss, sample_weight)
@@ -875,7 +854,7 @@ class Functional(Model):
                     "name": layer.name,
                     "config": layer.get_config(),
                     "inbound_nodes": [
-                        {"args": [ref(t) for t in node.inputs], "list": node.as_list} for node in nodes
+                        {"args": [ref(t) for t in node.inputs], "form": node.form} for node in nodes
                     ],
                 }
             )
@@ -901,7 +880,7 @@ class Functional(Model):
             made[name] = layer
             if isinstance(layer, InputLayer):
                 layer.build(layer._declared_input)
-                tensors[(name, 0)] = graph.Node(layer, [], False, layer._declared_input).output
+                tensors[(name, 0)] = graph.Node(layer, [], "one", layer._declared_input).output
             pending.extend((name, i, node) for i, node in enumerate(spec["inbound_nodes"]))
         while pending:
             ready = [p for p in pending if all((r[0], r[1]) in tensors for r in p[2]["args"])]
@@ -912,7 +891,12 @@ class Functional(Model):
                 )
             for name, i, node in ready:
                 args = [tensors[(r[0], r[1])] for r in node["args"]]
-                tensors[(name, i)] = made[name](args if node.get("list") else args[0])
+                form = node.get("form", "list" if node.get("list") else "one")  # ("list": older files)
+                if form not in graph.Node.FORMS:
+                    raise ValueError(f"{where}: layer {name!r} has a node of unknown form {form!r}.")
+                tensors[(name, i)] = (
+                    made[name](*args) if form == "args" else made[name](args if form == "list" else args[0])
+                )
                 pending.remove((name, i, node))
 
         def unpack(refs):

@@ -72,6 +72,18 @@ def _flat(logs: dict):
     return values[0] if len(values) == 1 else values
 
 
+def _joined(batches, x) -> np.ndarray:
+    """predict's outputs of the batches as one array: a copy, never a view of x (a model of
+    Dropout or Flatten alone returns its input unchanged)."""
+    if len(batches) > 1:
+        return np.concatenate(batches, axis=0)
+    if not batches:
+        raise ValueError("predict: the data gave no batch to predict (an empty generator or PyDataset).")
+    one = batches[0]
+    given = x.arrays if isinstance(x, inputs.Arrays) else [x] if x is not None else []
+    return one.copy() if any(np.may_share_memory(one, a) for a in given) else one
+
+
 def _as_list(metrics) -> list:
     if isinstance(metrics, (str, metrics_module.Metric)):
         return [metrics]
@@ -205,10 +217,16 @@ def _part(values, i, names):
     return values[i]
 
 
+def _weight_of(sample_weight, i):
+    """Output i's sample weights: its own (an Arrays of one per output) or the shared ones."""
+    return sample_weight.arrays[i] if isinstance(sample_weight, inputs.Arrays) else sample_weight
+
+
 class OutputLosses:
     """The compiled loss of a model with several outputs, as Keras 3's CompileLoss: the sum
-    over the outputs that have a loss of `weight_i * loss_i(y_i, y_pred_i, sample_weight)`
-    (no product where no weight was given). Each output's unweighted loss is counted in its
+    over the outputs that have a loss of `weight_i * loss_i(y_i, y_pred_i, sample_weight_i)`
+    (no product where no weight was given; sample_weight_i output i's own weights when fit
+    was given one per output, else the shared ones). Each output's unweighted loss is counted in its
     "<output>_loss" Mean (`trackers`, when more than one output has a loss), by batch size."""
 
     def __init__(self, names, losses, weights, trackers):
@@ -219,8 +237,12 @@ class OutputLosses:
         for i, loss in enumerate(self.losses):
             if loss is None:
                 continue
-            yt, yp = _part(y_true, i, self.names), _part(y_pred, i, self.names)
-            value = loss(yt, yp) if sample_weight is None else loss(yt, yp, sample_weight=sample_weight)
+            yt, yp, w = (
+                _part(y_true, i, self.names),
+                _part(y_pred, i, self.names),
+                _weight_of(sample_weight, i),
+            )
+            value = loss(yt, yp) if w is None else loss(yt, yp, sample_weight=w)
             if self.trackers[i] is not None:
                 self.trackers[i].metric.update_state(float(device.to_host(value.data)), len(yt))
             if self.weights[i] is not None:
@@ -265,7 +287,7 @@ class OutputMetric:
         if sample_weight is None:
             self.metric.update_state(yt, yp)
         else:
-            self.metric.update_state(yt, yp, sample_weight=sample_weight)
+            self.metric.update_state(yt, yp, sample_weight=_weight_of(sample_weight, self.index))
 
     def result(self):
         return self.metric.result()
@@ -801,7 +823,10 @@ class Trainer:
             shuffle: reshuffle the samples each epoch (with densecore's seeded stream).
             class_weight: {class: weight}: each sample's loss counts its class's weight
                 (1 for classes not named), to make up for classes seen less often.
-            sample_weight: one weight per sample (N,). Either weighting gives, as Keras's
+            sample_weight: one weight per sample (N,); for a model of several outputs, one
+                such array shared by all, or one per output in the structure of y (a list,
+                or a dict keyed by output name; None leaves an output unweighted). Either
+                weighting gives, as Keras's
                 default reduction, the batch loss Σ_n w_n loss_n / batch size; of the
                 metrics, only compile's `weighted_metrics` see the weights. Validation
                 data is weighted by its own weights (validation_split's share of
@@ -1177,7 +1202,7 @@ class Trainer:
             y: targets.
             batch_size: samples per step (default 32).
             verbose: 1 prints the logs.
-            sample_weight: one weight per sample (N,): the loss weighted as in fit.
+            sample_weight: one weight per sample (N,), or one per output: as in fit.
             return_dict: return {name: value} rather than a float or a list.
             callbacks: a list of Callback: their on_test_begin, on_test_batch_begin,
                 on_test_batch_end (with the loss and metrics so far) and on_test_end run,
@@ -1331,21 +1356,22 @@ class Trainer:
                 if self.stop_predicting:
                     break
         cbs.call("on_predict_end", {})
-        if len(outputs) > 1:
-            return np.concatenate(outputs, axis=0)
-        return (
-            outputs[0].copy()
-            if np.may_share_memory(outputs[0], x if x is not None else outputs[0])
-            else outputs[0]
-        )
+        if outputs and isinstance(outputs[0], list):  # a model of several outputs: each joined
+            return [_joined([batch[i] for batch in outputs], x) for i in range(len(outputs[0]))]
+        return _joined(outputs, x)
 
     def _predict_batch(self, x) -> np.ndarray:
         """The model's outputs for one batch, as numpy (Sequential has a leaner path)."""
         return device.to_host(self(self._inputs(x)).data)
 
     def _predict_overridden(self, x) -> np.ndarray:
-        """The outputs of the model's own predict_step for one batch, as numpy."""
+        """The outputs of the model's own predict_step for one batch, as numpy (a list of
+        arrays when it returns several)."""
         out = self.predict_step((x,))
+        if isinstance(out, dict):
+            out = list(out.values())
+        if isinstance(out, (list, tuple)):
+            return [np.asarray(device.to_host(o.data if isinstance(o, Tensor) else o)) for o in out]
         return np.asarray(device.to_host(out.data if isinstance(out, Tensor) else out))
 
     def predict_on_batch(self, x):
@@ -1590,8 +1616,11 @@ class Trainer:
         if part.stop > part.start:
             with distribution.local():
                 local_batch = max(1, -(-batch_size // distribution.size()))
-                outputs = self.predict(x[part], batch_size=local_batch, verbose=verbose, callbacks=callbacks)
+                mine = x[part].arrays if isinstance(x, inputs.Arrays) else x[part]  # (several inputs)
+                outputs = Trainer.predict(self, mine, local_batch, verbose, callbacks=callbacks)
         gathered = [out for out in distribution.allgather(outputs) if out is not None]
+        if isinstance(gathered[0], list):  # several outputs: each gathered in order
+            return [np.concatenate([g[i] for g in gathered], axis=0) for i in range(len(gathered[0]))]
         return np.concatenate(gathered, axis=0)
 
 

@@ -236,3 +236,58 @@ def test_functional_models_save_and_load_with_identical_predictions(tmp_path):
     two.save(tmp_path / "two.dc")
     pair = [x, x[:, :2]]
     np.testing.assert_array_equal(dc.load_model(tmp_path / "two.dc").predict(pair), two.predict(pair))
+
+
+@dc.saving.register_serializable(package="test_functional_api")
+class _Gate(dc.layers.Layer):
+    """A user's layer called on two tensors, `gate(x, g)`: x * sigmoid(g W) with its own
+    weight, and no compute_output_shape (its output's width is traced, as Keras traces it)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, x_shape, g_shape):
+        self.w = self.add_weight(shape=(g_shape[-1], self.units), initializer="ones", name="w")
+
+    def call(self, x, g):
+        return x[:, : self.units] * dc.functional.sigmoid(g @ self.w)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_a_layer_called_on_two_tensors_records_both_and_saves(tmp_path, capsys):
+    """`layer(a, b)` in a functional graph (Keras's custom layers of several inputs): build gets
+    both shapes, the output shape is traced (5 → 2 columns), predict matches the formula in
+    numpy float64, and the graph (the call's form included) survives save/load and clone."""
+    a, g = dc.Input((5,), name="a"), dc.Input((3,), name="g")
+    gate = _Gate(2, name="gate")
+    out = gate(a, g)
+    assert out.shape == (None, 2) and gate.w.shape == (3, 2)
+    dc.Model([a, g], out).summary()
+    assert "a[0][0], g[0][0]" in next(line for line in capsys.readouterr().out.splitlines() if "gate" in line)
+    model = dc.Model([a, g], dc.layers.Dense(1, name="head")(out))
+    rng = np.random.default_rng(0)
+    xa, xg = rng.standard_normal((6, 5)).astype(np.float32), rng.standard_normal((6, 3)).astype(np.float32)
+    gate.set_weights([rng.standard_normal((3, 2)).astype(np.float32)])
+    (w,), (k, b) = gate.get_weights(), model.get_layer("head").get_weights()
+    expected = (xa[:, :2] / (1 + np.exp(-(xg.astype(np.float64) @ w)))) @ k + b
+    np.testing.assert_allclose(model.predict([xa, xg]), expected, rtol=1e-5)
+    assert gate.w.data.tolist() == w.tolist()  # the trace left the weights as they were
+    assert model.get_config()["layers"][2]["inbound_nodes"][0]["form"] == "args"
+    model.save(tmp_path / "gate.dc")
+    loaded = dc.load_model(tmp_path / "gate.dc")
+    np.testing.assert_array_equal(loaded.predict([xa, xg]), model.predict([xa, xg]))
+    assert dc.models.clone_model(model).predict([xa, xg]).shape == (6, 1)
+    with pytest.raises(TypeError, match=r"_Gate 'gate2'.*symbolic tensors only"):
+        _Gate(2, name="gate2")(a, xg)
+
+
+def test_a_user_layer_that_returns_no_tensor_is_refused_naming_it():
+    class Pair(dc.layers.Layer):
+        def call(self, x):
+            return x, x
+
+    with pytest.raises(TypeError, match="Pair 'pair'.*returns one tensor"):
+        Pair(name="pair")(dc.Input((3,)))

@@ -59,6 +59,57 @@ def test_the_loss_is_the_weighted_sum_of_the_outputs_losses_and_one_sgd_step_mat
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("form", ["list", "dict", "one None"])
+def test_one_sample_weight_per_output_weighs_each_outputs_loss(form):
+    """Keras 3's sample_weight in the structure of y: output i's loss is sum(w_i * l_i) / N
+    (sum over batch size), numpy in float64 from the formula; None leaves an output unweighted
+    (tests/nn/test_against_keras.py runs the same against Keras itself)."""
+    xa, xb, y1, y2 = _data()
+    w1, w2 = np.linspace(0.2, 2.0, N), np.linspace(1.5, 0.1, N)
+    model = _model()
+    model.compile(optimizer="sgd", loss=["mse", "mse"], loss_weights=[2.0, 0.5])
+    (k1, b1), (k2, b2) = (model.get_layer(n).get_weights() for n in ("o1", "o2"))
+    p1 = np.concatenate([xa, xb], axis=1).astype(np.float64) @ k1 + b1
+    p2 = xb.astype(np.float64) @ k2 + b2
+    if form == "one None":
+        w2 = np.ones(N)
+    weights = {"list": [w1, w2], "dict": {"o1": w1, "o2": w2}, "one None": [w1, None]}[form]
+    logs = model.evaluate([xa, xb], [y1, y2], sample_weight=weights, batch_size=N, return_dict=True)
+    l1, l2 = np.sum(w1 * ((p1 - y1) ** 2)[:, 0]) / N, np.sum(w2 * ((p2 - y2) ** 2)[:, 0]) / N
+    np.testing.assert_allclose([logs["o1_loss"], logs["o2_loss"]], [l1, l2], rtol=1e-5)
+    np.testing.assert_allclose(logs["loss"], 2.0 * l1 + 0.5 * l2, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"output 'o2'.*one weight per sample"):
+        model.evaluate([xa, xb], [y1, y2], sample_weight=[w1, w2[:-1]])
+    with pytest.raises(ValueError, match="has 2 outputs"):
+        model.fit([xa, xb], [y1, y2], sample_weight=[w1, w2, w2], verbose=0)
+
+
+def test_predict_of_several_inputs_and_outputs_from_a_generator_with_callbacks():
+    """predict on a generator of [a, b] batches (steps= as well) and with callbacks gives the
+    arrays' outputs: the same rows, the same bits."""
+    xa, xb, _, _ = _data()
+    model = _model()
+    whole = model.predict([xa, xb], batch_size=5)
+
+    def batches():
+        for start in range(0, N, 5):
+            yield ([xa[start : start + 5], xb[start : start + 5]],)
+
+    for got, want in zip(model.predict(batches()), whole):
+        np.testing.assert_array_equal(got, want)
+    assert [p.shape for p in model.predict(batches(), steps=2)] == [(10, 1), (10, 1)]
+    seen = []
+
+    class Outputs(dc.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            seen.append([o.shape for o in logs["outputs"]])
+
+    model.predict({"a": xa, "b": xb}, batch_size=5, callbacks=[Outputs()])
+    assert seen == [[(5, 1), (5, 1)], [(5, 1), (5, 1)], [(2, 1), (2, 1)]]
+    with pytest.raises(ValueError, match="at least one batch"):
+        model.predict(iter([]))
+
+
 class _Twin(dc.Model):
     """The same network written as a subclassed model: x is [a | b] side by side and y
     [y1 | y2]; its train_step computes 2 * mse(o1) + 0.5 * mse(o2) by hand."""
