@@ -27,3 +27,44 @@ def dequantize(out, q, scale, zero):
     for n in prange(q.shape[0]):
         for c in range(q.shape[1]):
             out[n, c] = scale[c] * np.float32(np.int32(q[n, c]) - zero[c])
+
+
+INT32_MAX = 2**31 - 1
+
+
+@njit(cache=True, error_model="numpy")
+def fold(multiplier, folded, residual, x_scale, x_zero, w_scale, w_sums, bias):
+    """quant.fold into the three arrays given, in one loop (quant.fold's numpy form is ~10
+    passes and 16–37 µs at M = 1024–4096): the same float32 division b_j / m_j, the same
+    float64 sums, so the same bits (tests/kernels/test_int8.py checks it)."""
+    xs = np.float64(x_scale)
+    zero = np.int64(x_zero)
+    for j in range(w_scale.shape[0]):
+        m = np.float32(xs * np.float64(w_scale[j]))
+        zero_term = zero * np.int64(w_sums[j])
+        exact = np.float64(np.rint(bias[j] / m)) - np.float64(zero_term)
+        multiplier[j] = m
+        if np.isfinite(exact) and abs(exact) <= INT32_MAX:
+            folded[j] = np.int32(exact)
+            residual[j] = np.float32(0.0)
+        else:
+            folded[j] = 0
+            residual[j] = np.float32(np.float64(bias[j]) - np.float64(m) * np.float64(zero_term))
+
+
+@njit(cache=True, error_model="numpy")
+def dynamic_fold(low, high, q_min, q_max, w_scale, w_sums, bias, multiplier, folded, residual):
+    """quant.affine_params(low, high) (asymmetric) then `fold` with the scale and zero point
+    found: returns (ok, scale as float32, zero point); ok is False when the range gives no
+    zero point (NaN or an infinite low: quant.affine_params raises, and so must the caller)."""
+    if low != low or high != high:
+        return False, np.float32(0.0), 0
+    low, high = min(np.float64(low), 0.0), max(np.float64(high), 0.0)
+    scale = max((high - low) / (q_max - q_min), 1e-12)
+    z = np.rint(q_min - low / scale)
+    if z != z:
+        return False, np.float32(0.0), 0
+    zero = int(min(max(z, q_min), q_max))
+    scale32 = np.float32(scale)
+    fold(multiplier, folded, residual, scale32, zero, w_scale, w_sums, bias)
+    return True, scale32, zero

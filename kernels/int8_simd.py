@@ -67,6 +67,7 @@ import functools
 import os
 
 import llvmlite.binding as llvm
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -74,7 +75,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import carray
 
-from . import activations
+from . import activations, parallel
 
 NR = 32  # columns per packed panel (the layout; the same for every path)
 QUAD = 4  # k per packed group: the bytes one vpdpbusd lane sums
@@ -213,24 +214,50 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail):
 
     tile_i32 = builder.bitcast(tile, i32.as_pointer())
     passes = [list(range(s, min(n_vec, s + per_pass))) for s in range(0, n_vec, per_pass)]
+    # The 1-row kernel (GEMV, edge rows) has only len(vecs) accumulators, each a chain of
+    # dependent vpdpbusd (latency ~4-5 cycles): K is split over `chains` independent sets of
+    # them, quad q going to set q % chains, summed at the end (int32 adds: exact mod 2³², so
+    # the same bits in any order).
+    chains = max(1, min(4, (16 if lanes == 16 else 8) // len(passes[0]))) if mr == 1 else 1
     for vecs in passes:
         # accumulators in allocas (promoted to loop-carried registers by LLVM's mem2reg)
-        slots = [{v: cgutils.alloca_once(builder, acc_ty) for v in vecs} for _ in range(mr)]
-        for row in slots:
-            for slot in row.values():
-                builder.store(ir.Constant(acc_ty, None), slot)
+        sets = [
+            [{v: cgutils.alloca_once(builder, acc_ty) for v in vecs} for _ in range(mr)]
+            for _ in range(chains)
+        ]
+        for slots in sets:
+            for row in slots:
+                for slot in row.values():
+                    builder.store(ir.Constant(acc_ty, None), slot)
 
-        def run(a_base, a_stride, kq_a, kq_b, slots=slots, vecs=vecs):
+        def run(a_base, a_stride, kq_a, kq_b, slots, vecs=vecs):
             accs = [{v: builder.load(row[v]) for v in vecs} for row in slots]
             new = step(accs, vecs, a_base, a_stride, kq_a, kq_b)
             for row, vals in zip(slots, new):
                 for v, val in zip(vecs, vals):
                     builder.store(val, row[v])
 
-        with cgutils.for_range(builder, nq) as loop:
-            run(a, lda, loop.index, loop.index)
+        if chains == 1:
+            with cgutils.for_range(builder, nq) as loop:
+                run(a, lda, loop.index, loop.index, sets[0])
+        else:
+            n_main = builder.udiv(nq, ir.Constant(i64, chains))
+            with cgutils.for_range(builder, n_main) as loop:
+                base = builder.mul(loop.index, ir.Constant(i64, chains))
+                for c, slots in enumerate(sets):
+                    kq = builder.add(base, ir.Constant(i64, c))
+                    run(a, lda, kq, kq, slots)
+            done = builder.mul(n_main, ir.Constant(i64, chains))
+            with cgutils.for_range(builder, builder.sub(nq, done)) as loop:
+                kq = builder.add(done, loop.index)
+                run(a, lda, kq, kq, sets[0])
+        slots = sets[0]
         with builder.if_then(has_tail, likely=False):
-            run(tail, ir.Constant(i64, QUAD), ir.Constant(i64, 0), nq)
+            run(tail, ir.Constant(i64, QUAD), ir.Constant(i64, 0), nq, slots)
+        for other in sets[1:]:
+            for row, orow in zip(slots, other):
+                for v in vecs:
+                    builder.store(builder.add(builder.load(row[v]), builder.load(orow[v])), row[v])
         for i, row in enumerate(slots):
             if kind == "dpbusd":
                 for v in vecs:
@@ -368,8 +395,28 @@ def _make_driver(path, cache=True):
     # a closure by its cells' pickled values, so a function in a cell would miss every time)
 
     @njit(cache=cache, parallel=True, error_model="numpy")
-    def run(c, y, a, panels, n_cols, group, multiplier, folded, residual, act, to_float):
-        """C = A · B (int32 into c), or, with to_float, y = act(m_j (C + β_j) + r_j) (float32)."""
+    def run(
+        c,
+        y,
+        a,
+        panels,
+        n_cols,
+        group,
+        multiplier,
+        folded,
+        residual,
+        act,
+        to_float,
+        x=None,
+        x_q=(1.0, 0, 0, 0),
+    ):
+        """C = A · B (int32 into c), or, with to_float, y = act(m_j (C + β_j) + r_j) (float32).
+
+        With x (float32, A's shape), A is first written as x quantized, x_q = (scale (float32),
+        zero point, q_min, q_max), exactly as kernels/int8.py's quantize (one call, no pass
+        of its own from Python)."""
+        if x is not None:
+            _quantize_rows(a, x, x_q[0], x_q[1], x_q[2], x_q[3])
         n_rows, n_k = a.shape
         nq = n_k // QUAD
         has_tail = n_k % QUAD != 0
@@ -414,7 +461,7 @@ def _make_driver(path, cache=True):
                                 for j in range(width):
                                     acc = np.int32(t_row[j] - corr)
                                     z = m[j] * np.float32(np.int64(acc) + f[j]) + r[j]
-                                    out[j] = z if z > 0.0 else np.float32(0.0)
+                                    out[j] = np.float32(0.0) if z <= 0.0 else z  # (as activations.apply)
                             else:
                                 for j in range(width):
                                     acc = np.int32(t_row[j] - corr)
@@ -430,6 +477,17 @@ def _make_driver(path, cache=True):
     return run
 
 
+@njit(cache=True, parallel=True, inline="always")
+def _quantize_rows(q, x, scale, zero, q_min, q_max):
+    """q = clip(rint(x / scale) + zero) (NaN → zero), kernels/int8.py's quantize with one scale
+    and zero point: the same float32 division and float64 sum, so the same int8."""
+    scale, zero = np.float32(scale), np.int32(zero)
+    for n in prange(x.shape[0]):
+        for k in range(x.shape[1]):
+            v = np.rint(x[n, k] / scale) + zero
+            q[n, k] = min(max(v, q_min), q_max) if v == v else zero
+
+
 _DRIVERS = {}
 
 
@@ -438,6 +496,39 @@ def driver(path):
     if path not in _DRIVERS:
         _DRIVERS[path] = _make_driver(path)
     return _DRIVERS[path]
+
+
+_NO_C = np.empty((0, 0), np.int32)  # (c when the result is y: read only)
+SERIAL_MAX = 1 << 18  # multiply-adds up to which the int8 GEMM runs on one thread
+
+
+@functools.lru_cache(maxsize=256)
+def _schedule(path, n_rows, n_k, n_panels, n_threads, threads_usable):
+    """(the driver or its serial twin, panels per task) for a product's shape: the Python
+    decisions of a call, made once per shape."""
+    run = driver(path)
+    work = n_rows * n_k * n_panels * NR
+    n_threads = n_threads if work > SERIAL_MAX and threads_usable else 1
+    return parallel.choose(run, n_threads > 1), column_group(n_k, n_panels, n_rows, n_threads)
+
+
+def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None, x_q=None):
+    """The int8 GEMM of the path the host runs (or DENSECORE_INT8's), on threads when the
+    product is big enough to pay for them: c = a · B (int32), or with to_float y = act(m_j
+    (C + β_j) + r_j); with x, a is first filled with x quantized by x_q = (scale, zero,
+    q_min, q_max). packed: quant.PackedInt8. No checks: the callers' (cpu.py, QuantizedDense)."""
+    n_rows, n_k = a.shape
+    if n_rows == 0 or packed.n_cols == 0:
+        return
+    if c is None:
+        c = _NO_C
+    run, group = _schedule(
+        choose_path(), n_rows, n_k, packed.panels.shape[0], numba.get_num_threads(), parallel.usable()
+    )
+    if x is None:
+        run(c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float)
+    else:
+        run(c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float, x, x_q)
 
 
 def column_group(n_k: int, n_panels: int, n_rows: int, n_threads: int) -> int:

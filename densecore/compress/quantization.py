@@ -25,7 +25,8 @@ import numpy as np
 from ..engine import backend
 from ..engine import functional as F
 from ..engine.tensor import Tensor
-from ..kernels import activations
+from ..kernels import activations, int8_simd
+from ..kernels import int8 as kint8
 from ..kernels import quant as kquant
 from ..nn.layers import Dense, Layer, LowRankDense, check_activation, register, tap
 from .surgery import _counterpart, _require_built, _walk, clone, rebuilt, replace_layers
@@ -57,6 +58,7 @@ class QuantizedDense(Layer):
         # wq_t when weights are set (quantization, loading), not per call; wq_t stays the
         # saved weight, so files saved before packing existed load unchanged
         self._packed, self._packed_from = None, None
+        self._plan = None  # (_infer_plan's key, its value)
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -87,6 +89,75 @@ class QuantizedDense(Layer):
             self._packed = kquant.pack_panels(self.wq_t.data, transposed=True)
             self._packed_from = self.wq_t.data
         return self._packed
+
+    def _infer_plan(self, kernels):
+        """What `_infer` needs that does not change between calls, made again only when a
+        weight array is replaced (set_weights, loading): the packed kernel and, for static
+        quantization, the input's scale and zero point and quant.fold's constants."""
+        key = (
+            kernels,
+            self.wq_t.data,
+            self.w_scale.data,
+            self.w_sums.data,
+            None if self.bias is None else self.bias.data,
+            self.input_params.data,
+        )
+        plan = self._plan
+        if plan is not None and len(plan[0]) == len(key) and all(a is b for a, b in zip(plan[0], key)):
+            return plan[1]
+        packed = self._kernel_for(kernels)
+        n_out = self.units
+        bias = self.bias.data if self.bias is not None else np.zeros(n_out, np.float32)
+        bias = np.ascontiguousarray(bias, np.float32)
+        w_scale = np.ascontiguousarray(self.w_scale.data, np.float32)
+        w_sums = np.ascontiguousarray(self.w_sums.data, np.int32)
+        fused = self.activation in activations.FUSED
+        act = activations.code(self.activation if fused else None, self.name)
+        if self.static:
+            scale, zero = float(self.input_params.data[0]), int(self.input_params.data[1])
+            folded = kquant.fold(scale, zero, w_scale, w_sums, bias)
+            x_q = (np.float32(scale), zero, self.q_min, self.q_max)
+        else:
+            folded, x_q = None, None
+        value = (packed, w_scale, w_sums, bias, act, fused, folded, x_q)
+        self._plan = (key, value)
+        return value
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        """call() on a numpy array, for predict: the same integers and the same float32 bits,
+        in one compiled call per layer (quantize, product, epilogue) with the constants of
+        static quantization computed once (`_infer_plan`) instead of per call."""
+        kernels = backend.kernels()
+        n_in = self.wq_t.shape[1]
+        if not getattr(kernels, "INT8_PACKED", False) or x.ndim != 2 or x.shape[1] != n_in:
+            return F.apply_array(self.call, x)  # (other backends, and call's errors)
+        packed, w_scale, w_sums, bias, act, fused, folded, x_q = self._infer_plan(kernels)
+        x = np.ascontiguousarray(x, np.float32)
+        n = x.shape[0]
+        if folded is None:  # dynamic: this batch's own range, quant.fold in a compiled loop
+            multiplier, beta = np.empty(self.units, np.float32), np.empty(self.units, np.int32)
+            residual = np.empty(self.units, np.float32)
+            ok, scale, zero = kint8.dynamic_fold(
+                x.min(initial=0),
+                x.max(initial=0),
+                self.q_min,
+                self.q_max,
+                w_scale,
+                w_sums,
+                bias,
+                multiplier,
+                beta,
+                residual,
+            )
+            if not ok:  # NaN or −inf in x: call's path (and its error)
+                return F.apply_array(self.call, x)
+            folded, x_q = (multiplier, beta, residual), (scale, zero, self.q_min, self.q_max)
+        y = np.empty((n, self.units), np.float32)
+        a = np.empty((n, n_in), np.int8)  # (per call: another thread may be in this layer)
+        int8_simd.launch(None, y, a, packed, *folded, act, True, x, x_q)
+        if fused or self.activation == "linear":
+            return y
+        return F.apply_array(F.ACTIVATIONS[self.activation], y)
 
     def call(self, inputs, training=None):
         x = inputs.data

@@ -106,3 +106,54 @@ def test_quantized_units_with_zero_or_tiny_weights_keep_their_bias():
     for calibration in (None, x):
         out = dc.quantize(model, calibration_data=calibration).predict(x)
         np.testing.assert_allclose(out[:, 1:], model.predict(x)[:, 1:], atol=1e-5)
+
+
+@pytest.mark.parametrize("static", [True, False])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "linear", "sigmoid", "softmax"])
+def test_infer_gives_call_bits_and_predict_takes_it(static, activation):
+    """QuantizedDense._infer (predict's array path: quantize, product and epilogue in one
+    compiled call, static constants cached) gives call's float32 bits, for batch 1, odd and
+    empty batches, float64 and non-contiguous inputs; predict runs it."""
+    from densecore.nn import models
+
+    rng = np.random.default_rng(3)
+    model = dc.Sequential([Dense(37, activation="relu", input_shape=(29,)), Dense(11, activation=activation)])
+    x = (3 * rng.standard_normal((70, 29))).astype(np.float32)
+    q = dc.quantize(model, calibration_data=x if static else None)
+    assert all(models._infers_arrays(layer) for layer in q.layers)
+    wide = np.asfortranarray(np.repeat(x, 2, axis=1).astype(np.float64))
+    for batch in (x[:1], x[:7], x[:0], x[::3], wide[:9, ::2], x * 5):
+        h = batch
+        for layer in q.layers:
+            got, want = layer._infer(h), layer.call(dc.Tensor(np.asarray(h))).data
+            assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+            h = got
+    calls = []
+    q.layers[0].call = lambda inputs, training=None: (
+        calls.append(1) or QuantizedDense.call(q.layers[0], inputs)
+    )
+    slow = q.predict(x, batch_size=16)
+    del q.layers[0].call
+    assert calls  # (a patched call: the usual path)
+    np.testing.assert_array_equal(q.predict(x, batch_size=16), slow)
+
+
+def test_infer_plan_follows_replaced_weights_and_refuses_what_call_refuses():
+    rng = np.random.default_rng(4)
+    model = dc.Sequential([Dense(5, input_shape=(3,))])
+    x = rng.standard_normal((8, 3)).astype(np.float32)
+    q = dc.quantize(model, calibration_data=x)
+    layer = q.layers[0]
+    before = layer._infer(x)
+    weights = layer.get_weights()
+    weights[3] = weights[3] + 1.0  # the bias
+    layer.set_weights(weights)
+    after = layer._infer(x)
+    np.testing.assert_array_equal(after, layer.call(dc.Tensor(x)).data)
+    np.testing.assert_allclose(after, before + 1.0, atol=1e-4)  # (to within β's rounding)
+    with pytest.raises(ValueError, match="incompatible"):
+        layer._infer(np.ones((2, 4), np.float32))
+    for dynamic in (dc.quantize(model),):
+        with pytest.raises(ValueError):
+            dynamic.layers[0]._infer(np.array([[np.nan, 1, 2]], np.float32))

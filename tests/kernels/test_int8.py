@@ -164,3 +164,69 @@ def test_units_with_zero_or_tiny_weights_keep_their_bias(backend):
     expected = x.astype(np.float64) @ w + b  # the float layer (textbook formula)
     np.testing.assert_allclose(y[:, 1:], expected[:, 1:], atol=1e-5)
     np.testing.assert_allclose(y[:, 0], expected[:, 0], atol=0.1)  # an ordinary unit: int8 error
+
+
+@st.composite
+def _fold_case(draw):
+    m = draw(st.integers(1, 40))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    w_scale = (10.0 ** rng.uniform(-14, 2, m)).astype(np.float32)  # down to the tiny scales of
+    w_scale[rng.random(m) < 0.2] = 1e-12  # all-zero units (quant.symmetric_scale's floor)
+    w_sums = rng.integers(-127 * 4096, 127 * 4096, m).astype(np.int32)
+    bias = (rng.standard_normal(m) * 10.0 ** rng.uniform(-3, 3, m)).astype(np.float32)
+    bias[rng.random(m) < 0.1] = 0.0
+    x_scale = draw(st.sampled_from([1e-12, 1e-4, 0.02, 1.0, 3.7e3]))
+    x_zero = draw(st.integers(-128, 127))
+    return x_scale, x_zero, w_scale, w_sums, bias
+
+
+@given(case=_fold_case(), as_f32=st.booleans())
+def test_the_compiled_fold_equals_quant_fold_bit_for_bit(case, as_f32):
+    """kernels/int8.py's fold (one loop, what the cpu backend and QuantizedDense run) gives
+    quant.fold's numpy bits: the multipliers, the int32 β (or 0 where it cannot hold b_j / m_j)
+    and the float residuals."""
+    from densecore.kernels import int8
+
+    x_scale, x_zero, w_scale, w_sums, bias = case
+    x_scale = np.float32(x_scale) if as_f32 else float(np.float32(x_scale))
+    want = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
+    got = tuple(np.empty(len(bias), t) for t in (np.float32, np.int32, np.float32))
+    int8.fold(*got, x_scale, x_zero, w_scale, w_sums, bias)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+
+@given(
+    case=_fold_case(),
+    low=st.floats(-1e6, 0, width=32) | st.sampled_from([0.0, -0.0, -1e-30]),
+    high=st.floats(0, 1e6, width=32) | st.sampled_from([0.0, 1e-30, np.inf]),
+    bits=st.integers(2, 8),
+)
+def test_dynamic_fold_is_affine_params_then_fold(case, low, high, bits):
+    from densecore.kernels import int8
+
+    _, _, w_scale, w_sums, bias = case
+    q_min, q_max = quant.qrange(bits)
+    got = tuple(np.empty(len(bias), t) for t in (np.float32, np.int32, np.float32))
+    ok, scale, zero = int8.dynamic_fold(
+        np.float32(low), np.float32(high), q_min, q_max, w_scale, w_sums, bias, *got
+    )
+    want_scale, want_zero = quant.affine_params(np.float32(low), np.float32(high), bits)
+    assert ok and scale == want_scale and zero == want_zero  # (a float32 value, boxed as float)
+    for g, w in zip(got, quant.fold(want_scale, want_zero, w_scale, w_sums, bias)):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_dynamic_fold_refuses_what_affine_params_refuses():
+    """NaN or −inf in the range: quant.affine_params raises (no zero point), dynamic_fold says
+    so (ok False) and QuantizedDense then takes call's path, which raises the same error."""
+    from densecore.kernels import int8
+
+    one = np.ones(1, np.float32), np.ones(1, np.int32), np.ones(1, np.float32)
+    out = tuple(np.empty(1, t) for t in (np.float32, np.int32, np.float32))
+    for low, high in ((np.nan, 1.0), (-1.0, np.nan), (-np.inf, 1.0)):
+        with pytest.raises(ValueError):
+            quant.affine_params(low, high, 8)
+        assert not int8.dynamic_fold(np.float32(low), np.float32(high), -128, 127, *one, *out)[0]
