@@ -230,21 +230,7 @@ def _packed_b(where, b, n_k, transposed):
     return quant.pack_panels(b, transposed)
 
 
-def _run_int8(c, y, a, packed, multiplier, folded, residual, act, to_float):
-    """The int8 GEMM of the path the host runs (kernels/int8_simd.py), threads when it pays."""
-    n_rows, n_k = a.shape
-    if n_rows == 0 or packed.n_cols == 0:
-        return
-    run = int8_simd.driver(int8_simd.choose_path())
-    work = n_rows * n_k * packed.n_cols
-    n_threads = numba.get_num_threads() if work > _INT8_SERIAL_MAX and parallel.usable() else 1
-    group = int8_simd.column_group(n_k, packed.panels.shape[0], n_rows, n_threads)
-    parallel.choose(run, n_threads > 1)(
-        c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float
-    )
-
-
-_INT8_SERIAL_MAX = 1 << 18  # multiply-adds up to which the int8 GEMM runs on one thread
+_run_int8 = int8_simd.launch  # the int8 GEMM of the path the host runs, threads when it pays
 _NO_F32, _NO_I32 = np.zeros(0, np.float32), np.zeros(0, np.int32)
 
 
@@ -306,9 +292,17 @@ def qdense_forward(
         )
         packed = quant.pack_panels(wq_t, transposed=True)
     act = activations.code(activation, where)
-    multiplier, folded, residual = quant.fold(x_scale, x_zero, w_scale, w_sums, bias)
-    y = np.empty((xq.shape[0], packed.n_cols), np.float32)
-    _run_int8(np.empty((0, 0), np.int32), y, xq, packed, multiplier, folded, residual, act, True)
+    n_out = packed.n_cols
+    multiplier, folded, residual = (
+        np.empty(n_out, np.float32),
+        np.empty(n_out, np.int32),
+        np.empty(n_out, np.float32),
+    )
+    int8.fold(
+        multiplier, folded, residual, float(x_scale), int(x_zero), w_scale, w_sums, bias
+    )  # quant.fold's bits
+    y = np.empty((xq.shape[0], n_out), np.float32)
+    _run_int8(None, y, xq, packed, multiplier, folded, residual, act, True)
     if out_scale is None:
         return y
     return quantize(y, out_scale, out_zero)
