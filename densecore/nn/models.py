@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from ..engine import device, distribution
+from ..engine import device
 from ..engine.tensor import Tensor, as_tensor, no_grad
 from . import graph, merging, registry, saving, training  # noqa: F401  (merging: registers the merge layers)
 from . import inputs as inputs_module
@@ -816,22 +816,6 @@ class Functional(Model):
             return x, y, self._weights_for(where, y, batch[2])
 
         return check
-
-    def _refuse_distributed(self, where):
-        if self._several_io() and distribution.active():
-            raise NotImplementedError(
-                f"{where}: model '{self.name}' has {len(self._graph.inputs)} inputs and "
-                f"{len(self._graph.outputs)} outputs; a distributed (MPI) {where} takes models "
-                f"of one input and one output for now."
-            )
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self._refuse_distributed("fit")
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._refuse_distributed("evaluate")
-        return super().evaluate(x, y, *args, **kwargs)
 
     # ---- configuration -----------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -178,21 +178,19 @@ def save_model(model, filepath) -> None:
     config = {**_describe(model), "kind": "model", "compile": None, "optimizer": None}
     state = []
     if getattr(model, "compiled", False):
-        loss = model.loss
-        if isinstance(loss, losses_module.Loss):
+        spec = _compile_spec(model)
+        if spec is not None:
             optimizer = model.optimizer
-            config["compile"] = {
-                "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
-                "loss": {"class_name": type(loss).__name__, "config": loss.get_config()},
-                **model._compile_config,  # metrics and weighted_metrics
-            }
+            optimizer_spec = {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+            config["compile"] = {"optimizer": optimizer_spec, **spec}
             state = optimizer.state_arrays(model.trainable_weights)
             config["optimizer"] = {"iterations": optimizer.iterations, "arrays": len(state)}
-        else:  # (a loss per output, or none): said, not dropped silently
+        else:  # said, not dropped silently
             warnings.warn(
                 f"save: model '{model.name}' is saved without its compile settings and optimizer state "
-                f"(a loss per output, or no loss, is not in the file format yet): compile it again "
-                f"after load_model to train on.",
+                f"(its loss {model.loss!r:.60} is a callable without get_config, which the file format "
+                f"cannot hold; a densecore Loss or a registered function can): compile it again after "
+                f"load_model to train on.",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -201,6 +199,25 @@ def save_model(model, filepath) -> None:
     entries.update({f"optimizer/{i}.npy": _npy(a) for i, a in enumerate(state)})
     entries["config.json"] = text
     _write_atomic(filepath, entries)
+
+
+def _compile_spec(model):
+    """compile's settings as the file holds them, besides the optimizer: the loss (None for a
+    model that only adds its own) and metrics; for a model of several outputs, "outputs":
+    their names, a loss (or None), a loss weight (or None) and metrics for each. None when a
+    loss cannot be saved (a callable without get_config)."""
+    outputs = model._compile_config.get("outputs")
+    if outputs is not None:
+        losses = model._compile_config["losses"]
+        given = model.loss.losses if model.loss is not None else [None] * len(outputs)
+        if any(spec is None and loss is not None for spec, loss in zip(losses, given)):
+            return None
+        return {"loss": None, "outputs": dict(model._compile_config)}
+    loss = model.loss
+    if loss is not None and not isinstance(loss, losses_module.Loss):
+        return None
+    saved = None if loss is None else {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return {"loss": saved, **model._compile_config}  # (metrics and weighted_metrics)
 
 
 def save_weights(model, filepath) -> None:
@@ -586,16 +603,40 @@ def _loss_spec(spec):
 def _check_compile(spec) -> None:
     _dict(spec, "compile")
     _object(spec.get("optimizer"), "compile.optimizer", optimizers_module.ALL, str.lower)
-    _object(_loss_spec(spec.get("loss")), "compile.loss", losses_module.SAVED)
-    for kind in ("metrics", "weighted_metrics"):
-        for i, metric in enumerate(_list(spec.get(kind) or [], f"compile.{kind}", MAX_METRICS)):
-            where = f"compile.{kind}[{i}]"
-            if isinstance(metric, str):  # a name, as files written before metrics kept settings
-                _text(metric, where)
-                continue
-            _dict(metric, where)  # a class of the user's own may be missing: load warns then
-            _text(metric.get("class_name"), f"{where}.class_name")
-            _dict(metric.get("config"), f"{where}.config")
+    if spec.get("loss") is not None:  # (None: a model that adds its own losses, or several outputs)
+        _object(_loss_spec(spec["loss"]), "compile.loss", losses_module.SAVED)
+    outputs = spec.get("outputs")
+    if outputs is None:
+        for kind in ("metrics", "weighted_metrics"):
+            _check_metrics(spec.get(kind) or [], f"compile.{kind}")
+        return
+    _dict(outputs, "compile.outputs")
+    names = _list(outputs.get("outputs"), "compile.outputs.outputs", MAX_INPUTS)
+    for i, name in enumerate(names):
+        _text(name, f"compile.outputs.outputs[{i}]")
+    for key in ("losses", "loss_weights", "metrics", "weighted_metrics"):
+        values = _list(outputs.get(key), f"compile.outputs.{key}", MAX_INPUTS)
+        if len(values) != len(names):
+            _fail(f"compile.outputs.{key}", f"one entry per output ({len(names)})", f"{len(values)} entries")
+        for i, value in enumerate(values):
+            where = f"compile.outputs.{key}[{i}]"
+            if key == "losses" and value is not None:
+                _object(_loss_spec(value), where, losses_module.SAVED)
+            elif key == "loss_weights" and value is not None:
+                _number(value, where)
+            elif key.endswith("metrics"):
+                _check_metrics(value, where)
+
+
+def _check_metrics(specs, where) -> None:
+    for i, metric in enumerate(_list(specs, where, MAX_METRICS)):
+        at = f"{where}[{i}]"
+        if isinstance(metric, str):  # a name, as files written before metrics kept settings
+            _text(metric, at)
+            continue
+        _dict(metric, at)  # a class of the user's own may be missing: load warns then
+        _text(metric.get("class_name"), f"{at}.class_name")
+        _dict(metric.get("config"), f"{at}.config")
 
 
 def _check_config(config) -> None:
@@ -1148,12 +1189,30 @@ def _compile_from(model, archive, custom_objects) -> None:
     spec = archive.config["compile"]
     optimizer_class = optimizers_module.ALL[spec["optimizer"]["class_name"].lower()]
     optimizer = _constructed("compile.optimizer", optimizer_class.from_config, spec["optimizer"]["config"])
-    loss_class = _registered(spec["loss"]["class_name"], "compile.loss", losses_module.SAVED)
-    loss = _constructed("compile.loss", loss_class, **_loss_spec(spec["loss"])["config"])
-    metrics = {
-        kind: _metrics_from(archive, spec.get(kind) or [], loss, custom_objects)
-        for kind in ("metrics", "weighted_metrics")
-    }
+    outputs = spec.get("outputs")
+    if outputs is None:
+        loss = _loss_from(spec.get("loss"), "compile.loss")
+        metrics = {
+            kind: _metrics_from(archive, spec.get(kind) or [], loss, custom_objects)
+            for kind in ("metrics", "weighted_metrics")
+        }
+    else:  # several outputs: a loss, a weight and metrics each, in the order of their names
+        names = getattr(model, "output_names", None)
+        if names != outputs["outputs"]:
+            raise _Invalid(
+                f"compile.outputs.outputs: the settings are for the outputs {outputs['outputs']}; "
+                f"the model's are {names}"
+            )
+        losses = [_loss_from(s, f"compile.outputs.losses[{i}]") for i, s in enumerate(outputs["losses"])]
+        metrics = {
+            kind: [
+                _metrics_from(archive, specs, loss, custom_objects)
+                for specs, loss in zip(outputs[kind], losses)
+            ]
+            for kind in ("metrics", "weighted_metrics")
+        }
+        loss = losses
+        metrics["loss_weights"] = outputs["loss_weights"]
     _constructed("compile", model.compile, optimizer=optimizer, loss=loss, **metrics)
     state = archive.config.get("optimizer") or {}
     params = model.trainable_weights
@@ -1162,6 +1221,14 @@ def _compile_from(model, archive, custom_objects) -> None:
         arrays = [archive.array(f"optimizer/{i}.npy", shape) for i, shape in enumerate(expected)]
         optimizer.load_state_arrays(params, arrays)
         optimizer.iterations = state.get("iterations", 0)
+
+
+def _loss_from(spec, where):
+    """The saved loss, rebuilt (None stays None)."""
+    if spec is None:
+        return None
+    loss_class = _registered(spec["class_name"], f"{where}.class_name", losses_module.SAVED)
+    return _constructed(where, loss_class, **_loss_spec(spec)["config"])
 
 
 def _metrics_from(archive, specs, loss, custom_objects) -> list:

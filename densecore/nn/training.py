@@ -167,9 +167,12 @@ def _step_logs(logs, where):
     return {name: _number(value) for name, value in logs.items()}
 
 
-def _saved(metric) -> dict:
-    """A compiled metric as model.save writes it: its class and settings."""
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+def _saved(obj) -> dict:
+    """A compiled metric or loss as model.save writes it: its class and settings (None for a
+    callable without them, which the file cannot hold)."""
+    if not hasattr(obj, "get_config"):
+        return None
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}
 
 
 def checked_targets(where, y, x, loss, metrics, units, name="y"):
@@ -366,12 +369,14 @@ def compile_outputs(names, loss, loss_weights, metrics, weighted_metrics):
                     OutputMetric(metric, i, f"{name}_{short}", names)
                 )
     _check_log_names(unweighted + weighted)
-    config = {
+    config = {  # what model.save writes of it (densecore.nn.saving)
         "outputs": list(names),
-        "loss": [None if v is None else type(v).__name__ for v in losses],
+        "losses": [None if v is None else _saved(v) for v in losses],
         "loss_weights": weights,
-        "metrics": [[m.name, _saved(m.metric)] for m in unweighted if m.fed],
-        "weighted_metrics": [[m.name, _saved(m.metric)] for m in weighted],
+        "metrics": [
+            [_saved(m.metric) for m in unweighted if m.fed and m.index == i] for i in range(len(names))
+        ],
+        "weighted_metrics": [[_saved(m.metric) for m in weighted if m.index == i] for i in range(len(names))],
     }
     if all(v is None for v in losses):
         return None, unweighted, weighted, config
@@ -1502,18 +1507,23 @@ class Trainer:
             part = slice(0, 1)
         xb, yb = x[part], None if y is None else y[part]
         wb = None if sample_weight is None else sample_weight[part]
+        # the metrics count this step from zero (the per-output loss Means already in the
+        # loss), then the counts of every rank are added to what they held before
+        metrics = self.compiled_metrics
+        before = [[np.array(getattr(m, name), np.float64) for name in m.variable_names] for m in metrics]
+        for metric in metrics:
+            metric.reset_state()
         with step_buffers.reusing(self._step_buffers_for(xb)), learning_phase(True):
             y_pred = self(self._inputs(xb))
             loss = self._total_loss(yb, y_pred, wb, share=(n / total, 1.0 / ranks))
         value = float(loss.data)
         if math.isfinite(value):
             loss.backward()
-        metrics = self.compiled_metrics
-        before = [[np.array(getattr(m, name), np.float64) for name in m.variable_names] for m in metrics]
-        for metric in metrics:
-            metric.reset_state()
         if n:
             self._update_metrics(yb, y_pred.data, wb)
+        else:  # (the stand-in sample counts nowhere)
+            for metric in metrics:
+                metric.reset_state()
         buffer, layout = self._reduce_buffer(params, metrics, before)
         for p, view in zip(params, buffer.views):
             if p.grad is None:

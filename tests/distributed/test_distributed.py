@@ -104,6 +104,26 @@ def test_ranks_train_the_full_batch_model_identically(alone, tmp_path, ranks):
     assert written == ["ckpt-rank0.dc", "log-rank0.csv"]
 
 
+def test_a_functional_model_of_two_inputs_and_outputs_trains_as_one_process(tmp_path):
+    """A loss, a loss weight, metrics and sample weights per output: 2 ranks give the weights,
+    logs, predictions and evaluation of one process on the full batch (to float32 rounding)."""
+    alone, ranked = tmp_path / "alone", tmp_path / "ranked"
+    alone.mkdir(), ranked.mkdir()
+    for out, ranks in ((alone, None), (ranked, 2)):
+        result, _ = launch(out, ranks, "--mode", "functional")
+        assert result.returncode == 0, result.stderr[-3000:]
+    reference, predicted_1, evaluated_1, history_1 = outputs(alone, 0)
+    assert "val_classes_accuracy" in history_1["history"] and "value_mae" in history_1["history"]
+    for rank in range(2):
+        weights, predicted, evaluated, history = outputs(ranked, rank)
+        for a, b in zip(weights, reference):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(predicted, predicted_1, atol=1e-6)
+        np.testing.assert_allclose(evaluated, evaluated_1, rtol=1e-5)
+        for name, values in history_1["history"].items():
+            np.testing.assert_allclose(history["history"][name], values, rtol=1e-5, err_msg=name)
+
+
 @pytest.mark.parametrize("mode", ["raise", "kill", "exit"])
 def test_a_failing_rank_ends_the_job_within_seconds(tmp_path, mode):
     result, seconds = launch(tmp_path, 2, "--mode", mode, timeout=30)

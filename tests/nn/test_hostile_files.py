@@ -414,6 +414,39 @@ def test_damaged_configs_are_value_errors_naming_the_path(saved, tmp_path, case)
     refused(dc.load_model, path)
 
 
+OUTPUTS_DAMAGED = {
+    "outputs is a list": (_set(["compile", "outputs"], []), "compile.outputs"),
+    "a loss per output, one short": (_set(["compile", "outputs", "losses"], [None]), "one entry per output"),
+    "an unknown loss for an output": (
+        _set(["compile", "outputs", "losses", 1], {"class_name": "Hinge9", "config": {}}),
+        "compile.outputs.losses[1].class_name",
+    ),
+    "a loss weight that is text": (
+        _set(["compile", "outputs", "loss_weights", 0], "x"),
+        "compile.outputs.loss_weights[0]",
+    ),
+    "an output's metrics are a number": (
+        _set(["compile", "outputs", "metrics", 0], 5),
+        "compile.outputs.metrics[0]",
+    ),
+    "settings for other outputs": (_set(["compile", "outputs", "outputs"], ["p", "q"]), "the model's are"),
+    "too many outputs": (_set(["compile", "outputs", "outputs"], ["o"] * 65), "at most 64"),
+}
+
+
+@pytest.mark.parametrize("case", OUTPUTS_DAMAGED)
+def test_damaged_compile_settings_of_several_outputs_are_refused_naming_the_path(tmp_path, case):
+    a = dc.Input((3,))
+    model = dc.Model(a, [Dense(1, name="y")(a), Dense(2, name="z")(a)])
+    model.compile("adam", ["mse", "mae"], loss_weights=[1.0, 0.5], metrics=[["mae"], []])
+    model.save(tmp_path / "good.dc")
+    damaged = json.loads(plain_entries(tmp_path / "good.dc")["config.json"])
+    change, message = OUTPUTS_DAMAGED[case]
+    change(damaged)
+    with_config(tmp_path / "damaged.dc", tmp_path / "good.dc", json.dumps(damaged))
+    refused(dc.load_model, tmp_path / "damaged.dc", match=message)
+
+
 RAW_DAMAGE = {
     "iterations Infinity": lambda text: text.replace('"iterations": 1', '"iterations": Infinity'),
     "a NaN setting": lambda text: text.replace('"beta_1": 0.9', '"beta_1": NaN'),

@@ -274,16 +274,42 @@ def test_compile_refuses_losses_that_do_not_fit_the_outputs():
         model.fit([xa, xb], [y1, y2], class_weight={0: 1.0}, verbose=0)
 
 
-def test_saving_a_model_with_a_loss_per_output_says_what_the_file_leaves_out(tmp_path):
-    """The file format keeps one loss: a model compiled with one per output saves its graph and
-    weights, and says (a warning) that its compile settings and optimizer state stay behind."""
+def test_a_model_with_a_loss_per_output_saves_its_compile_settings_and_trains_on_alike(tmp_path):
+    """The file holds a loss, a loss weight and metrics per output and the optimizer's state:
+    the loaded model logs the same evaluation and its next epoch gives the same bits as the
+    original's."""
     a, b = dc.Input((3,)), dc.Input((2,))
     joined = dc.layers.Concatenate()([a, b])
     model = dc.Model([a, b], [dc.layers.Dense(1, name="y")(joined), dc.layers.Dense(2, name="z")(joined)])
-    model.compile("adam", ["mse", "mse"], loss_weights=[2.0, 0.5])
-    x = [np.ones((8, 3), np.float32), np.ones((8, 2), np.float32)]
-    model.fit(x, [np.ones((8, 1)), np.ones((8, 2))], verbose=0)
-    with pytest.warns(RuntimeWarning, match="without its compile settings"):
-        model.save(tmp_path / "two.dc")
+    model.compile(
+        "adam",
+        ["mse", "mae"],
+        loss_weights=[2.0, None],
+        metrics=[["mae"], []],
+        weighted_metrics=[[], ["mse"]],
+    )
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(8, 3)).astype(np.float32), rng.normal(size=(8, 2)).astype(np.float32)]
+    y = [rng.normal(size=(8, 1)), rng.normal(size=(8, 2))]
+    weights = [None, np.linspace(0.5, 1, 8)]
+    model.fit(x, y, sample_weight=weights, verbose=0)
+    model.save(tmp_path / "two.dc")
     loaded = dc.load_model(tmp_path / "two.dc")
-    np.testing.assert_array_equal(loaded.predict(x)[1], model.predict(x)[1])
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    evaluated = [m.evaluate(x, y, sample_weight=weights, return_dict=True) for m in (model, loaded)]
+    assert evaluated[0] == evaluated[1] and list(evaluated[0]) == [
+        "loss",
+        "y_loss",
+        "z_loss",
+        "y_mae",
+        "z_mse",
+    ]
+    for m in (model, loaded):
+        dc.set_seed(3)
+        m.fit(x, y, sample_weight=weights, epochs=1, verbose=0)
+    for ours, theirs in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    only_added = dc.Model(a, dc.layers.Dense(1)(a))
+    only_added.compile("sgd")  # no loss: the model's own (add_loss) alone
+    only_added.save(tmp_path / "none.dc")
+    assert dc.load_model(tmp_path / "none.dc").loss is None
