@@ -9,7 +9,8 @@ Six figures, each from the code the tour runs:
     loss_curve.png         the article's SimpleNet on breast cancer: loss per epoch
     accuracy_vs_rank.png   low-rank (SVD) compression of a digits MLP: test accuracy against rank
     accuracy_vs_bits.png   integer quantization of the same MLP: test accuracy against bits
-    roofline.png           this machine's measured ceilings, with the dense kernel's shapes on them
+    roofline.png           this machine's measured ceilings, with the tour's kernels on them: the
+                           dense layer (chapters 1-2), low rank (4, 8), int8 (6, 9)
     singular_values.png    the digits MLP's first layer: singular values, trained against random
     quantization_grid.png  the same layer's weight histogram under its 4- and 8-bit grids
 
@@ -38,6 +39,15 @@ RANKS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 BITS = (2, 3, 4, 5, 6, 7, 8)
 ROOFLINE_SHAPES = ((1, 4096, 4096), (32, 784, 256), (128, 784, 256), (256, 1024, 1024), (1024, 1024, 1024))
 QUICK = {"ranks": (2, 16), "bits": (3, 8), "shapes": ((1, 512, 512), (64, 256, 256))}
+# the other chapters' kernels on the roofline: (name, N×K×M, rank for low rank)
+CHAPTER_KERNELS = (
+    ("lowrank", (256, 1024, 1024), 16),
+    ("lowrank", (256, 1024, 1024), 64),
+    ("int8", (1, 4096, 4096), None),
+    ("int8", (32, 1024, 1024), None),
+    ("int8", (256, 1024, 1024), None),
+)
+QUICK_CHAPTER_KERNELS = (("lowrank", (64, 256, 256), 16), ("int8", (64, 256, 256), None))
 
 
 def loss_curve(dc, plt, path):
@@ -148,17 +158,22 @@ def roofline(dc, plt, path, shapes=ROOFLINE_SHAPES, quick=False):
         print(f"roofline: load average {busy:.1f} on {os.cpu_count()} cores: other work lowers the points")
     before = method.measure_peaks(quick)
     wanted = ("forward/cpu", "backward/cpu", "forward/numpy")
-    cases = [(shape, c) for shape in shapes for c in dense.cases(shape, ["cpu"]) if c.name in wanted]
+    cases = [
+        (shape, c, dense.counts(shape, c.name.split("/")[0]))
+        for shape in shapes
+        for c in dense.cases(shape, ["cpu"])
+        if c.name in wanted
+    ]
+    cases += chapter_cases(dc, QUICK_CHAPTER_KERNELS if quick else CHAPTER_KERNELS)
     # every shape in the same rounds, so that a busy spell of the host lowers no shape alone
-    method.measure([c for _, c in cases], rounds=1 if quick else 7)
+    method.measure([c for _, c, _ in cases], rounds=1 if quick else 7)
     points = []  # (candidate name, shape, FLOPs per byte, GFLOP/s)
-    for shape, c in cases:
+    for shape, c, (flops, traffic) in cases:
         if c.status != "ok":
             raise RuntimeError(f"{c.name} at {shape}: {c.status}")
-        flops, traffic = dense.counts(shape, c.name.split("/")[0])
         best = min(c.samples)  # the best block, as measure_peaks takes for the ceilings
         points.append((c.name, shape, flops / traffic, flops / best / 1e9))
-        print("roofline: %-13s %4d×%4d×%4d %6.1f FLOP/byte %6.1f GFLOP/s" % (c.name, *shape, *points[-1][2:]))
+        print("roofline: %-17s %4d×%4d×%4d %6.1f FLOP/byte %6.1f GFLOP/s" % (c.name, *shape, *points[-1][2:]))
     after = method.measure_peaks(quick)  # the ceilings: the best of before and after the points
     peaks = {key: max(before[key], after[key]) for key in ("gflops", "gbytes_per_s")}
     print("roofline: sgemm %(gflops).0f GFLOP/s, copy %(gbytes_per_s).1f GB/s" % peaks)
@@ -182,15 +197,21 @@ def roofline(dc, plt, path, shapes=ROOFLINE_SHAPES, quick=False):
         )
     ax.axvline(ridge, color="grey", ls=":", lw=1)
     styles = {  # drawn in this order: the squares under the dots, so that both show
-        "backward/cpu": dict(marker="s", ms=9, color="C1", label="densecore cpu, backward"),
-        "forward/cpu": dict(marker="o", ms=6, color="C0", label="densecore cpu, forward"),
+        "backward/cpu": dict(marker="s", ms=9, color="C1", label="dense backward (ch. 1-2)"),
+        "forward/cpu": dict(marker="o", ms=6, color="C0", label="dense forward (ch. 1-2)"),
         "forward/numpy": dict(
             marker="o", ms=8, color="C2", mfc="none", mew=1.5, label="numpy (BLAS), forward"
         ),
+        "lowrank": dict(marker="^", ms=8, color="C4", label="low rank r = 16, 64 (ch. 4, 8)"),
+        "int8": dict(marker="D", ms=7, color="C3", label="int8, integer ops (ch. 6, 9)"),
     }
     for name, style in styles.items():
-        rows = [p for p in points if p[0] == name]
+        rows = [p for p in points if p[0].split()[0] == name]
         ax.plot([r[2] for r in rows], [r[3] for r in rows], ls="none", **style)
+    for name, shape, x_value, y_value in points:
+        if name.startswith(("lowrank", "int8")):  # which shape (and rank) each one is
+            label = "%d×%d×%d" % shape + (f" r{name.split('r=')[1]}" if "r=" in name else "")
+            ax.annotate(label, (x_value, y_value), xytext=(4, -9), textcoords="offset points", fontsize=6)
     for name, shape, x_value, _ in points:
         if name == "forward/cpu":  # each shape's name above its column, outside the plot
             label = "%d×%d×%d" % shape
@@ -213,6 +234,51 @@ def roofline(dc, plt, path, shapes=ROOFLINE_SHAPES, quick=False):
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower right", fontsize=8)
     _save(fig, plt, path)
+
+
+def chapter_cases(dc, kernels):
+    """The other chapters' kernels as timing candidates, each with (FLOPs, bytes) and checked
+    against numpy: the fused low-rank forward act((X U) V + b) (2N(KR + RM) FLOPs), and the
+    int8 layer on prepacked weights (2NKM integer multiply-adds counted as FLOPs; int8 x and
+    W, float32 y: N K + K M + 4 N M bytes)."""
+    import numpy as np
+
+    from densecore.benchmarks import method
+    from densecore.kernels import quant
+
+    cpu, rng, cases = dc.kernels.get("cpu"), np.random.default_rng(0), []
+    for name, (n, k, m), rank in kernels:
+        if name == "lowrank":
+            x = rng.standard_normal((n, k)).astype(np.float32)
+            u = (rng.standard_normal((k, rank)) / np.sqrt(k)).astype(np.float32)
+            v = (rng.standard_normal((rank, m)) / np.sqrt(rank)).astype(np.float32)
+            b = np.zeros(m, np.float32)
+            want = np.maximum((x.astype(np.float64) @ u) @ v, 0)
+
+            def run(x=x, u=u, v=v, b=b):
+                return cpu.lowrank_forward(x, u, v, b, "relu")
+
+            def check(run=run, want=want):
+                np.testing.assert_allclose(run(), want, rtol=1e-3, atol=1e-3)
+
+            counts = (2 * n * (k * rank + rank * m), 4 * (n * k + k * rank + rank * m + n * m + m))
+            cases.append(((n, k, m), method.Candidate(f"lowrank r={rank}", run, check, "numba"), counts))
+        else:
+            xq = rng.integers(-128, 128, (n, k), dtype=np.int8)
+            wq_t = rng.integers(-127, 128, (m, k), dtype=np.int8)
+            packed = quant.pack_panels(wq_t, transposed=True)
+            ones, sums = np.ones(m, np.float32), wq_t.sum(axis=1, dtype=np.int32)
+            want = np.maximum(xq.astype(np.int64) @ wq_t.T.astype(np.int64), 0)
+
+            def run(xq=xq, packed=packed, ones=ones, sums=sums):
+                return cpu.qdense_forward(xq, 1.0, 0, packed, ones, sums, None, "relu")
+
+            def check(run=run, want=want):
+                np.testing.assert_array_equal(run(), want.astype(np.float32))
+
+            counts = (2 * n * k * m, n * k + k * m + 4 * n * m)
+            cases.append(((n, k, m), method.Candidate("int8", run, check, "numba"), counts))
+    return cases
 
 
 def singular_values(dc, plt, path, trained):
