@@ -156,11 +156,20 @@ def _splat(builder, value, lanes):
     return builder.shuffle_vector(one, ir.Constant(vty, None), ir.Constant(_vec(lanes), [0] * lanes))
 
 
-def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail):
+def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epilogue=None):
     """IR for raw[i, j] = Σ_k a[i, k] · u8[k, j] over i < mr, j < NR, stored to `tile` (int32
     mr × NR, row-major). a: first byte of row 0, rows lda bytes apart, nq full quads read
     from it; then, if has_tail, one more quad from `tail` (mr rows of 4 bytes, zero past K)
     against the panel's quad nq. panel: the packed panel's first byte (quads of NR·4 bytes).
+
+    With `epilogue` = (mode, out, ldo, mul, fold, res, corr), the tile never reaches memory
+    as raw sums: each row's accumulators, still in registers, become C = raw − corr[i] (the
+    row-sum correction), stored as int32 to out (mode EP_INT), or y = m_j · f32(C + β_j) +
+    r_j (mode EP_LINEAR; EP_RELU: then 0 where y ≤ 0), stored as float32; out: row 0's first
+    element, rows ldo elements apart; mul, fold, res: the panel's first column of m, β, r.
+    The float steps are the driver's: C + β_j summed in float64 (exact: |C + β| < 2³³) and
+    rounded once to float32 (as int64 → float32), then a float32 multiply and a separate
+    add (no FMA), so the bits equal kernels/reference.py's.
     """
     lanes, kind, _, per_pass = PATHS[path]
     i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -213,6 +222,36 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail):
         return out
 
     tile_i32 = builder.bitcast(tile, i32.as_pointer())
+    f32, f64 = ir.FloatType(), ir.DoubleType()
+
+    def at(base, ty, index):  # a <lanes x ty> pointer at element `index` of base
+        ptr = builder.gep(builder.bitcast(base, ty.as_pointer()), [index])
+        return builder.bitcast(ptr, ir.VectorType(ty, lanes).as_pointer())
+
+    def finish(i, col, vec):
+        """Row i's `lanes` sums of columns col.. (int32 vector) to their destination."""
+        if epilogue is None:
+            ptr = builder.gep(tile_i32, [ir.Constant(i64, i * NR + col)])
+            builder.store(vec, builder.bitcast(ptr, acc_ty.as_pointer()), align=4)
+            return
+        mode, out, ldo, mul, fold, res, corr = epilogue
+        c_i = builder.sub(vec, _splat(builder, builder.load(builder.gep(corr, [ir.Constant(i64, i)])), lanes))
+        index = builder.add(builder.mul(ir.Constant(i64, i), ldo), ir.Constant(i64, col))
+        if mode == EP_INT:
+            builder.store(c_i, at(out, i32, index), align=4)
+            return
+        j = ir.Constant(i64, col)
+        wide = ir.VectorType(f64, lanes)
+        beta = builder.load(at(fold, i32, j), align=4)
+        exact = builder.fadd(builder.sitofp(c_i, wide), builder.sitofp(beta, wide))
+        z = builder.fptrunc(exact, ir.VectorType(f32, lanes))
+        z = builder.fmul(builder.load(at(mul, f32, j), align=4), z)
+        z = builder.fadd(z, builder.load(at(res, f32, j), align=4))
+        if mode == EP_RELU:  # 0 where z ≤ 0 (NaN stays: activations.apply's rule)
+            zero = ir.Constant(ir.VectorType(f32, lanes), None)
+            z = builder.select(builder.fcmp_ordered("<=", z, zero), zero, z)
+        builder.store(z, at(out, f32, index), align=4)
+
     passes = [list(range(s, min(n_vec, s + per_pass))) for s in range(0, n_vec, per_pass)]
     # The 1-row kernel (GEMV, edge rows) has only len(vecs) accumulators, each a chain of
     # dependent vpdpbusd (latency ~4-5 cycles): K is split over `chains` independent sets of
@@ -261,8 +300,7 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail):
         for i, row in enumerate(slots):
             if kind == "dpbusd":
                 for v in vecs:
-                    ptr = builder.gep(tile_i32, [ir.Constant(i64, i * NR + v * cols)])
-                    builder.store(builder.load(row[v]), builder.bitcast(ptr, acc_ty.as_pointer()), align=4)
+                    finish(i, v * cols, builder.load(row[v]))
             else:  # add each column's two k-pair lanes: vectors v, v+1 give `lanes` columns
                 for v in vecs[::2]:
                     lo, hi = builder.load(row[v]), builder.load(row[v + 1])
@@ -272,40 +310,60 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail):
                     odd = builder.shuffle_vector(
                         lo, hi, ir.Constant(_vec(lanes), list(range(1, 2 * lanes, 2)))
                     )
-                    ptr = builder.gep(tile_i32, [ir.Constant(i64, i * NR + v * cols)])
-                    builder.store(builder.add(even, odd), builder.bitcast(ptr, acc_ty.as_pointer()), align=4)
+                    finish(i, v * cols, builder.add(even, odd))
+
+
+EP_RAW, EP_INT, EP_LINEAR, EP_RELU = 0, 1, 2, 3  # _emit_micro's epilogue modes
 
 
 @intrinsic
-def _simd_micro(typingctx, path, mr, tile, a, lda, tail, panel, nq, has_tail):
-    """The micro-kernel `_emit_micro` for a literal path and row count; pointers as CPointer
-    or integer addresses."""
-    if not isinstance(path, types.StringLiteral) or not isinstance(mr, types.IntegerLiteral):
+def _simd_micro(
+    typingctx, path, mr, mode, tile, a, lda, tail, panel, nq, has_tail, out, ldo, mul, fold, res, corr
+):
+    """The micro-kernel `_emit_micro` for a literal path, row count and epilogue mode (EP_*;
+    EP_RAW: the raw sums to tile, and out…corr unused); pointers as CPointer or integer
+    addresses."""
+    literal = (types.StringLiteral, types.IntegerLiteral, types.IntegerLiteral)
+    if not all(isinstance(arg, kind) for arg, kind in zip((path, mr, mode), literal)):
         return None
-    sig = types.void(path, mr, tile, a, lda, tail, panel, nq, has_tail)
+    sig = types.void(path, mr, mode, tile, a, lda, tail, panel, nq, has_tail, out, ldo, mul, fold, res, corr)
 
     def codegen(context, builder, signature, args):
-        _, _, tile_v, a_v, lda_v, tail_v, panel_v, nq_v, tail_flag = args
         i8p = ir.IntType(8).as_pointer()
         i64 = ir.IntType(64)
-
-        def ptr(value, ty):
-            if isinstance(ty, types.CPointer):
-                return builder.bitcast(value, i8p)
-            return builder.inttoptr(value, i8p)
-
         tys = signature.args
+
+        def ptr(n):
+            if isinstance(tys[n], types.CPointer):
+                return builder.bitcast(args[n], i8p)
+            return builder.inttoptr(args[n], i8p)
+
+        def int64(n):
+            return context.cast(builder, args[n], tys[n], types.int64) if tys[n] != types.int64 else args[n]
+
+        epilogue = None
+        if mode.literal_value != EP_RAW:
+            epilogue = (
+                mode.literal_value,
+                ptr(10),
+                int64(11),
+                ptr(12),
+                ptr(13),
+                ptr(14),
+                builder.bitcast(ptr(15), ir.IntType(32).as_pointer()),
+            )
         _emit_micro(
             builder,
             path.literal_value,
             mr.literal_value,
-            ptr(tile_v, tys[2]),
-            ptr(a_v, tys[3]),
-            context.cast(builder, lda_v, tys[4], types.int64) if tys[4] != types.int64 else lda_v,
-            ptr(tail_v, tys[5]),
-            ptr(panel_v, tys[6]),
-            builder.sext(nq_v, i64) if nq_v.type != i64 else nq_v,
-            context.cast(builder, tail_flag, tys[8], types.boolean),
+            ptr(3),
+            ptr(4),
+            int64(5),
+            ptr(6),
+            ptr(7),
+            builder.sext(args[8], i64) if args[8].type != i64 else args[8],
+            context.cast(builder, args[9], tys[9], types.boolean),
+            epilogue,
         )
         return context.get_dummy_value()
 
@@ -374,6 +432,7 @@ def _micro_impl(path, mr, tile, a, tail, panel, nq, has_tail):
         _simd_micro(
             path,
             mr,
+            EP_RAW,
             tile.ctypes.data,
             a.ctypes.data,
             a.strides[0],
@@ -381,7 +440,52 @@ def _micro_impl(path, mr, tile, a, tail, panel, nq, has_tail):
             panel.ctypes.data,
             nq,
             has_tail,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
         )
+
+    return simd
+
+
+def _micro_out(path, mr, mode, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
+    """The SIMD micro-kernel with its epilogue in registers (`_emit_micro`'s modes) for a
+    whole panel of NR columns: True; False on the portable path (the caller then runs the
+    raw tile and its own epilogue)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(_micro_out, inline="always", prefer_literal=True)
+def _micro_out_impl(path, mr, mode, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
+    literal = (types.StringLiteral, types.IntegerLiteral, types.IntegerLiteral)
+    if not all(isinstance(arg, kind) for arg, kind in zip((path, mr, mode), literal)):
+        return None
+    if path.literal_value == "portable":
+        return lambda path, mr, mode, a, tail, panel, nq, has_tail, out, mul, fold, res, corr: False
+
+    def simd(path, mr, mode, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
+        _simd_micro(
+            path,
+            mr,
+            mode,
+            0,
+            a.ctypes.data,
+            a.strides[0],
+            tail.ctypes.data,
+            panel.ctypes.data,
+            nq,
+            has_tail,
+            out.ctypes.data,
+            out.strides[0] // out.itemsize,
+            mul.ctypes.data,
+            fold.ctypes.data,
+            res.ctypes.data,
+            corr.ctypes.data,
+        )
+        return True
 
     return simd
 
@@ -445,10 +549,69 @@ def _make_driver(path, cache=True):
                 for cp in range(cg * group, min(n_cp, (cg + 1) * group)):
                     col0 = cp * NR
                     width = min(NR, n_cols - col0)
+                    panel = panels[cp]
+                    done = False  # whole panels: the epilogue in registers (linear, relu, int32)
+                    if width == NR and not to_float:
+                        out = c[row : row + h, col0 : col0 + NR]
+                        ms, fs, rs = multiplier, folded, residual
+                        if h == mr_full:
+                            done = _micro_out(
+                                path, mr_full, EP_INT, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
+                            )
+                        else:
+                            done = _micro_out(
+                                path, 1, EP_INT, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
+                            )
+                    elif width == NR and (act == activations.RELU or act == activations.LINEAR):
+                        out = y[row : row + h, col0 : col0 + NR]
+                        ms, fs, rs = multiplier[col0:], folded[col0:], residual[col0:]
+                        if act == activations.RELU:
+                            if h == mr_full:
+                                done = _micro_out(
+                                    path,
+                                    mr_full,
+                                    EP_RELU,
+                                    rows,
+                                    tail,
+                                    panel,
+                                    nq,
+                                    has_tail,
+                                    out,
+                                    ms,
+                                    fs,
+                                    rs,
+                                    sums,
+                                )
+                            else:
+                                done = _micro_out(
+                                    path, 1, EP_RELU, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
+                                )
+                        elif h == mr_full:
+                            done = _micro_out(
+                                path,
+                                mr_full,
+                                EP_LINEAR,
+                                rows,
+                                tail,
+                                panel,
+                                nq,
+                                has_tail,
+                                out,
+                                ms,
+                                fs,
+                                rs,
+                                sums,
+                            )
+                        else:
+                            done = _micro_out(
+                                path, 1, EP_LINEAR, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
+                            )
+                    if done:
+                        continue
                     if h == mr_full:
-                        _micro(path, mr_full, tile, rows, tail, panels[cp], nq, has_tail)
+                        _micro(path, mr_full, tile, rows, tail, panel, nq, has_tail)
                     else:
-                        _micro(path, 1, tile, rows, tail, panels[cp], nq, has_tail)
+                        _micro(path, 1, tile, rows, tail, panel, nq, has_tail)
                     for i in range(h):
                         t_row = tile[i]
                         corr = sums[i]
