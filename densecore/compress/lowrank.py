@@ -87,11 +87,14 @@ import warnings
 
 import numpy as np
 
-from ..nn.layers import Dense, LowRankDense, tap
+from ..nn.layers import Dense, LowRankDense, activation_name, tap
 from .surgery import _counterpart, _require_built, _walk, clone, find_layers, rebuilt, replace_layers
 
 _BATCH = 256  # rows per predict call while the activations are gathered
-RIDGE_GRID = (1e-3, 1e-2, 0.1, 1.0, 10.0, np.inf)  # what ridge="auto" tries, per layer
+RIDGE_GRID = (1e-3, 1e-2, 0.1, 1.0, 10.0, np.inf)  # what ridge="auto" tries, per layer, with fit="whitened"
+OUTPUT_RIDGE = 1e-3  # ridge="auto" with fit="output"
+METRIC_FLOOR = 0.1  # the next layer's metric G + μ·tr(G)/out·I: no output direction is free
+RELU_PASSES = 1  # refits of a relu layer with the clipped units' targets set to the fit
 
 
 # ---- checks ------------------------------------------------------------------------------
@@ -269,7 +272,7 @@ def _report_row(layer, r, sigma, error_of):
     }
 
 
-def low_rank(model, rank=None, energy=None, layers=None, data=None, ridge="auto", verbose=1):
+def low_rank(model, rank=None, energy=None, layers=None, data=None, ridge="auto", fit="output", verbose=1):
     """A copy of `model` whose dense layers are factorised: by truncated SVD of each kernel,
     or, given `data`, by the factors that keep each layer's OUTPUT on that data closest.
 
@@ -295,6 +298,11 @@ def low_rank(model, rank=None, energy=None, layers=None, data=None, ridge="auto"
             solvable when the inputs are rank-deficient; with fewer samples than a layer's
             inputs it is required (> 0), and a warning says the ridge decides what the data
             cannot.
+        fit: with data, "output" (default): each layer's factors and bias are fitted so that its
+            output on the inputs of the compressed model matches the ORIGINAL layer's output
+            on the original inputs, in the metric of the next dense layer, relu-aware
+            (`output_fit`; ridge "auto" = OUTPUT_RIDGE); "whitened": the pure whitened SVD of
+            the docstring, the bias kept (exact: output error = Σ_{i>r} s_i²).
         verbose: 1 prints the report table.
 
     Returns:
@@ -336,6 +344,8 @@ def low_rank(model, rank=None, energy=None, layers=None, data=None, ridge="auto"
     ):
         raise ValueError(f"{where}: energy must be in (0, 1]. Received: energy={energy!r}")
     _check_ridge(ridge, where)
+    if fit not in ("output", "whitened"):
+        raise ValueError(f"{where}: fit must be 'output' or 'whitened'. Received: fit={fit!r}")
     if data is not None:
         data = check_data(model, data, where)
     targets, named = _targets(model, rank, layers, where)
@@ -358,7 +368,7 @@ def low_rank(model, rank=None, energy=None, layers=None, data=None, ridge="auto"
                 f"the factors close to W along the ones it misses.",
                 stacklevel=2,
             )
-        new, report = _low_rank_on_data(model, targets, energy, named, data, ridge, where)
+        new, report = _low_rank_on_data(model, targets, energy, named, data, ridge, fit, where)
     else:
         new, report = _low_rank_on_weights(model, targets, energy, named, where)
     new.compression_report = report
@@ -383,7 +393,166 @@ def _low_rank_on_weights(model, targets, energy, named, where):
     return new, report
 
 
-def _low_rank_on_data(model, targets, energy, named, data, ridge, where):
+def _low_rank_on_data(model, targets, energy, named, data, ridge, fit, where):
+    if fit == "whitened":
+        return _whitened_on_data(model, targets, energy, named, data, ridge, where)
+    new = clone(model)
+    twin = _counterpart(model, new)
+    rank_of = {twin[layer]: (layer, rank) for layer, rank in targets}
+    lam = OUTPUT_RIDGE if ridge == "auto" else ridge
+    following = _next_dense(model)
+    report = []
+    for copy in call_order(new, list(rank_of), data):  # each sees the layers before it compressed
+        layer, rank = rank_of[copy]
+        xc = layer_inputs(new, copy, data)
+        xo = layer_inputs(model, layer, data)
+        metric = _metric(following.get(layer))
+        relu = activation_name(layer.activation) == "relu" if layer.activation is not None else False
+        result = output_fit(
+            layer.kernel.data,
+            layer.bias.data if layer.use_bias else None,
+            xc,
+            xo,
+            lam,
+            metric=metric,
+            relu_passes=RELU_PASSES if relu else 0,
+            rank=lambda s, layer=layer, rank=rank: _plan_rank(
+                layer, _rank_for(s, rank, energy), named, where
+            ),
+            where=where,
+            name=f"layer '{layer.name}'",
+        )
+        if result is None:
+            continue
+        r, u, v, bias, s = result
+        weights = [u.astype(np.float32), v.astype(np.float32)] + (
+            [bias.astype(np.float32)] if layer.use_bias else []
+        )
+        replace_layers(new, {copy: rebuilt(LowRankDense, layer, weights, rank=r)})
+        row = _report_row(layer, r, s, "output")
+        report.append({**row, "ridge": float(lam), "fit": "output"})
+    order = {layer.name: i for i, (_, layer) in enumerate(_walk(model))}
+    return new, sorted(report, key=lambda row: order[row["layer"]])
+
+
+def layer_inputs(model, layer, data):
+    """The inputs X (N × in, float32) that reach `layer` when `model` predicts `data`."""
+    parts = []
+    n_in = layer.kernel.shape[0]
+    with tap(
+        [layer],
+        lambda lay, inputs, outputs: parts.append(np.asarray(inputs.data, np.float32).reshape(-1, n_in)),
+    ):
+        for start in range(0, len(data), _BATCH):
+            model.predict(data[start : start + _BATCH], batch_size=_BATCH)
+    return np.concatenate(parts) if parts else np.zeros((0, n_in), np.float32)
+
+
+def _next_dense(model):
+    """{layer: the Dense (or LowRankDense) that reads its output next}, for a Sequential model
+    (Dropout, identity at inference, skipped); empty for other models."""
+    from ..nn.models import Sequential
+
+    if not isinstance(model, Sequential):
+        return {}
+    layers = [layer for layer in model.layers if type(layer).__name__ != "Dropout"]
+    return {
+        a: b
+        for a, b in zip(layers, layers[1:])
+        if isinstance(a, Dense) and isinstance(b, Dense) and b.kernel.shape[0] == a.kernel.shape[1]
+    }
+
+
+def _metric(following):
+    """G = W_next W_nextᵀ + μ·tr/out·I: how the next dense layer weighs an error in this layer's
+    output (None: no next dense layer, every output direction weighs the same)."""
+    if following is None:
+        return None
+    if isinstance(following, LowRankDense):
+        w = following.u.data.astype(np.float64) @ following.v.data.astype(np.float64)
+    else:
+        w = following.kernel.data.astype(np.float64)
+    g = w @ w.T
+    scale = float(np.trace(g)) / len(g)
+    return g + METRIC_FLOOR * (scale if scale > 0 else 1.0) * np.eye(len(g))
+
+
+def output_fit(
+    w, b, xc, xo, ridge, metric=None, relu_passes=0, rank=None, where="compress.low_rank", name="layer"
+):
+    """The rank-r kernel (and bias) whose output on the compressed inputs `xc` is closest to the
+    original layer's output on the original inputs `xo`: a reduced-rank regression.
+
+    With A = xc − mean(xc) and T = xo W + b − mean (centred: the bias is refitted, which corrects
+    the mean shift the earlier layers cause), C = AᵀA/N + λI = L Lᵀ, and the next layer's metric
+    G = H² (identity when None), it minimises
+
+        ‖(A W̃ − T) H‖_F² / N + λ ‖(W̃ − W) H‖_F²   over rank-r W̃:
+
+    the SVD L⁻¹(AᵀT/N + λW) H = P S Qᵀ gives U = L⁻ᵀ P_r S_r^½, V = S_r^½ Q_rᵀ H⁻¹ and the
+    minimum Σ_{i>r} s_i² (plus a constant). When xc = xo and G = I it is the whitened SVD of the
+    centred inputs. With `relu_passes`, targets of units the original and the fitted layer both
+    leave negative (clipped by relu: their error is invisible) are set to the fitted value and
+    the fit is repeated.
+
+    Args:
+        w, b: the layer's kernel (in × out) and bias (None: no bias, nothing centred).
+        xc, xo: (N × in) inputs of the compressed and of the original model.
+        ridge: λ relative to the mean input energy per feature.
+        rank: a function of the spectrum s giving r (None: keep the layer: returns None).
+
+    Returns:
+        (r, U, V, bias, s) in float64, or None.
+    """
+    w = np.asarray(w, np.float64)
+    xc, xo = np.asarray(xc, np.float64), np.asarray(xo, np.float64)
+    n_in = w.shape[0]
+    y = xo @ w + (0.0 if b is None else np.asarray(b, np.float64))
+    if not (np.all(np.isfinite(xc)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{where}: the inputs reaching {name} are not finite (NaN or inf).")
+    mean_x = xc.mean(0) if b is not None else np.zeros(n_in)
+    a = xc - mean_x
+    moment = a.T @ a / len(a)
+    scale = float(np.trace(moment)) / n_in
+    lam = ridge * (scale if scale > 0 else 1.0)
+    try:
+        chol = np.linalg.cholesky(moment + lam * np.eye(n_in))
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"{where}: the inputs reaching {name} have a singular second moment; give ridge > 0. "
+            f"Received: ridge={ridge!r}"
+        ) from None
+    if metric is None:
+        root = root_inv = None
+    else:
+        ev, vecs = np.linalg.eigh(metric)
+        ev = np.maximum(ev, ev.max() * 1e-12)
+        root, root_inv = (vecs * np.sqrt(ev)) @ vecs.T, (vecs / np.sqrt(ev)) @ vecs.T
+    target = y
+    r = None
+    for step in range(relu_passes + 1):
+        mean_t = target.mean(0) if b is not None else np.zeros(w.shape[1])
+        m = np.linalg.solve(chol, a.T @ (target - mean_t) / len(a) + lam * w)
+        if root is not None:
+            m = m @ root
+        p, s, qt = np.linalg.svd(m, full_matrices=False)
+        if r is None:
+            r = rank(s) if rank is not None else len(s)
+            if r is None:
+                return None
+        half = np.sqrt(s[:r])
+        u = np.linalg.solve(chol.T, p[:, :r] * half)
+        v = half[:, None] * qt[:r]
+        if root_inv is not None:
+            v = v @ root_inv
+        bias = mean_t - mean_x @ u @ v if b is not None else None
+        if step < relu_passes:
+            fitted = xc @ u @ v + (0.0 if bias is None else bias)
+            target = np.where((y < 0) & (fitted < 0), fitted, y)
+    return r, u, v, bias, s
+
+
+def _whitened_on_data(model, targets, energy, named, data, ridge, where):
     new = clone(model)
     twin = _counterpart(model, new)
     rank_of = {twin[layer]: (layer, rank) for layer, rank in targets}

@@ -39,7 +39,9 @@ def test_whitened_factors_match_the_reference_and_the_error_is_the_discarded_spe
     x = correlated()
     model = linear_model()
     w = model.layers[0].kernel.data
-    small = dc.compress.low_rank(model, rank=r, layers=["first"], data=x, ridge=0.0, verbose=0)
+    small = dc.compress.low_rank(
+        model, rank=r, layers=["first"], data=x, ridge=0.0, fit="whitened", verbose=0
+    )
     layer = small.layers[0]
     assert isinstance(layer, LowRankDense) and layer.rank == r
     u, v, s = reference(x, w, r)
@@ -64,10 +66,12 @@ def test_never_a_larger_output_error_than_plain_svd(r):
         layer = m.layers[0]
         return np.linalg.norm(xd @ w - xd @ (layer.u.data.astype(np.float64) @ layer.v.data))
 
-    aware = dc.compress.low_rank(model, rank=r, layers=["first"], data=x, ridge=0.0, verbose=0)
+    aware = dc.compress.low_rank(
+        model, rank=r, layers=["first"], data=x, ridge=0.0, fit="whitened", verbose=0
+    )
     plain = dc.compress.low_rank(model, rank=r, layers=["first"], verbose=0)
     assert error(aware) <= error(plain) * (1 + 1e-6)
-    auto = dc.compress.low_rank(model, rank=r, layers=["first"], data=x, verbose=0)
+    auto = dc.compress.low_rank(model, rank=r, layers=["first"], data=x, fit="whitened", verbose=0)
     want = model.predict(x)
     assert np.linalg.norm(auto.predict(x) - want) <= np.linalg.norm(plain.predict(x) - want) * (1 + 1e-5)
 
@@ -77,7 +81,9 @@ def test_energy_with_data_keeps_that_share_of_the_output_energy():
     model = linear_model(seed=2)
     s = reference(x, model.layers[0].kernel.data, 1)[2]
     share = np.cumsum(s**2) / np.sum(s**2)
-    small = dc.compress.low_rank(model, energy=0.9, layers=["first"], data=x, ridge=0.0, verbose=0)
+    small = dc.compress.low_rank(
+        model, energy=0.9, layers=["first"], data=x, ridge=0.0, fit="whitened", verbose=0
+    )
     r = small.layers[0].rank
     assert share[r - 1] >= 0.9 and (r == 1 or share[r - 2] < 0.9)
 
@@ -85,7 +91,9 @@ def test_energy_with_data_keeps_that_share_of_the_output_energy():
 def test_white_inputs_give_the_plain_svd():
     model = linear_model(seed=3)
     x = (np.random.default_rng(3).standard_normal((20000, 12))).astype(np.float32)
-    aware = dc.compress.low_rank(model, rank=4, layers=["first"], data=x, ridge=0.0, verbose=0)
+    aware = dc.compress.low_rank(
+        model, rank=4, layers=["first"], data=x, ridge=0.0, fit="whitened", verbose=0
+    )
     plain = dc.compress.low_rank(model, rank=4, layers=["first"], verbose=0)
     a, p = ([lay.u.data @ lay.v.data for lay in (m.layers[0],)][0] for m in (aware, plain))
     assert np.linalg.norm(a - p) < 0.1 * np.linalg.norm(p)
@@ -95,7 +103,9 @@ def test_layers_are_fitted_in_order_on_the_compressed_models_activations():
     x = correlated(seed=4)
     dc.set_seed(4)
     model = dc.Sequential([Dense(10, input_shape=(12,), name="a"), Dense(10, name="b"), Dense(2)])
-    small = dc.compress.low_rank(model, rank=3, layers=["a", "b"], data=x, ridge=1e-6, verbose=0)
+    small = dc.compress.low_rank(
+        model, rank=3, layers=["a", "b"], data=x, ridge=1e-6, fit="whitened", verbose=0
+    )
     first = small.layers[0]
     seen = x.astype(np.float64) @ first.u.data @ first.v.data + first.bias.data  # what b receives
     lam = 1e-6 * np.trace(seen.T @ seen / len(seen)) / 10  # rank 3 + bias: singular without it
