@@ -19,17 +19,33 @@ diminishing returns. A layer's last step is back to its dense kernel, which remo
 remaining error for in·out − r·(in + out) more. The sum of the layers' relative errors is the
 objective: relative, so that layers whose activations differ in scale weigh the same.
 
-The spectra are measured once on the original model; the chosen ranks are then applied by
-`low_rank(model, rank={layer: r}, data=data)`, layer by layer on the compressed model.
+The spectra are those of `lowrank.output_fit` on the original model: each layer's output energy
+in the metric of the next dense layer, so a step is priced by what it changes downstream, not
+by W's singular values. The chosen ranks are then applied by
+`low_rank(model, rank={layer: r}, data=data)`, layer by layer on the compressed model. The
+greedy plan is a prediction from each layer alone; so the largest single rank for every layer
+that fits the budget is built too, and the model whose final outputs on the data are closest
+to the original's is returned (`budget_report["chose"]` says which): on that data, never
+further than one rank for all layers.
 """
+
+import warnings
 
 import numpy as np
 
 from ..nn.layers import Dense
-from .lowrank import _check_ridge, _walk, check_data, low_rank, second_moments, whitened_svd
+from .lowrank import (
+    OUTPUT_RIDGE,
+    _check_ridge,
+    _metric,
+    _next_dense,
+    _walk,
+    check_data,
+    layer_inputs,
+    low_rank,
+    output_fit,
+)
 from .surgery import _require_built, clone, find_layers
-
-_SPECTRUM_RIDGE = 1e-2  # the ridge of the spectra that price the steps when ridge="auto"
 
 
 def _costs(layer, kind):
@@ -123,13 +139,18 @@ def fit_budget(model, data, params=None, flops=None, layers=None, ridge="auto", 
             f"Received: data of shape {data.shape}, ridge=0"
         )
 
-    # the price list: each layer's relative output error at every rank, from its spectrum
-    lam = _SPECTRUM_RIDGE if ridge == "auto" else ridge
-    moments = second_moments(model, targets, data)
+    # the price list: each layer's relative output error at every rank, from the spectrum of
+    # the data-aware fit (output energy in the next layer's metric, not W's singular values)
+    lam = OUTPUT_RIDGE if ridge == "auto" else ridge
+    following = _next_dense(model)
     errors = {}
     for layer in targets:
-        w = layer.kernel.data.astype(np.float64)
-        s = whitened_svd(w, moments[layer][0], lam, where, f"layer '{layer.name}'")[2]
+        xo = layer_inputs(model, layer, data)
+        bias = layer.bias.data if layer.use_bias else None
+        metric = _metric(following.get(layer))
+        s = output_fit(
+            layer.kernel.data, bias, xo, xo, lam, metric=metric, where=where, name=f"layer '{layer.name}'"
+        )[4]
         energy = s**2 / max(float(np.sum(s**2)), 1e-300)
         errors[layer] = np.concatenate([[1.0], 1.0 - np.cumsum(energy)]).clip(0)  # e(0), e(1), …
 
@@ -155,10 +176,25 @@ def fit_budget(model, data, params=None, flops=None, layers=None, ridge="auto", 
         _, layer, nxt, step = best
         ranks[layer], spent = nxt, spent + step
 
-    chosen = {layer.name: r for layer, r in ranks.items() if r is not None}
-    new = low_rank(model, rank=chosen, data=data, ridge=ridge, verbose=0) if chosen else clone(model)
-    if not chosen:
-        new.compression_report = []
+    # the candidates: the greedy ranks, and the largest single rank for all layers that fits;
+    # the one whose final outputs on the data are closest to the original model's is kept
+    candidates = [ranks]
+    uniform = _uniform(targets, costs, rest, budget)
+    if uniform is not None and uniform != ranks:
+        candidates.append(uniform)
+    wanted = model.predict(data, batch_size=256)
+    best = None
+    for plan in candidates:
+        chosen = {layer.name: r for layer, r in plan.items() if r is not None}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            new = low_rank(model, rank=chosen, data=data, ridge=ridge, verbose=0) if chosen else clone(model)
+        if not chosen:
+            new.compression_report = []
+        error = float(np.sum((new.predict(data, batch_size=256) - wanted) ** 2))
+        if best is None or error < best[0]:
+            best = (error, new, plan)
+    _, new, ranks = best
     rows = []
     for layer in targets:
         r = ranks[layer]
@@ -172,10 +208,34 @@ def fit_budget(model, data, params=None, flops=None, layers=None, ridge="auto", 
                 "predicted_error": 0.0 if r is None else float(np.sqrt(errors[layer][r])),
             }
         )
-    new.budget_report = {"budget": budget, "kind": kind, "spent": _total(new, kind), "layers": rows}
+    new.budget_report = {
+        "budget": budget,
+        "kind": kind,
+        "spent": _total(new, kind),
+        "layers": rows,
+        "chose": "greedy" if ranks is candidates[0] else "uniform",
+    }
     if verbose:
         print(format_budget(new.budget_report))
     return new
+
+
+def _uniform(targets, costs, rest, budget):
+    """{layer: r}: the largest one rank for every layer (clipped to what saves parameters, else
+    dense) whose model fits the budget; None if even rank 1 does not."""
+    best = None
+    for r in range(1, max(min(layer.kernel.shape) for layer in targets) + 1):
+        plan = {}
+        for layer in targets:
+            n_in, n_out = layer.kernel.shape
+            plan[layer] = r if r * (n_in + n_out) < n_in * n_out and r <= min(n_in, n_out) else None
+        spent = rest + sum(
+            costs[layer][1] if plan[layer] is None else costs[layer][0](plan[layer]) for layer in targets
+        )
+        if spent > budget:
+            break
+        best = plan
+    return best
 
 
 def format_budget(report) -> str:

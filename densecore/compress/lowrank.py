@@ -81,6 +81,21 @@ on that data, never further than plain SVD's. A number gives that ridge alone.
 Each layer is factorised on the activations that reach it in the compressed model so far,
 layer by layer in the order the model calls them, so a later layer's factors also correct
 for the errors of the earlier ones.
+
+The above is `fit="whitened"`. The default, `fit="output"` (`output_fit`), goes three steps
+further, each measured on the digits model of `python -m benchmarks compress` (64-256-256-10,
+both hidden layers factorised, no fine-tuning; test accuracy at rank 4 / 8 / 16):
+- Targets from the original: the compressed inputs X̃ are regressed onto the ORIGINAL layer's
+  output on the ORIGINAL inputs, X W + b (a reduced-rank regression: the SVD of
+  L⁻¹(ÃᵀT/N + λW), L Lᵀ = ÃᵀÃ/N + λI), and the bias is refitted from the means, which corrects
+  the mean shift and the error the earlier layers left (when X̃ = X it is the whitened SVD
+  of the centred inputs). 66.0 / 86.4 / 95.5% whitened → 79.9 / 93.9 / 96.7%.
+- The next layer's metric: an error in this layer's output matters through the next dense
+  layer W_next only, so it is weighed by G = W_next W_nextᵀ + 0.1·tr(G)/out·I (the SVD of
+  the matrix above times G^½, mapped back by G^-½): → 79.9 / 96.4 / 97.2%.
+- relu: a unit that the original and the fitted layer both leave negative is clipped to zero
+  either way, so its error is invisible; its target is set to the fit and the fit repeated
+  once: → 81.9 / 96.1 / 97.2% (rank 2: 42.1 → 47.4%).
 """
 
 import warnings
@@ -326,7 +341,8 @@ def low_rank(model, rank=None, energy=None, layers=None, data=None, ridge="auto"
         >>> rng = np.random.default_rng(0)  # inputs of very uneven scale: where data matters
         >>> x = (rng.standard_normal((200, 64)) * np.linspace(0.01, 3, 64)).astype("float32")
         >>> first = [model.layers[0].name]
-        >>> aware = dc.compress.low_rank(model, rank=8, layers=first, data=x, ridge=0.0, verbose=0)
+        >>> aware = dc.compress.low_rank(
+        ...     model, rank=8, layers=first, data=x, ridge=0.0, fit="whitened", verbose=0)
         >>> plain = dc.compress.low_rank(model, rank=8, layers=first, verbose=0)
         >>> def output_error(m):  # ‖X W − X U V‖_F of the first layer
         ...     return np.linalg.norm(m.layers[0](x).data - model.layers[0](x).data)

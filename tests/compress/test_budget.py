@@ -79,3 +79,32 @@ def test_bad_budgets_and_data_are_refused_before_any_work(kwargs, error, words):
         assert word in str(info.value)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_never_further_from_the_original_than_one_rank_for_all_layers_on_the_data():
+    """The returned model's outputs on the data are at least as close to the original's (sum of
+    squared differences, numpy) as those of the largest uniform rank that fits the same budget."""
+    import warnings
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((300, 16)) * np.geomspace(0.1, 3, 16)).astype(np.float32)
+    dc.set_seed(3)
+    model = dc.Sequential(
+        [
+            dc.layers.Dense(48, activation="relu", input_shape=(16,), name="h1"),
+            dc.layers.Dense(48, activation="relu", name="h2"),
+            dc.layers.Dense(4, name="out"),
+        ]
+    )
+    want = model.predict(x)
+    for r in (2, 4, 8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            uniform = dc.compress.low_rank(model, rank=r, layers=["h1", "h2"], data=x, verbose=0)
+            chosen = dc.compress.fit_budget(
+                model, x, params=uniform.count_params(), layers=["h1", "h2"], verbose=0
+            )
+        assert chosen.count_params() <= uniform.count_params()
+        assert chosen.budget_report["chose"] in ("greedy", "uniform")
+        err = lambda m: float(np.sum((m.predict(x) - want) ** 2))  # noqa: E731
+        assert err(chosen) <= err(uniform) * (1 + 1e-6)
