@@ -125,11 +125,28 @@ def _paths_of(features: str) -> list:
     return [p for p in ORDER if p in ok]
 
 
+_ENV = "DENSECORE_INT8"
+try:  # os.environ's own dict (bytes on POSIX): read in 50 ns where os.environ.get takes 1 µs,
+    # and kept current by os.environ's setters (monkeypatch.setenv, os.environ[...] = ...)
+    _ENV_DATA, _ENV_KEY = os.environ._data, os.environ.encodekey(_ENV)
+except AttributeError:  # pragma: no cover  (another os.environ)
+    _ENV_DATA = None
+
+
 def choose_path():
     """The path `int8_matmul`/`qdense_forward` run: DENSECORE_INT8 when set (one of PATHS, and
-    runnable here), else the fastest the host has."""
+    runnable here), else the fastest the host has. The variable is read on every call."""
+    raw = _ENV_DATA.get(_ENV_KEY) if _ENV_DATA is not None else os.environ.get(_ENV)
+    return _path_for(raw)
+
+
+@functools.lru_cache(maxsize=16)
+def _path_for(raw):
+    """choose_path for DENSECORE_INT8's raw value (None: unset); errors are not cached."""
     available = host_paths()
-    forced = os.environ.get("DENSECORE_INT8", "").strip().lower()
+    if isinstance(raw, bytes):
+        raw = os.environ.decodevalue(raw)
+    forced = (raw or "").strip().lower()
     if forced:
         if forced not in PATHS:
             raise ValueError(f"DENSECORE_INT8={forced!r}: expected one of {', '.join(PATHS)}.")
@@ -253,11 +270,11 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
         builder.store(z, at(out, f32, index), align=4)
 
     passes = [list(range(s, min(n_vec, s + per_pass))) for s in range(0, n_vec, per_pass)]
-    # The 1-row kernel (GEMV, edge rows) has only len(vecs) accumulators, each a chain of
-    # dependent vpdpbusd (latency ~4-5 cycles): K is split over `chains` independent sets of
-    # them, quad q going to set q % chains, summed at the end (int32 adds: exact mod 2³², so
-    # the same bits in any order).
-    chains = max(1, min(4, (16 if lanes == 16 else 8) // len(passes[0]))) if mr == 1 else 1
+    # The 1-, 2- (and 4-) row kernels (GEMV, edge rows) have only mr·len(vecs) accumulators,
+    # each a chain of dependent vpdpbusd (latency ~4-5 cycles): K is split over `chains`
+    # independent sets of them, quad q going to set q % chains, summed at the end (int32
+    # adds: exact mod 2³², so the same bits in any order).
+    chains = max(1, min(4, (16 if lanes == 16 else 8) // (mr * len(passes[0]))))
     for vecs in passes:
         # accumulators in allocas (promoted to loop-carried registers by LLVM's mem2reg)
         sets = [
@@ -316,21 +333,51 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
 EP_RAW, EP_INT, EP_LINEAR, EP_RELU = 0, 1, 2, 3  # _emit_micro's epilogue modes
 
 
+def _micro_function(module, path, mr, mode):
+    """The micro-kernel as a function of its own in `module` (made once per module): a call
+    per tile costs nothing beside its K loop, and LLVM optimises each kernel once instead of
+    every copy inlined into the driver (the driver's compile took 3× longer so)."""
+    name = f"densecore_int8_{path}_{mr}_{mode}"
+    if name in module.globals:
+        return module.globals[name]
+    i8p, i64 = ir.IntType(8).as_pointer(), ir.IntType(64)
+    params = [i8p, i8p, i64, i8p, i8p, i64, ir.IntType(1), i8p, i64, i8p, i8p, i8p, i8p]
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), params), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    tile, a, lda, tail, panel, nq, has_tail, out, ldo, mul, fold, res, corr = fn.args
+    epilogue = None
+    if mode != EP_RAW:
+        epilogue = (mode, out, ldo, mul, fold, res, builder.bitcast(corr, ir.IntType(32).as_pointer()))
+    _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epilogue)
+    builder.ret_void()
+    return fn
+
+
+def edge_heights(mr_full):
+    """The row counts a path's kernels are compiled for: its full tile, then 4, 2, 1 for the
+    rows left below it (7 rows: 4 + 2 + 1, three passes over B instead of seven)."""
+    return (mr_full,) + tuple(h for h in (4, 2, 1) if h < mr_full)
+
+
 @intrinsic
 def _simd_micro(
-    typingctx, path, mr, mode, tile, a, lda, tail, panel, nq, has_tail, out, ldo, mul, fold, res, corr
+    typingctx, path, mr_full, mode, h, tile, a, lda, tail, panel, nq, has_tail, out, ldo, mul, fold, res, corr
 ):
-    """The micro-kernel `_emit_micro` for a literal path, row count and epilogue mode (EP_*;
+    """The micro-kernel of h rows (one of edge_heights(mr_full), chosen at run time: a switch
+    over the kernels `_micro_function` makes) for a literal path and epilogue mode (EP_*;
     EP_RAW: the raw sums to tile, and out…corr unused); pointers as CPointer or integer
     addresses."""
     literal = (types.StringLiteral, types.IntegerLiteral, types.IntegerLiteral)
-    if not all(isinstance(arg, kind) for arg, kind in zip((path, mr, mode), literal)):
+    if not all(isinstance(arg, kind) for arg, kind in zip((path, mr_full, mode), literal)):
         return None
-    sig = types.void(path, mr, mode, tile, a, lda, tail, panel, nq, has_tail, out, ldo, mul, fold, res, corr)
+    sig = types.void(
+        path, mr_full, mode, h, tile, a, lda, tail, panel, nq, has_tail, out, ldo, mul, fold, res, corr
+    )
 
     def codegen(context, builder, signature, args):
         i8p = ir.IntType(8).as_pointer()
-        i64 = ir.IntType(64)
         tys = signature.args
 
         def ptr(n):
@@ -341,30 +388,14 @@ def _simd_micro(
         def int64(n):
             return context.cast(builder, args[n], tys[n], types.int64) if tys[n] != types.int64 else args[n]
 
-        epilogue = None
-        if mode.literal_value != EP_RAW:
-            epilogue = (
-                mode.literal_value,
-                ptr(10),
-                int64(11),
-                ptr(12),
-                ptr(13),
-                ptr(14),
-                builder.bitcast(ptr(15), ir.IntType(32).as_pointer()),
-            )
-        _emit_micro(
-            builder,
-            path.literal_value,
-            mr.literal_value,
-            ptr(3),
-            ptr(4),
-            int64(5),
-            ptr(6),
-            ptr(7),
-            builder.sext(args[8], i64) if args[8].type != i64 else args[8],
-            context.cast(builder, args[9], tys[9], types.boolean),
-            epilogue,
-        )
+        values = [ptr(4), ptr(5), int64(6), ptr(7), ptr(8), int64(9)]
+        values += [context.cast(builder, args[10], tys[10], types.boolean), ptr(11), int64(12)]
+        values += [ptr(13), ptr(14), ptr(15), ptr(16)]
+        rows = int64(3)
+        for height in edge_heights(mr_full.literal_value):
+            kernel = _micro_function(builder.module, path.literal_value, height, mode.literal_value)
+            with builder.if_then(builder.icmp_signed("==", rows, ir.Constant(rows.type, height))):
+                builder.call(kernel, values)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -412,27 +443,29 @@ def _portable_micro(mr, tile, a, tail, panel, nq, has_tail):
             tile[i, j] = np.int32(s)  # truncation: the low 32 bits
 
 
-def _micro(path, mr, tile, a, tail, panel, nq, has_tail):
-    """raw = a · u8 for one tile: the SIMD micro-kernel of `path`, or the portable loops."""
+def _micro(path, mr_full, h, tile, a, tail, panel, nq, has_tail):
+    """raw = a · u8 for one tile of h rows (one of edge_heights(mr_full)): the SIMD
+    micro-kernel of `path`, or the portable loops."""
     raise NotImplementedError("called from compiled code only")
 
 
 @overload(_micro, inline="always", prefer_literal=True)
-def _micro_impl(path, mr, tile, a, tail, panel, nq, has_tail):
-    if not isinstance(path, types.StringLiteral) or not isinstance(mr, types.IntegerLiteral):
+def _micro_impl(path, mr_full, h, tile, a, tail, panel, nq, has_tail):
+    if not isinstance(path, types.StringLiteral) or not isinstance(mr_full, types.IntegerLiteral):
         return None
     if path.literal_value == "portable":
 
-        def portable(path, mr, tile, a, tail, panel, nq, has_tail):
-            _portable_micro(mr, tile, a, tail, panel, nq, has_tail)
+        def portable(path, mr_full, h, tile, a, tail, panel, nq, has_tail):
+            _portable_micro(h, tile, a, tail, panel, nq, has_tail)
 
         return portable
 
-    def simd(path, mr, tile, a, tail, panel, nq, has_tail):
+    def simd(path, mr_full, h, tile, a, tail, panel, nq, has_tail):
         _simd_micro(
             path,
-            mr,
+            mr_full,
             EP_RAW,
+            h,
             tile.ctypes.data,
             a.ctypes.data,
             a.strides[0],
@@ -451,26 +484,27 @@ def _micro_impl(path, mr, tile, a, tail, panel, nq, has_tail):
     return simd
 
 
-def _micro_out(path, mr, mode, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
-    """The SIMD micro-kernel with its epilogue in registers (`_emit_micro`'s modes) for a
-    whole panel of NR columns: True; False on the portable path (the caller then runs the
-    raw tile and its own epilogue)."""
+def _micro_out(path, mr_full, mode, h, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
+    """The SIMD micro-kernel of h rows with its epilogue in registers (`_emit_micro`'s modes)
+    for a whole panel of NR columns: True; False on the portable path (the caller then runs
+    the raw tile and its own epilogue)."""
     raise NotImplementedError("called from compiled code only")
 
 
 @overload(_micro_out, inline="always", prefer_literal=True)
-def _micro_out_impl(path, mr, mode, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
+def _micro_out_impl(path, mr_full, mode, h, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
     literal = (types.StringLiteral, types.IntegerLiteral, types.IntegerLiteral)
-    if not all(isinstance(arg, kind) for arg, kind in zip((path, mr, mode), literal)):
+    if not all(isinstance(arg, kind) for arg, kind in zip((path, mr_full, mode), literal)):
         return None
     if path.literal_value == "portable":
-        return lambda path, mr, mode, a, tail, panel, nq, has_tail, out, mul, fold, res, corr: False
+        return lambda path, mr_full, mode, h, a, tail, panel, nq, has_tail, out, mul, fold, res, corr: False
 
-    def simd(path, mr, mode, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
+    def simd(path, mr_full, mode, h, a, tail, panel, nq, has_tail, out, mul, fold, res, corr):
         _simd_micro(
             path,
-            mr,
+            mr_full,
             mode,
+            h,
             0,
             a.ctypes.data,
             a.strides[0],
@@ -520,7 +554,10 @@ def _make_driver(path, cache=True):
         zero point, q_min, q_max), exactly as kernels/int8.py's quantize (one call, no pass
         of its own from Python)."""
         if x is not None:
-            _quantize_rows(a, x, x_q[0], x_q[1], x_q[2], x_q[3])
+            if x.size < QUANTIZE_SERIAL_MAX:  # (a parallel region costs more than a small pass)
+                _quantize_serial(a, x, x_q[0], x_q[1], x_q[2], x_q[3])
+            else:
+                _quantize_rows(a, x, x_q[0], x_q[1], x_q[2], x_q[3])
         n_rows, n_k = a.shape
         nq = n_k // QUAD
         has_tail = n_k % QUAD != 0
@@ -535,7 +572,8 @@ def _make_driver(path, cache=True):
             r1 = min(n_rows, (rb + 1) * ROWS)
             row = rb * ROWS
             while row < r1:
-                h = mr_full if row + mr_full <= r1 else 1
+                left = r1 - row
+                h = mr_full if left >= mr_full else (4 if left >= 4 else (2 if left >= 2 else 1))
                 for i in range(h):
                     src = a[row + i]
                     s = np.int32(0)
@@ -554,43 +592,18 @@ def _make_driver(path, cache=True):
                     if width == NR and not to_float:
                         out = c[row : row + h, col0 : col0 + NR]
                         ms, fs, rs = multiplier, folded, residual
-                        if h == mr_full:
-                            done = _micro_out(
-                                path, mr_full, EP_INT, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
-                            )
-                        else:
-                            done = _micro_out(
-                                path, 1, EP_INT, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
-                            )
+                        done = _micro_out(
+                            path, mr_full, EP_INT, h, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
+                        )
                     elif width == NR and (act == activations.RELU or act == activations.LINEAR):
                         out = y[row : row + h, col0 : col0 + NR]
                         ms, fs, rs = multiplier[col0:], folded[col0:], residual[col0:]
                         if act == activations.RELU:
-                            if h == mr_full:
-                                done = _micro_out(
-                                    path,
-                                    mr_full,
-                                    EP_RELU,
-                                    rows,
-                                    tail,
-                                    panel,
-                                    nq,
-                                    has_tail,
-                                    out,
-                                    ms,
-                                    fs,
-                                    rs,
-                                    sums,
-                                )
-                            else:
-                                done = _micro_out(
-                                    path, 1, EP_RELU, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
-                                )
-                        elif h == mr_full:
                             done = _micro_out(
                                 path,
                                 mr_full,
-                                EP_LINEAR,
+                                EP_RELU,
+                                h,
                                 rows,
                                 tail,
                                 panel,
@@ -604,14 +617,24 @@ def _make_driver(path, cache=True):
                             )
                         else:
                             done = _micro_out(
-                                path, 1, EP_LINEAR, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
+                                path,
+                                mr_full,
+                                EP_LINEAR,
+                                h,
+                                rows,
+                                tail,
+                                panel,
+                                nq,
+                                has_tail,
+                                out,
+                                ms,
+                                fs,
+                                rs,
+                                sums,
                             )
                     if done:
                         continue
-                    if h == mr_full:
-                        _micro(path, mr_full, tile, rows, tail, panel, nq, has_tail)
-                    else:
-                        _micro(path, 1, tile, rows, tail, panel, nq, has_tail)
+                    _micro(path, mr_full, h, tile, rows, tail, panel, nq, has_tail)
                     for i in range(h):
                         t_row = tile[i]
                         corr = sums[i]
@@ -640,12 +663,25 @@ def _make_driver(path, cache=True):
     return run
 
 
+QUANTIZE_SERIAL_MAX = 1 << 15  # inputs up to which the driver quantizes on one thread
+
+
 @njit(cache=True, parallel=True, inline="always")
 def _quantize_rows(q, x, scale, zero, q_min, q_max):
     """q = clip(rint(x / scale) + zero) (NaN → zero), kernels/int8.py's quantize with one scale
     and zero point: the same float32 division and float64 sum, so the same int8."""
     scale, zero = np.float32(scale), np.int32(zero)
     for n in prange(x.shape[0]):
+        for k in range(x.shape[1]):
+            v = np.rint(x[n, k] / scale) + zero
+            q[n, k] = min(max(v, q_min), q_max) if v == v else zero
+
+
+@njit(cache=True, inline="always")
+def _quantize_serial(q, x, scale, zero, q_min, q_max):
+    """_quantize_rows on one thread."""
+    scale, zero = np.float32(scale), np.int32(zero)
+    for n in range(x.shape[0]):
         for k in range(x.shape[1]):
             v = np.rint(x[n, k] / scale) + zero
             q[n, k] = min(max(v, q_min), q_max) if v == v else zero
@@ -666,12 +702,10 @@ SERIAL_MAX = 1 << 18  # multiply-adds up to which the int8 GEMM runs on one thre
 
 
 @functools.lru_cache(maxsize=256)
-def _schedule(path, n_rows, n_k, n_panels, n_threads, threads_usable):
-    """(the driver or its serial twin, panels per task) for a product's shape: the Python
-    decisions of a call, made once per shape."""
+def _schedule(path, n_rows, n_k, n_panels, n_threads):
+    """(the driver or its serial twin, panels per task) for a product's shape and the threads
+    it may use: the Python decisions of a call, made once per shape."""
     run = driver(path)
-    work = n_rows * n_k * n_panels * NR
-    n_threads = n_threads if work > SERIAL_MAX and threads_usable else 1
     return parallel.choose(run, n_threads > 1), column_group(n_k, n_panels, n_rows, n_threads)
 
 
@@ -685,9 +719,9 @@ def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None,
         return
     if c is None:
         c = _NO_C
-    run, group = _schedule(
-        choose_path(), n_rows, n_k, packed.panels.shape[0], numba.get_num_threads(), parallel.usable()
-    )
+    n_panels = packed.panels.shape[0]
+    big = n_rows * n_k * n_panels * NR > SERIAL_MAX and parallel.usable()
+    run, group = _schedule(choose_path(), n_rows, n_k, n_panels, numba.get_num_threads() if big else 1)
     if x is None:
         run(c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float)
     else:

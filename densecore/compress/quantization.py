@@ -94,21 +94,23 @@ class QuantizedDense(Layer):
         """What `_infer` needs that does not change between calls, made again only when a
         weight array is replaced (set_weights, loading): the packed kernel and, for static
         quantization, the input's scale and zero point and quant.fold's constants."""
-        key = (
-            kernels,
-            self.wq_t.data,
-            self.w_scale.data,
-            self.w_sums.data,
-            None if self.bias is None else self.bias.data,
-            self.input_params.data,
-        )
+        bias = None if self.bias is None else self.bias.data
         plan = self._plan
-        if plan is not None and len(plan[0]) == len(key) and all(a is b for a, b in zip(plan[0], key)):
-            return plan[1]
+        if plan is not None:
+            k = plan[0]
+            if (
+                k[0] is kernels
+                and k[1] is self.wq_t.data
+                and k[2] is self.w_scale.data
+                and k[3] is self.w_sums.data
+                and k[4] is bias
+                and k[5] is self.input_params.data
+            ):
+                return plan[1]
+        key = (kernels, self.wq_t.data, self.w_scale.data, self.w_sums.data, bias, self.input_params.data)
         packed = self._kernel_for(kernels)
         n_out = self.units
-        bias = self.bias.data if self.bias is not None else np.zeros(n_out, np.float32)
-        bias = np.ascontiguousarray(bias, np.float32)
+        bias = np.ascontiguousarray(np.zeros(n_out, np.float32) if bias is None else bias, np.float32)
         w_scale = np.ascontiguousarray(self.w_scale.data, np.float32)
         w_sums = np.ascontiguousarray(self.w_sums.data, np.int32)
         fused = self.activation in activations.FUSED
