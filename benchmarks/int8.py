@@ -10,8 +10,13 @@ rounds, median, pauses between libraries):
     densecore int8 qdense_forward, weights prepacked (relu)     GOP/s   = 2NKM / t
     PyTorch float Linear and quantize_dynamic int8 Linear (+ relu), when torch is installed
 
+Model level: predict of an MLP 784-1024-1024-10 (relu, relu, softmax) against its integer
+copies (dc.quantize, static from calibration data and dynamic), at batch 1 and 256, beside
+PyTorch's float and quantize_dynamic copies of the same model (--quick: 64-128-128-10).
+
 Also printed: the int8 path this CPU runs (kernels/int8_simd.py) and the instruction mix of
-its compiled driver (numba's inspect_asm: the dot-product instructions of the micro-kernels).
+its micro-kernels (numba's inspect_asm of a fresh compile: the dot-product instructions of
+each kernel's inner K loop).
 """
 
 import collections
@@ -35,8 +40,11 @@ DOT = r"vpdpbusd|vpdpwssd|vpmaddwd|vpmaddubsw"
 
 
 def instruction_mix(path):
-    """Counts of the dot-product instructions (and their register width) in a fresh compile of
-    `path`'s driver: {'vpdpbusd zmm': 116, ...} (empty for the portable path)."""
+    """The dot-product instructions of each micro-kernel's inner K loop in a fresh compile of
+    `path`'s driver (the relu epilogue kernels, what qdense_forward runs), e.g.
+    {'8 rows': {'vpdpbusd zmm': 32, 'k per iteration': 8}, ...}; empty for the portable path."""
+    if path == "portable":
+        return {}
     run = int8_simd._make_driver(path, cache=False)  # cached code cannot be inspected
     a = np.ones((9, 8), np.int8)
     packed = quant.pack_panels(np.ones((8, 40), np.int8))
@@ -55,8 +63,34 @@ def instruction_mix(path):
         False,
     )
     asm = "\n".join(run.inspect_asm().values())
-    found = re.findall(rf"\b({DOT})\s+%?([xyz]mm)", asm)
-    return dict(collections.Counter(f"{op} {reg}" for op, reg in found))
+    mr_full = int8_simd.PATHS[path][2]
+    mix = {}
+    for mr in int8_simd.edge_heights(mr_full):
+        name = f"densecore_int8_{path}_{mr}_{int8_simd.EP_INT}:"
+        body = asm[asm.index(name) :]
+        body = body[: body.find("\n\t.size") if "\n\t.size" in body else len(body)]
+        loops = _loops(body)
+        if not loops:
+            continue
+        found = re.findall(rf"\b({DOT})\s+%?([xyz]mm)", max(loops, key=lambda b: len(re.findall(DOT, b))))
+        counts = dict(collections.Counter(f"{op} {reg}" for op, reg in found))
+        lanes, kind, _, per_pass = int8_simd.PATHS[path]
+        n_vec = int8_simd.NR // (lanes if kind == "dpbusd" else lanes // 2)  # vectors per row, quad
+        per_quad = mr * min(per_pass, n_vec)  # dots per 4 k in one pass over the panel's columns
+        counts["k per iteration"] = int8_simd.QUAD * len(found) // per_quad
+        mix[f"{mr} rows"] = counts
+    return mix
+
+
+def _loops(asm):
+    """The basic blocks of `asm` that jump back to themselves (the innermost loops)."""
+    blocks = re.split(r"\n(?=\.LBB\w+:)", asm)
+    out = []
+    for block in blocks:
+        label = re.match(r"(\.LBB\w+):", block)
+        if label and re.search(rf"\bj\w+\s+{re.escape(label.group(1))}\b", block):
+            out.append(block)
+    return out
 
 
 def run_int8(args, rows):
@@ -64,11 +98,134 @@ def run_int8(args, rows):
 
     for shape in QUICK_SHAPES if args.quick else DEFAULT_SHAPES:
         _run_shape(args, rows, *shape)
+    _run_model(args, rows)
     path = int8_simd.choose_path()
     print(
         f"int8 path: {path} (host has {', '.join(int8_simd.host_paths())}); threads {numba.get_num_threads()}"
     )
-    print(f"instruction mix of the {path} driver: {instruction_mix(path) or 'scalar loops'}")
+    mix = instruction_mix(path) or "scalar loops"
+    print(f"inner loops of the {path} micro-kernels (dot products, k per iteration): {mix}")
+
+
+MODEL_WIDTHS = (784, 1024, 1024, 10)
+QUICK_WIDTHS = (64, 128, 128, 10)
+MODEL_FLOAT_OF = {
+    "int8 static": "float",
+    "int8 dynamic": "float",
+    "torch dynamic int8": "torch float",
+}
+
+
+def _run_model(args, rows):
+    """predict of the float MLP and its integer copies at batch 1 and 256 (see the docstring)."""
+    import densecore as dc
+
+    widths = QUICK_WIDTHS if args.quick else MODEL_WIDTHS
+    rng = np.random.default_rng(1)
+    acts = ["relu"] * (len(widths) - 2) + ["softmax"]
+    layers = [dc.layers.Dense(widths[1], activation=acts[0], input_shape=(widths[0],))]
+    layers += [dc.layers.Dense(w, activation=a) for w, a in zip(widths[2:], acts[1:])]
+    model = dc.Sequential(layers)
+    calibration = rng.standard_normal((512, widths[0])).astype(np.float32)
+    static = dc.quantize(model, calibration_data=calibration)
+    dynamic = dc.quantize(model)
+    label = "-".join(map(str, widths))
+    print(f"\n## int8 model: predict of an MLP {label} (relu, softmax) and its integer copies")
+    print(HEADER.replace("shape", "batch"))
+    for batch in (1, 256):
+        x = rng.standard_normal((batch, widths[0])).astype(np.float32)
+        want = model.predict(x, batch_size=batch)
+
+        def close(fn, tol=0.05, want=want):
+            def check():
+                err = np.abs(fn() - want).max()
+                assert err < tol, f"error {err:.2e}"
+
+            return check
+
+        def predict(m, x=x, batch=batch):
+            return lambda: m.predict(x, batch_size=batch)
+
+        cands = [
+            Candidate("float", predict(model), None, "numba"),
+            Candidate("int8 static", predict(static), close(predict(static)), "numba"),
+            Candidate("int8 dynamic", predict(dynamic), close(predict(dynamic)), "numba"),
+        ]
+        cands += _torch_model(model, x, close)
+        measure(
+            cands,
+            rounds=args.rounds or (2 if args.quick else 7),
+            block=0.02 if args.quick else 0.1,
+            gap=0.0 if args.quick else 0.2,
+        )
+        _report(
+            rows,
+            cands,
+            f"batch {batch}",
+            2 * batch * sum(a * b for a, b in zip(widths, widths[1:])),
+            MODEL_FLOAT_OF,
+            "int8_model",
+        )
+
+
+def _torch_model(model, x, close):
+    """The same MLP in PyTorch, float and quantize_dynamic (fbgemm), or nothing without torch."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    mods = []
+    dense = model.layers
+    for i, layer in enumerate(dense):
+        w, b = layer.get_weights()
+        linear = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        mods += [linear, torch.nn.ReLU() if i < len(dense) - 1 else torch.nn.Softmax(dim=-1)]
+    net = torch.nn.Sequential(*mods).eval()
+    dynamic = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+    tx = torch.from_numpy(x)
+
+    def run(m):
+        def call():
+            with torch.no_grad():
+                return m(tx).numpy()
+
+        return call
+
+    return [
+        Candidate("torch float", run(net), close(run(net), 1e-4), "torch"),
+        Candidate("torch dynamic int8", run(dynamic), close(run(dynamic)), "torch"),
+    ]
+
+
+def _report(rows, cands, label, ops, float_of, suite):
+    medians = {c.name: summary(c.samples)["median"] for c in cands if c.samples}
+    for c in cands:
+        if not c.samples:
+            print(f"{label:>16} {c.name:>28} {c.status}")
+            continue
+        stats = summary(c.samples)
+        base = medians.get(float_of.get(c.name, c.name))
+        ratio = base / stats["median"] if base else float("nan")
+        gops = ops / stats["median"] / 1e9
+        rows.append(
+            {
+                "suite": suite,
+                "case": label,
+                "op": c.name,
+                "backend": "cpu",
+                **{f"{key}_s": v for key, v in stats.items()},
+                "samples_s": c.samples,
+                "gops": gops,
+                "vs_float": ratio,
+            }
+        )
+        print(
+            f"{label:>16} {c.name:>28} {stats['median'] * 1e3:>10.3f} "
+            f"{stats['min'] * 1e3:>8.3g}–{stats['max'] * 1e3:<8.3g} {gops:>8.1f} {ratio:>8.2f}"
+        )
 
 
 def _run_shape(args, rows, n, k, m):
@@ -114,32 +271,7 @@ def _run_shape(args, rows, n, k, m):
         block=0.02 if args.quick else 0.1,
         gap=0.0 if args.quick else 0.2,
     )
-    medians = {c.name: summary(c.samples)["median"] for c in cands if c.samples}
-    label = f"{n}×{k}×{m}"
-    for c in cands:
-        if not c.samples:
-            print(f"{label:>16} {c.name:>28} {c.status}")
-            continue
-        stats = summary(c.samples)
-        base = medians.get(FLOAT_OF.get(c.name, c.name))
-        ratio = base / stats["median"] if base else float("nan")
-        gops = 2 * n * k * m / stats["median"] / 1e9
-        rows.append(
-            {
-                "suite": "int8",
-                "case": label,
-                "op": c.name,
-                "backend": "cpu",
-                **{f"{key}_s": v for key, v in stats.items()},
-                "samples_s": c.samples,
-                "gops": gops,
-                "vs_float": ratio,
-            }
-        )
-        print(
-            f"{label:>16} {c.name:>28} {stats['median'] * 1e3:>10.3f} "
-            f"{stats['min'] * 1e3:>8.3g}–{stats['max'] * 1e3:<8.3g} {gops:>8.1f} {ratio:>8.2f}"
-        )
+    _report(rows, cands, f"{n}×{k}×{m}", 2 * n * k * m, FLOAT_OF, "int8")
 
 
 def _torch(x, w, b, close):
