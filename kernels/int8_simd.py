@@ -68,6 +68,7 @@ import os
 
 import llvmlite.binding as llvm
 import numba
+import numba.np.ufunc.parallel as _numba_parallel
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -546,18 +547,22 @@ def _make_driver(path, cache=True):
         act,
         to_float,
         x=None,
-        x_q=(1.0, 0, 0, 0),
+        x_scale=1.0,
+        x_zero=0,
+        q_min=0,
+        q_max=0,
     ):
         """C = A · B (int32 into c), or, with to_float, y = act(m_j (C + β_j) + r_j) (float32).
 
-        With x (float32, A's shape), A is first written as x quantized, x_q = (scale (float32),
-        zero point, q_min, q_max), exactly as kernels/int8.py's quantize (one call, no pass
-        of its own from Python)."""
+        With x (float32, A's shape), A is first written as x quantized (x_scale: a float32
+        value; x_zero, q_min, q_max), exactly as kernels/int8.py's quantize (one call, no
+        pass of its own from Python). (Python floats and ints: numba reads them faster than
+        numpy scalars or a tuple, ~0.7 µs a call for all the arguments.)"""
         if x is not None:
             if x.size < QUANTIZE_SERIAL_MAX:  # (a parallel region costs more than a small pass)
-                _quantize_serial(a, x, x_q[0], x_q[1], x_q[2], x_q[3])
+                _quantize_serial(a, x, x_scale, x_zero, q_min, q_max)
             else:
-                _quantize_rows(a, x, x_q[0], x_q[1], x_q[2], x_q[3])
+                _quantize_rows(a, x, x_scale, x_zero, q_min, q_max)
         n_rows, n_k = a.shape
         nq = n_k // QUAD
         has_tail = n_k % QUAD != 0
@@ -701,6 +706,14 @@ _NO_C = np.empty((0, 0), np.int32)  # (c when the result is y: read only)
 SERIAL_MAX = 1 << 18  # multiply-adds up to which the int8 GEMM runs on one thread
 
 
+def _num_threads():
+    """numba.get_num_threads() (this thread's setting) without its 1 µs of locks once numba's
+    threads are up: the threading layer's own getter, numba's when that is not there."""
+    getter = getattr(_numba_parallel, "_get_num_threads", None)
+    n = getter() if getter is not None else 0
+    return n if n > 0 else numba.get_num_threads()
+
+
 @functools.lru_cache(maxsize=256)
 def _schedule(path, n_rows, n_k, n_panels, n_threads):
     """(the driver or its serial twin, panels per task) for a product's shape and the threads
@@ -713,7 +726,8 @@ def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None,
     """The int8 GEMM of the path the host runs (or DENSECORE_INT8's), on threads when the
     product is big enough to pay for them: c = a · B (int32), or with to_float y = act(m_j
     (C + β_j) + r_j); with x, a is first filled with x quantized by x_q = (scale, zero,
-    q_min, q_max). packed: quant.PackedInt8. No checks: the callers' (cpu.py, QuantizedDense)."""
+    q_min, q_max), Python numbers. packed: quant.PackedInt8. No checks: the callers' (cpu.py,
+    QuantizedDense)."""
     n_rows, n_k = a.shape
     if n_rows == 0 or packed.n_cols == 0:
         return
@@ -721,11 +735,13 @@ def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None,
         c = _NO_C
     n_panels = packed.panels.shape[0]
     big = n_rows * n_k * n_panels * NR > SERIAL_MAX and parallel.usable()
-    run, group = _schedule(choose_path(), n_rows, n_k, n_panels, numba.get_num_threads() if big else 1)
+    run, group = _schedule(choose_path(), n_rows, n_k, n_panels, _num_threads() if big else 1)
     if x is None:
         run(c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float)
     else:
-        run(c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float, x, x_q)
+        run(
+            c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float, x, *x_q
+        )
 
 
 def column_group(n_k: int, n_panels: int, n_rows: int, n_threads: int) -> int:
