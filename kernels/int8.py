@@ -68,3 +68,19 @@ def dynamic_fold(low, high, q_min, q_max, w_scale, w_sums, bias, multiplier, fol
     scale32 = np.float32(scale)
     fold(multiplier, folded, residual, scale32, zero, w_scale, w_sums, bias)
     return True, scale32, zero
+
+
+@njit(cache=True, error_model="numpy")
+def dynamic_fold_of(x, q_min, q_max, w_scale, w_sums, bias, multiplier, folded, residual):
+    """dynamic_fold on x's own range (x.min(initial=0), x.max(initial=0)), found in the same
+    call: for small x (a batch of a few rows), where numpy's two reductions cost more than
+    the loop. A NaN anywhere gives ok False, as numpy's NaN minimum would."""
+    low, high = np.float32(0.0), np.float32(0.0)
+    nan = False
+    for v in x.flat:
+        low = min(low, v)
+        high = max(high, v)
+        nan |= v != v
+    if nan:
+        return False, np.float32(0.0), 0
+    return dynamic_fold(low, high, q_min, q_max, w_scale, w_sums, bias, multiplier, folded, residual)

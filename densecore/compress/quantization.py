@@ -139,18 +139,11 @@ class QuantizedDense(Layer):
         if folded is None:  # dynamic: this batch's own range, quant.fold in a compiled loop
             multiplier, beta = np.empty(self.units, np.float32), np.empty(self.units, np.int32)
             residual = np.empty(self.units, np.float32)
-            ok, scale, zero = kint8.dynamic_fold(
-                x.min(initial=0),
-                x.max(initial=0),
-                self.q_min,
-                self.q_max,
-                w_scale,
-                w_sums,
-                bias,
-                multiplier,
-                beta,
-                residual,
-            )
+            params = (self.q_min, self.q_max, w_scale, w_sums, bias, multiplier, beta, residual)
+            if x.size <= 1 << 14:  # the range in the same compiled call
+                ok, scale, zero = kint8.dynamic_fold_of(x, *params)
+            else:  # numpy's vectorised reductions
+                ok, scale, zero = kint8.dynamic_fold(x.min(initial=0), x.max(initial=0), *params)
             if not ok:  # NaN or −inf in x: call's path (and its error)
                 return F.apply_array(self.call, x)
             folded, x_q = (multiplier, beta, residual), (scale, zero, self.q_min, self.q_max)

@@ -122,7 +122,8 @@ def test_infer_gives_call_bits_and_predict_takes_it(static, activation):
     q = dc.quantize(model, calibration_data=x if static else None)
     assert all(models._infers_arrays(layer) for layer in q.layers)
     wide = np.asfortranarray(np.repeat(x, 2, axis=1).astype(np.float64))
-    for batch in (x[:1], x[:7], x[:0], x[::3], wide[:9, ::2], x * 5):
+    big = np.tile(x, (9, 1))  # 630 × 29 values: dynamic ranges by numpy's reductions
+    for batch in (x[:1], x[:7], x[:0], x[::3], wide[:9, ::2], x * 5, big):
         h = batch
         for layer in q.layers:
             got, want = layer._infer(h), layer.call(dc.Tensor(np.asarray(h))).data

@@ -219,6 +219,26 @@ def test_dynamic_fold_is_affine_params_then_fold(case, low, high, bits):
         np.testing.assert_array_equal(g, w)
 
 
+@given(case=_fold_case(), seed=st.integers(0, 2**16), rows=st.integers(0, 5), bits=st.integers(2, 8))
+def test_dynamic_fold_of_finds_numpys_range(case, seed, rows, bits):
+    from densecore.kernels import int8
+
+    _, _, w_scale, w_sums, bias = case
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, 13)) * 10.0 ** rng.uniform(-3, 3)).astype(np.float32)
+    if rows and seed % 3 == 0:
+        x = np.abs(x)  # all positive: the range's low end is the initial 0
+    q_min, q_max = quant.qrange(bits)
+    got = tuple(np.empty(len(bias), t) for t in (np.float32, np.int32, np.float32))
+    ok, scale, zero = int8.dynamic_fold_of(x, q_min, q_max, w_scale, w_sums, bias, *got)
+    assert ok and (scale, zero) == quant.affine_params(x.min(initial=0), x.max(initial=0), bits)
+    for g, w in zip(got, quant.fold(np.float32(scale), zero, w_scale, w_sums, bias)):
+        np.testing.assert_array_equal(g, w)
+    if rows:
+        x[-1, 5] = np.nan
+        assert not int8.dynamic_fold_of(x, q_min, q_max, w_scale, w_sums, bias, *got)[0]
+
+
 def test_dynamic_fold_refuses_what_affine_params_refuses():
     """NaN or −inf in the range: quant.affine_params raises (no zero point), dynamic_fold says
     so (ok False) and QuantizedDense then takes call's path, which raises the same error."""

@@ -84,7 +84,7 @@ def test_qdense_equals_the_reference_bit_for_bit(path, n, k, m, seed, activation
     np.testing.assert_array_equal(cpu.qdense_forward(xq, args[0], x_zero, w, *args[3:]), want)
 
 
-@pytest.mark.parametrize("n", [1, 8])  # the 1-row kernel (edges, GEMV) and every path's MR-row one
+@pytest.mark.parametrize("n", [1, 7, 8])  # the GEMV kernel, the 4 + 2 + 1 edges, every path's MR rows
 def test_exact_at_the_k_bound_with_all_minus_128(path, n):
     """K ≤ MAX_K = 131071 on every path: the packed B + 128 makes the raw sums wrap past int32
     (a = −128, b = 127: Σ 255 · (−128) = −4.3e9), and the row-sum correction brings them back
