@@ -711,7 +711,9 @@ def driver(path):
 
 
 _NO_C = np.empty((0, 0), np.int32)  # (c when the result is y: read only)
-SERIAL_MAX = 1 << 18  # multiply-adds up to which the int8 GEMM runs on one thread
+SERIAL_MAX = 3 << 19  # multiply-adds up to which the int8 GEMM runs on one thread (1.5M: a GEMV
+# of 1024×1024 takes 10–14 µs on one Zen 5 core, 8–12 on two with the launch, and 8 ms when the
+# other core is busy and OpenMP waits for it; at 2M two threads win, 14 µs against 24)
 
 
 def _num_threads():

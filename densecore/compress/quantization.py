@@ -152,7 +152,7 @@ class QuantizedDense(Layer):
         int8_simd.launch(None, y, a, packed, *folded, act, True, x, x_q)
         if fused or self.activation == "linear":
             return y
-        return F.apply_array(F.ACTIVATIONS[self.activation], y)
+        return F.ARRAY_ACTIVATIONS[self.activation](y)  # (call's node on the array: Dense's rule)
 
     def call(self, inputs, training=None):
         x = inputs.data
