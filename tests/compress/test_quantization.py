@@ -109,11 +109,24 @@ def test_quantized_units_with_zero_or_tiny_weights_keep_their_bias():
 
 
 @pytest.mark.parametrize("static", [True, False])
-@pytest.mark.parametrize("activation", ["relu", "tanh", "linear", "sigmoid", "softmax"])
-def test_infer_gives_call_bits_and_predict_takes_it(static, activation):
+@pytest.mark.parametrize(
+    "activation, path",
+    [
+        ("relu", None),
+        ("tanh", None),
+        ("linear", None),
+        ("sigmoid", None),
+        ("softmax", None),
+        ("relu", "portable"),
+    ],
+)
+def test_infer_gives_call_bits_and_predict_takes_it(static, activation, path, monkeypatch):
     """QuantizedDense._infer (predict's array path: quantize, product and epilogue in one
     compiled call, static constants cached) gives call's float32 bits, for batch 1, odd and
-    empty batches, float64 and non-contiguous inputs; predict runs it."""
+    empty batches, float64 and non-contiguous inputs; predict runs it. (path: DENSECORE_INT8,
+    the portable loops forced, or the host's fastest.)"""
+    if path:
+        monkeypatch.setenv("DENSECORE_INT8", path)
     from densecore.nn import models
 
     rng = np.random.default_rng(3)
