@@ -6,8 +6,8 @@ prune     the same MLP pruned to 64-64-64-10 (l2 criterion), fine-tuned 5 epochs
 transfer  hidden layers trained on digits 0-4, frozen under a new head for digits 5-9
           (100 samples): epoch time frozen vs trainable, and accuracy head-only, after
           unfreezing at a tenth of the learning rate, and from scratch
-data      (issue #23) plain against data-aware low rank of the hidden layers, per rank, before
-          fine-tuning, on digits and breast cancer (30-64-64-1); fit_budget against one rank
+data      (issue #23) plain against data-aware low rank (fit="output") of the hidden layers,
+          per rank, before fine-tuning, on digits and breast cancer (30-64-64-1); fit_budget against one rank
           for all layers at the same parameter count, before and after 2 epochs; the Pareto
           report of every method (written as compress_pareto_<model>.png under --plot DIR)
 quantize  breast cancer (30-32-1) and the digits MLP: test accuracy of int8 static and
@@ -326,7 +326,7 @@ def _data_aware(dc, args, rows, digits_model, digits):
                 }
             )
         print(
-            f"{'rank':>6} {'params':>8} {'uniform':>9} {'budget':>9} {'ranks':>12} "
+            f"{'rank':>6} {'params':>8} {'uniform':>9} {'budget':>9} {'ranks':>20} "
             f"{'uniform 2ep':>12} {'budget 2ep':>11}"
         )
         for r in ranks[2:5]:
@@ -343,8 +343,9 @@ def _data_aware(dc, args, rows, digits_model, digits):
             budget.fit(x, y, epochs=2, verbose=0)
             after = [_acc(m, xt, yt) for m in (uniform, budget)]
             chosen = ",".join(str(row["rank"]) for row in budget.budget_report["layers"])
+            chosen += f" ({budget.budget_report['chose']})"
             print(
-                f"{r:>6} {uniform.count_params():>8,} {before[0]:>9.2%} {before[1]:>9.2%} {chosen:>12} "
+                f"{r:>6} {uniform.count_params():>8,} {before[0]:>9.2%} {before[1]:>9.2%} {chosen:>20} "
                 f"{after[0]:>12.2%} {after[1]:>11.2%}"
             )
             rows.append(
