@@ -238,7 +238,6 @@ def test_functional_models_save_and_load_with_identical_predictions(tmp_path):
     np.testing.assert_array_equal(dc.load_model(tmp_path / "two.dc").predict(pair), two.predict(pair))
 
 
-@dc.saving.register_serializable(package="test_functional_api")
 class _Gate(dc.layers.Layer):
     """A user's layer called on two tensors, `gate(x, g)`: x * sigmoid(g W) with its own
     weight, and no compute_output_shape (its output's width is traced, as Keras traces it)."""
@@ -277,7 +276,7 @@ def test_a_layer_called_on_two_tensors_records_both_and_saves(tmp_path, capsys):
     assert gate.w.data.tolist() == w.tolist()  # the trace left the weights as they were
     assert model.get_config()["layers"][2]["inbound_nodes"][0]["form"] == "args"
     model.save(tmp_path / "gate.dc")
-    loaded = dc.load_model(tmp_path / "gate.dc")
+    loaded = dc.load_model(tmp_path / "gate.dc", custom_objects={"_Gate": _Gate})
     np.testing.assert_array_equal(loaded.predict([xa, xg]), model.predict([xa, xg]))
     assert dc.models.clone_model(model).predict([xa, xg]).shape == (6, 1)
     with pytest.raises(TypeError, match=r"_Gate 'gate2'.*symbolic tensors only"):
