@@ -19,11 +19,13 @@ activation pass over Y). Here they are fused per block of rows:
 Must equal reference.lowrank_forward (up to float rounding). Each element is summed by one
 thread in a fixed order: results are bitwise identical for any thread count.
 
-Measured on the 2-core Zen 5 (AVX-512, shared: noisy), 256 × 1024 × 1024, against the kernel
-it replaced (gemm.lowrank: blocks of MR rows, a separate bias-and-activation pass), same run,
-interleaved: rank 16, 96 against 111 µs; rank 64, 237 against 251 µs (2 threads). The store
-with bias and relu costs little once the accumulator stays in registers; blocks of 2 MR rows
-and KC = 512 were the best of (1, 2, 4) × MR and KC 256 / 512 / whole K, by a few percent.
+Measured on the 2-core Zen 5 (AVX-512; shared with other jobs, so noisy), 256 × 1024 × 1024,
+2 threads, against the kernel it replaced (gemm.lowrank: blocks of MR rows, a separate bias
+and activation pass), in the same run, interleaved: rank 16, 95 against 103 µs; rank 64, 237
+against 248 µs; in `python -m benchmarks lowrank` the two are within its noise. A store that
+branched for relu, or an accumulator started under a branch, kept the accumulator in memory
+(2.5× slower phase 2). Blocks of 2·MR rows with KC = 512 were the best of (1, 2, 4)·MR rows ×
+KC 256 / 512 / 1024 / whole K, by a few percent.
 """
 
 import numpy as np
