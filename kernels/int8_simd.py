@@ -711,9 +711,10 @@ def driver(path):
 
 
 _NO_C = np.empty((0, 0), np.int32)  # (c when the result is y: read only)
-SERIAL_MAX = 3 << 19  # multiply-adds up to which the int8 GEMM runs on one thread (1.5M: a GEMV
-# of 1024×1024 takes 10–14 µs on one Zen 5 core, 8–12 on two with the launch, and 8 ms when the
-# other core is busy and OpenMP waits for it; at 2M two threads win, 14 µs against 24)
+SERIAL_MAX = 1 << 18  # multiply-adds up to which the int8 GEMM runs on one thread: a batch-1
+# layer of 784×1024 or 1024×1024 runs on both cores of this Zen 5, whose L2s then hold half
+# the weights each (a 784-1024-1024-10 model's chain 31 µs against 43 on one core; but a
+# parallel region waits ~8 ms whenever another process holds the other core)
 
 
 def _num_threads():
@@ -755,13 +756,28 @@ def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None,
 
 
 def column_group(n_k: int, n_panels: int, n_rows: int, n_threads: int) -> int:
-    """Panels per task: as many as keep the group's K·NR bytes per panel within PANEL_BYTES
-    (L2), fewer when that would leave threads idle."""
-    group = max(1, min(n_panels, PANEL_BYTES // max(1, n_k * NR)))
-    row_blocks = (n_rows + ROWS - 1) // ROWS
-    while group > 1 and row_blocks * -(-n_panels // group) < 2 * n_threads:
-        group = (group + 1) // 2
-    return group
+    """Panels per task: the most that keep the group's K·NR bytes per panel within
+    PANEL_BYTES (L2) and share the work evenly between the threads. prange hands each thread
+    one run of consecutive tasks (as many tasks each, ±1), so the group is chosen for the
+    least work on the busiest thread (in row × panel units; ties: the larger group), not for
+    a task count: 32 panels on 2 threads as 16 + 16, where halving 20 gave 10+10 | 10+2."""
+    most = max(1, min(n_panels, PANEL_BYTES // max(1, n_k * NR)))
+    if n_threads <= 1:
+        return most
+    row_blocks = [min(ROWS, n_rows - r) for r in range(0, n_rows, ROWS)] or [0]
+    best, best_load = most, None
+    for group in range(most, 0, -1):
+        widths = [min(group, n_panels - p) for p in range(0, n_panels, group)]
+        work = [rows * width for rows in row_blocks for width in widths]
+        n = len(work)
+        load, start = 0, 0
+        for t in range(n_threads):  # consecutive runs of n // T or n // T + 1 tasks
+            count = n // n_threads + (1 if t < n % n_threads else 0)
+            load = max(load, sum(work[start : start + count]))
+            start += count
+        if best_load is None or load < best_load:
+            best, best_load = group, load
+    return best
 
 
 # ---- packing -----------------------------------------------------------------------------
