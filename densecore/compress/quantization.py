@@ -108,6 +108,9 @@ class QuantizedDense(Layer):
             ):
                 return plan[1]
         key = (kernels, self.wq_t.data, self.w_scale.data, self.w_sums.data, bias, self.input_params.data)
+        if not getattr(kernels, "INT8_PACKED", False):  # (a backend without the packed kernels)
+            self._plan = (key, None)
+            return None
         packed = self._kernel_for(kernels)
         n_out = self.units
         bias = np.ascontiguousarray(np.zeros(n_out, np.float32) if bias is None else bias, np.float32)
@@ -115,13 +118,14 @@ class QuantizedDense(Layer):
         w_sums = np.ascontiguousarray(self.w_sums.data, np.int32)
         fused = self.activation in activations.FUSED
         act = activations.code(self.activation if fused else None, self.name)
+        finish = None if fused else F.ARRAY_ACTIVATIONS[self.activation]  # (call's node, on the array)
         if self.static:
             scale, zero = float(self.input_params.data[0]), int(self.input_params.data[1])
             folded = kquant.fold(scale, zero, w_scale, w_sums, bias)
             x_q = (scale, zero, self.q_min, self.q_max)  # (Python numbers: the fastest to pass)
         else:
             folded, x_q = None, None
-        value = (packed, w_scale, w_sums, bias, act, fused, folded, x_q)
+        value = (packed, self.wq_t.shape[1], n_out, w_scale, w_sums, bias, act, finish, folded, x_q)
         self._plan = (key, value)
         return value
 
@@ -129,16 +133,15 @@ class QuantizedDense(Layer):
         """call() on a numpy array, for predict: the same integers and the same float32 bits,
         in one compiled call per layer (quantize, product, epilogue) with the constants of
         static quantization computed once (`_infer_plan`) instead of per call."""
-        kernels = backend.kernels()
-        n_in = self.wq_t.shape[1]
-        if not getattr(kernels, "INT8_PACKED", False) or x.ndim != 2 or x.shape[1] != n_in:
+        plan = self._infer_plan(backend.kernels())
+        if plan is None or x.ndim != 2 or x.shape[1] != plan[1]:
             return F.apply_array(self.call, x)  # (other backends, and call's errors)
-        packed, w_scale, w_sums, bias, act, fused, folded, x_q = self._infer_plan(kernels)
+        packed, n_in, n_out, w_scale, w_sums, bias, act, finish, folded, x_q = plan
         x = np.ascontiguousarray(x, np.float32)
         n = x.shape[0]
         if folded is None:  # dynamic: this batch's own range, quant.fold in a compiled loop
-            multiplier, beta = np.empty(self.units, np.float32), np.empty(self.units, np.int32)
-            residual = np.empty(self.units, np.float32)
+            multiplier, beta = np.empty(n_out, np.float32), np.empty(n_out, np.int32)
+            residual = np.empty(n_out, np.float32)
             params = (self.q_min, self.q_max, w_scale, w_sums, bias, multiplier, beta, residual)
             if x.size <= 1 << 14:  # the range in the same compiled call
                 ok, scale, zero = kint8.dynamic_fold_of(x, *params)
@@ -147,12 +150,10 @@ class QuantizedDense(Layer):
             if not ok:  # NaN or −inf in x: call's path (and its error)
                 return F.apply_array(self.call, x)
             folded, x_q = (multiplier, beta, residual), (scale, zero, self.q_min, self.q_max)
-        y = np.empty((n, self.units), np.float32)
+        y = np.empty((n, n_out), np.float32)
         a = np.empty((n, n_in), np.int8)  # (per call: another thread may be in this layer)
         int8_simd.launch(None, y, a, packed, *folded, act, True, x, x_q)
-        if fused or self.activation == "linear":
-            return y
-        return F.ARRAY_ACTIVATIONS[self.activation](y)  # (call's node on the array: Dense's rule)
+        return y if finish is None else finish(y)
 
     def call(self, inputs, training=None):
         x = inputs.data
