@@ -1024,8 +1024,8 @@ def model_from_json(json_string, custom_objects=None):
 
 def clone_model(model, custom_objects=None):
     """A new model of the same architecture with fresh weights, as keras.models.clone_model:
-    a Sequential or functional model from its config; a subclassed model from its
-    `get_config()` (its class importable, or in `custom_objects`), built for the same inputs.
+    a Sequential or functional model from its config, each layer made by its own class (yours
+    need no registering); a subclassed model from its `get_config()`, built for the same inputs.
 
     Example:
         >>> import numpy as np, densecore as dc
@@ -1036,7 +1036,10 @@ def clone_model(model, custom_objects=None):
     """
     if not isinstance(model, Model):
         raise TypeError(f"clone_model: expected a densecore Model; received {type(model).__name__}.")
-    new = model_from_json(model.to_json(), {**(custom_objects or {}), type(model).__name__: type(model)})
+    # every layer's own class, as Keras clones each layer with layer.__class__.from_config:
+    # a model holding a layer of yours clones without registering it
+    own = {type(layer).__name__: type(layer) for layer in (model, *model.iter_layers())}
+    new = model_from_json(model.to_json(), {**own, **(custom_objects or {})})
     if model.built and not new.built:
         new.build(model.input_shape)
     return new
