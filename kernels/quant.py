@@ -87,6 +87,16 @@ class PackedInt8(NamedTuple):
         return (self.n_cols, self.n_k)
 
 
+def _aligned_empty(shape, align: int = 64) -> np.ndarray:
+    """An uninitialised uint8 array whose first byte is `align`-byte aligned: the kernels read
+    each quad of a panel (128 bytes) as whole 64-byte vectors, and numpy's 16-byte alignment
+    would split every one of them across two cache lines."""
+    size = int(np.prod(shape))
+    raw = np.empty(size + align, np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start : start + size].reshape(shape)
+
+
 def pack_panels(b: np.ndarray, transposed: bool = False) -> PackedInt8:
     """Pack int8 B (K, M), or B given as (M, K) with `transposed` (pack_weights' wq_t), into
     the micro-kernels' panels: one pass over B."""
@@ -99,7 +109,7 @@ def pack_panels(b: np.ndarray, transposed: bool = False) -> PackedInt8:
     if n_k > checks.MAX_K:
         raise ValueError(f"pack_panels: K = {n_k} could overflow int32 (at most {checks.MAX_K}).")
     nr, quad = int8_simd.NR, int8_simd.QUAD
-    panels = np.empty((max(1, -(-n_cols // nr)), max(1, -(-n_k // quad)), nr, quad), np.uint8)
+    panels = _aligned_empty((max(1, -(-n_cols // nr)), max(1, -(-n_k // quad)), nr, quad))
     int8_simd.pack(panels, b, transposed)
     return PackedInt8(panels, int(n_k), int(n_cols))
 
