@@ -1,16 +1,12 @@
 """Suite `lowrank`: forward time of LowRankDense against Dense, against the FLOP ratio.
 
 For in = out = 1024 at batch 256 a rank-r layer does r·(in + out) instead of in·out
-multiply-adds per sample; the speed-up it reaches is compared with that FLOP ratio. The
-layer's kernel (kernels/lowrank.py, bias and activation in the store) is timed beside the
-one it replaced (kernels/gemm.py's `lowrank`, a separate epilogue pass) and the dense
-kernel, interleaved in the same rounds.
+multiply-adds per sample; the speed-up it reaches is compared with that FLOP ratio.
 """
 
 import numpy as np
 
 from densecore import kernels
-from densecore.kernels import activations, gemm
 
 from .method import Candidate, measure, summary
 
@@ -18,7 +14,7 @@ DEFAULT_CASES = [(256, 1024, 1024, r) for r in (16, 64, 256)]
 QUICK_CASES = [(8, 32, 24, 4)]
 HEADER = (
     f"{'case NxKxM r':>20} {'dense ms':>9} {'lowrank ms':>11} {'speed-up':>9} "
-    f"{'FLOP ratio':>11} {'reached':>8} {'before ms':>10} {'reached':>8}"
+    f"{'FLOP ratio':>11} {'reached':>8}"
 )
 
 
@@ -56,16 +52,8 @@ def _run_case(cpu, n, k, m, r, args, rows):
         check(lambda: cpu.lowrank_forward(x, u, v, b, "relu")),
         "numba",
     )
-
-    def before():
-        y = np.empty((n, m), np.float32)
-        with gemm.slp_vectorizer():
-            gemm.lowrank(y, x, u, v, b, activations.RELU)
-        return y
-
-    old = Candidate("gemm.lowrank", before, check(before), "numba")
     measure(
-        [dense, low, old],
+        [dense, low],
         rounds=args.rounds or (2 if args.quick else 5),
         block=0.02 if args.quick else 0.1,
         gap=0.0,
@@ -74,7 +62,6 @@ def _run_case(cpu, n, k, m, r, args, rows):
         print(f"{n}x{k}x{m} r{r}: {dense.status} {low.status}")
         return
     td, tl = summary(dense.samples)["median"], summary(low.samples)["median"]
-    to = summary(old.samples)["median"] if old.samples else float("nan")
     flop_ratio = k * m / (r * (k + m))
     row = {
         "suite": "lowrank",
@@ -88,12 +75,9 @@ def _run_case(cpu, n, k, m, r, args, rows):
         "speedup": td / tl,
         "flop_ratio": flop_ratio,
         "fraction_of_flop_ratio": td / tl / flop_ratio,
-        "before_median_s": to,
-        "before_fraction_of_flop_ratio": td / to / flop_ratio,
     }
     rows.append(row)
     print(
         f"{row['case']:>20} {td * 1e3:>9.3f} {tl * 1e3:>11.3f} {td / tl:>9.2f} "
-        f"{flop_ratio:>11.2f} {row['fraction_of_flop_ratio']:>8.0%} {to * 1e3:>10.3f} "
-        f"{row['before_fraction_of_flop_ratio']:>8.0%}"
+        f"{flop_ratio:>11.2f} {row['fraction_of_flop_ratio']:>8.0%}"
     )
