@@ -19,7 +19,7 @@ def test_quick_run_writes_json_and_compare_reads_it(tmp_path):
     data = json.loads(out.read_text())
     assert {"machine", "peaks", "results"} <= set(data)
     suites = {r["suite"] for r in data["results"]}
-    assert suites == {"dense", "lowrank", "int8", "train"}
+    assert suites == {"dense", "lowrank", "int8", "int8_model", "train"}
     assert all(r["median_s"] > 0 for r in data["results"] if "median_s" in r)
     slower = json.loads(out.read_text())
     for r in slower["results"]:

@@ -1340,10 +1340,20 @@ class Trainer:
         x, _ = self._prepare("predict", x)
         if distribution.active():  # each rank its share, gathered in order on every rank
             return self._predict_shard(x, batch_size, verbose, callbacks)
+        if not callbacks and len(x) <= batch_size and not self._overrides("predict_step"):
+            # one batch, nobody listening (a sample served, predict_on_batch): the step alone
+            self.stop_predicting = False
+            with no_grad(), learning_phase(False), self._resident():
+                return _joined([self._predict_batch(x)], x)
         cbs = self._callbacks(callbacks, len(x), batch_size, verbose)
         return self._predict_batches(
             (x[start : start + batch_size] for start in range(0, len(x), batch_size)), cbs, x
         )
+
+    def _resident(self):
+        """The weights kept on the device for a block of inference steps (with the cuda
+        backend; nothing to do, and no weight list made, otherwise)."""
+        return device.resident(self.weights) if device.on_gpu() else contextlib.nullcontext()
 
     def _predict_batches(self, batches, cbs, x):
         """The outputs for the input batches, concatenated (a copy, never a view of x)."""
@@ -1352,7 +1362,7 @@ class Trainer:
         self.stop_predicting = False
         outputs = []
         cbs.call("on_predict_begin", {})
-        with no_grad(), learning_phase(False), device.resident(self.weights):
+        with no_grad(), learning_phase(False), self._resident():
             for step, xb in enumerate(batches):
                 cbs.batch_begin("predict", step)
                 outputs.append(self._predict_batch(xb) if plain else self._predict_overridden(xb))
