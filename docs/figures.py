@@ -220,7 +220,20 @@ def roofline(dc, plt, path, shapes=ROOFLINE_SHAPES, quick=False):
             )
     ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP per byte moved)", ylabel="GFLOP/s")
     ax.set_xlim(0.08, 8000)
-    ax.set_ylim(1, max(peaks["gflops"], (nominal or 0) / 1e9) * 1.8)
+    if nominal and any(p[0] == "int8" for p in points):  # int8's own roof: products per instruction
+        from densecore.kernels import int8_simd
+
+        times = 4 if int8_simd.choose_path().startswith("vnni") else 2  # vpdpbusd 4 per lane, vpmaddwd 2
+        ax.axhline(times * nominal / 1e9, color="C3", ls="--", lw=0.8)
+        ax.annotate(
+            f"int8 dot products at the nominal clock ({times}× the FMA's)",
+            (0.12, times * nominal / 1e9 * 1.07),
+            fontsize=8,
+            color="C3",
+        )
+    top = max([peaks["gflops"], (nominal or 0) / 1e9] + [p[3] for p in points])
+    top = max(top, 4 * (nominal or 0) / 1e9 if any(p[0] == "int8" for p in points) else 0)
+    ax.set_ylim(1, top * 1.8)
     simd = facts.get("simd", [])
     simd = "AVX-512" if "avx512f" in simd else "AVX2" if "avx2" in simd else "no AVX2"
     cpu = ", ".join(filter(None, [facts.get("llvm_cpu"), simd]))
