@@ -84,6 +84,14 @@ def _joined(batches, x) -> np.ndarray:
     return one.copy() if any(np.may_share_memory(one, a) for a in given) else one
 
 
+def _joined_outputs(outputs, x):
+    """predict's batches of outputs joined: one array, or a list of one per output when the
+    model has several (each batch then a list)."""
+    if outputs and isinstance(outputs[0], list):
+        return [_joined([batch[i] for batch in outputs], x) for i in range(len(outputs[0]))]
+    return _joined(outputs, x)
+
+
 def _as_list(metrics) -> list:
     if isinstance(metrics, (str, metrics_module.Metric)):
         return [metrics]
@@ -1344,7 +1352,7 @@ class Trainer:
             # one batch, nobody listening (a sample served, predict_on_batch): the step alone
             self.stop_predicting = False
             with no_grad(), learning_phase(False), self._resident():
-                return _joined([self._predict_batch(x)], x)
+                return _joined_outputs([self._predict_batch(x)], x)
         cbs = self._callbacks(callbacks, len(x), batch_size, verbose)
         return self._predict_batches(
             (x[start : start + batch_size] for start in range(0, len(x), batch_size)), cbs, x
@@ -1371,9 +1379,7 @@ class Trainer:
                 if self.stop_predicting:
                     break
         cbs.call("on_predict_end", {})
-        if outputs and isinstance(outputs[0], list):  # a model of several outputs: each joined
-            return [_joined([batch[i] for batch in outputs], x) for i in range(len(outputs[0]))]
-        return _joined(outputs, x)
+        return _joined_outputs(outputs, x)
 
     def _predict_batch(self, x) -> np.ndarray:
         """The model's outputs for one batch, as numpy (Sequential has a leaner path)."""
