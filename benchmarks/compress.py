@@ -312,8 +312,9 @@ def _data_aware(dc, args, rows, digits_model, digits):
                 plain = _acc(dc.compress.low_rank(model, rank=r, layers=hidden, verbose=0), xt, yt)
                 aware = _acc(dc.compress.low_rank(model, rank=r, layers=hidden, data=x, verbose=0), xt, yt)
             lost = base - plain
-            recovered = (aware - plain) / lost if lost >= 0.01 else float("nan")
-            print(f"{r:>6} {plain:>10.2%} {aware:>11.2%} {recovered:>10.0%}")
+            # (the share is asked for where plain SVD loses at least one point)
+            recovered = f"{(aware - plain) / lost:.0%}" if lost >= 0.01 else "-"
+            print(f"{r:>6} {plain:>10.2%} {aware:>11.2%} {recovered:>10}")
             rows.append(
                 {
                     "suite": "compress",
