@@ -178,6 +178,22 @@ def second_moments(model, layers, data):
     return {layer: (sums[layer] / max(rows[layer], 1), rows[layer]) for layer in layers}
 
 
+def _ridged_cholesky(moment, ridge, where, name):
+    """(L, λ) with L Lᵀ = moment + λ I, λ = ridge × the mean diagonal of moment (so that ridge
+    is relative to the inputs' scale); ValueError naming the layer when that is singular."""
+    n_in = moment.shape[0]
+    scale = float(np.trace(moment)) / n_in
+    lam = ridge * (scale if scale > 0 else 1.0)
+    try:
+        return np.linalg.cholesky(moment + lam * np.eye(n_in)), lam
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"{where}: the inputs reaching {name} have a singular second moment (a feature "
+            f"that is always zero, dependent features, or fewer samples than its {n_in} inputs); "
+            f"give ridge > 0. Received: ridge={ridge!r}"
+        ) from None
+
+
 def whitened_svd(w, moment, ridge, where="compress.low_rank", name="layer"):
     """The SVD of Lᵀ W, where L Lᵀ = moment + λI and λ = ridge · tr(moment) / in.
 
@@ -198,19 +214,9 @@ def whitened_svd(w, moment, ridge, where="compress.low_rank", name="layer"):
         >>> bool(np.allclose(s**2, np.linalg.eigvalsh(x.T @ x / 100)[::-1]))  # W = I: PCA
         True
     """
-    n_in = w.shape[0]
     if not np.all(np.isfinite(moment)):
         raise ValueError(f"{where}: the inputs reaching {name} are not finite (NaN or inf).")
-    scale = float(np.trace(moment)) / n_in
-    lam = ridge * (scale if scale > 0 else 1.0)
-    try:
-        chol = np.linalg.cholesky(moment + lam * np.eye(n_in))
-    except np.linalg.LinAlgError:
-        raise ValueError(
-            f"{where}: the inputs reaching {name} have a singular second moment (a feature "
-            f"that is always zero, dependent features, or fewer samples than its {n_in} inputs); "
-            f"give ridge > 0. Received: ridge={ridge!r}"
-        ) from None
+    chol, _ = _ridged_cholesky(moment, ridge, where, name)
     p, s, qt = np.linalg.svd(chol.T @ w, full_matrices=False)
     return chol, p, s, qt
 
@@ -529,15 +535,7 @@ def output_fit(
     mean_x = xc.mean(0) if b is not None else np.zeros(n_in)
     a = xc - mean_x
     moment = a.T @ a / len(a)
-    scale = float(np.trace(moment)) / n_in
-    lam = ridge * (scale if scale > 0 else 1.0)
-    try:
-        chol = np.linalg.cholesky(moment + lam * np.eye(n_in))
-    except np.linalg.LinAlgError:
-        raise ValueError(
-            f"{where}: the inputs reaching {name} have a singular second moment; give ridge > 0. "
-            f"Received: ridge={ridge!r}"
-        ) from None
+    chol, lam = _ridged_cholesky(moment, ridge, where, name)
     if metric is None:
         root = root_inv = None
     else:
