@@ -181,8 +181,7 @@ def save_model(model, filepath) -> None:
         spec = _compile_spec(model)
         if spec is not None:
             optimizer = model.optimizer
-            optimizer_spec = {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
-            config["compile"] = {"optimizer": optimizer_spec, **spec}
+            config["compile"] = {"optimizer": optimizers_module.serialize(optimizer), **spec}
             state = optimizer.state_arrays(model.trainable_weights)
             config["optimizer"] = {"iterations": optimizer.iterations, "arrays": len(state)}
         else:  # said, not dropped silently
@@ -216,7 +215,7 @@ def _compile_spec(model):
     loss = model.loss
     if loss is not None and not isinstance(loss, losses_module.Loss):
         return None
-    saved = None if loss is None else {"class_name": type(loss).__name__, "config": loss.get_config()}
+    saved = None if loss is None else losses_module.serialize(loss)
     return {"loss": saved, **model._compile_config}  # (metrics and weighted_metrics)
 
 

@@ -175,12 +175,9 @@ def _step_logs(logs, where):
     return {name: _number(value) for name, value in logs.items()}
 
 
-def _saved(obj) -> dict:
-    """A compiled metric or loss as model.save writes it: its class and settings (None for a
-    callable without them, which the file cannot hold)."""
-    if not hasattr(obj, "get_config"):
-        return None
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+def _saved(metric) -> dict:
+    """A compiled metric as model.save writes it: its class and settings."""
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
 def checked_targets(where, y, x, loss, metrics, units, name="y"):
@@ -379,7 +376,8 @@ def compile_outputs(names, loss, loss_weights, metrics, weighted_metrics):
     _check_log_names(unweighted + weighted)
     config = {  # what model.save writes of it (densecore.nn.saving)
         "outputs": list(names),
-        "losses": [None if v is None else _saved(v) for v in losses],
+        # (a callable loss without settings: None, and model.save says the file leaves it out)
+        "losses": [losses_module.serialize(v) if isinstance(v, losses_module.Loss) else None for v in losses],
         "loss_weights": weights,
         "metrics": [
             [_saved(m.metric) for m in unweighted if m.fed and m.index == i] for i in range(len(names))
