@@ -567,113 +567,227 @@ def _make_driver(path, cache=True):
         pass of its own from Python). (Python floats and ints: numba reads them faster than
         numpy scalars or a tuple, ~0.7 µs a call for all the arguments.)"""
         if x is not None:
-            if x.size < QUANTIZE_SERIAL_MAX:  # (a parallel region costs more than a small pass)
-                _quantize_serial(a, x, x_scale, x_zero, q_min, q_max)
-            else:
-                _quantize_rows(a, x, x_scale, x_zero, q_min, q_max)
-        n_rows, n_k = a.shape
-        nq = n_k // QUAD
-        has_tail = n_k % QUAD != 0
-        n_cp = panels.shape[0]
-        n_rb = (n_rows + ROWS - 1) // ROWS
-        n_cg = (n_cp + group - 1) // group
-        for task in prange(n_rb * n_cg):
-            rb, cg = task // n_cg, task % n_cg
-            tile = carray(_stack_tile(0), (mr_full, NR))
-            tail = carray(_stack_tail(0), (mr_full, QUAD))
-            sums = carray(_stack_sums(0), (mr_full,))
-            r1 = min(n_rows, (rb + 1) * ROWS)
-            row = rb * ROWS
-            while row < r1:
-                left = r1 - row
-                h = mr_full if left >= mr_full else (4 if left >= 4 else (2 if left >= 2 else 1))
-                for i in range(h):
-                    src = a[row + i]
-                    s = np.int32(0)
-                    for k in range(n_k):
-                        s += np.int32(src[k])
-                    sums[i] = s * np.int32(128)  # the correction for B + 128 (mod 2³²)
-                    for t in range(QUAD):
-                        k = nq * QUAD + t
-                        tail[i, t] = src[k] if k < n_k else 0
-                rows = a[row : row + h]
-                for cp in range(cg * group, min(n_cp, (cg + 1) * group)):
-                    col0 = cp * NR
-                    width = min(NR, n_cols - col0)
-                    panel = panels[cp]
-                    done = False  # whole panels: the epilogue in registers (linear, relu, int32)
-                    if width == NR and not to_float:
-                        out = c[row : row + h, col0 : col0 + NR]
-                        ms, fs, rs = multiplier, folded, residual
-                        done = _micro_out(
-                            path, mr_full, EP_INT, h, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
-                        )
-                    elif width == NR and (act == activations.RELU or act == activations.LINEAR):
-                        out = y[row : row + h, col0 : col0 + NR]
-                        ms, fs, rs = multiplier[col0:], folded[col0:], residual[col0:]
-                        if act == activations.RELU:
-                            done = _micro_out(
-                                path,
-                                mr_full,
-                                EP_RELU,
-                                h,
-                                rows,
-                                tail,
-                                panel,
-                                nq,
-                                has_tail,
-                                out,
-                                ms,
-                                fs,
-                                rs,
-                                sums,
-                            )
-                        else:
-                            done = _micro_out(
-                                path,
-                                mr_full,
-                                EP_LINEAR,
-                                h,
-                                rows,
-                                tail,
-                                panel,
-                                nq,
-                                has_tail,
-                                out,
-                                ms,
-                                fs,
-                                rs,
-                                sums,
-                            )
-                    if done:
-                        continue
-                    _micro(path, mr_full, h, tile, rows, tail, panel, nq, has_tail)
-                    for i in range(h):
-                        t_row = tile[i]
-                        corr = sums[i]
-                        if to_float:
-                            out = y[row + i, col0 : col0 + width]
-                            m = multiplier[col0 : col0 + width]
-                            f = folded[col0 : col0 + width]
-                            r = residual[col0 : col0 + width]
-                            if act == activations.RELU:
-                                for j in range(width):
-                                    acc = np.int32(t_row[j] - corr)
-                                    z = m[j] * np.float32(np.int64(acc) + f[j]) + r[j]
-                                    out[j] = np.float32(0.0) if z <= 0.0 else z  # (as activations.apply)
-                            else:
-                                for j in range(width):
-                                    acc = np.int32(t_row[j] - corr)
-                                    out[j] = activations.apply(
-                                        m[j] * np.float32(np.int64(acc) + f[j]) + r[j], act
-                                    )
-                        else:
-                            out_i = c[row + i, col0 : col0 + width]
-                            for j in range(width):
-                                out_i[j] = np.int32(t_row[j] - corr)
-                row += h
+            _quantize(a, x, x_scale, x_zero, q_min, q_max)
+        _product(path, mr_full, c, y, a, panels, n_cols, group, multiplier, folded, residual, act, to_float)
 
     return run
+
+
+def _make_chain(path, cache=True):
+    """The integer layers of a model one after another in one compiled call (`launch_chain`):
+    per layer, its float input quantized, then the product into float32, which is the next
+    layer's input. The same arithmetic as one `run` per layer, so the same bits; what it
+    saves is the Python between layers (~3 µs a layer at batch 1: numba's dispatch, launch's
+    decisions, the layer's own checks), a tenth of a batch-1 MLP's integer predict.
+
+    Each layer is a call of `_layer` (compiled once per path, shared with no other caller),
+    not an inlined prange: inlined into this loop, numba's array analysis took the layers'
+    shapes for one another (the loop-carried input is the previous output) and the results
+    were wrong."""
+    mr_full = PATHS[path][2]
+
+    @njit(cache=cache, error_model="numpy")
+    def chain(x, panels, meta, x_scales, multipliers, folded, residuals):
+        """x (N, K0) float32 through len(panels) layers; layer l: panels[l], meta[l] =
+        (n_cols, group, act, x_zero, q_min, q_max, offset of its vectors, threads), x_scales[l]
+        (its input scale, a float32 value), its multiplier / folded bias / residual at
+        [offset : offset + n_cols] of the three flat vectors. Returns the last layer's float32."""
+        inputs = x
+        for layer in range(len(panels)):
+            n_cols, at = meta[layer, 0], meta[layer, 6]
+            outputs = np.empty((inputs.shape[0], n_cols), np.float32)
+            args = (
+                path,
+                mr_full,
+                outputs,
+                inputs,
+                panels[layer],
+                n_cols,
+                meta[layer, 1],
+                multipliers[at : at + n_cols],
+                folded[at : at + n_cols],
+                residuals[at : at + n_cols],
+                meta[layer, 2],
+                x_scales[layer],
+                meta[layer, 3],
+                meta[layer, 4],
+                meta[layer, 5],
+            )
+            if meta[layer, 7]:
+                _layer(*args)
+            else:
+                _layer_serial(*args)
+            inputs = outputs
+        return inputs
+
+    return chain
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _layer(
+    path,
+    mr_full,
+    y,
+    x,
+    panels,
+    n_cols,
+    group,
+    multiplier,
+    folded,
+    residual,
+    act,
+    x_scale,
+    x_zero,
+    q_min,
+    q_max,
+):
+    """One layer of `_make_chain`'s chain: y = act(m_j (x_q · B + β_j) + r_j), x quantized first."""
+    a = np.empty(x.shape, np.int8)
+    _quantize(a, x, x_scale, x_zero, q_min, q_max)
+    _product(path, mr_full, _NO_C, y, a, panels, n_cols, group, multiplier, folded, residual, act, True)
+
+
+_layer_serial = parallel.serial(_layer)
+
+
+@njit(parallel=True, inline="always", error_model="numpy")
+def _product(path, mr_full, c, y, a, panels, n_cols, group, multiplier, folded, residual, act, to_float):
+    """The driver's tasks: ROWS rows × `group` column panels each, in parallel."""
+    n_rows = a.shape[0]
+    n_rb = (n_rows + ROWS - 1) // ROWS
+    n_cg = (panels.shape[0] + group - 1) // group
+    for task in prange(n_rb * n_cg):
+        _task(
+            path,
+            mr_full,
+            task,
+            n_cg,
+            group,
+            c,
+            y,
+            a,
+            panels,
+            n_cols,
+            multiplier,
+            folded,
+            residual,
+            act,
+            to_float,
+        )
+
+
+@njit(inline="always", error_model="numpy")
+def _task(
+    path, mr_full, task, n_cg, group, c, y, a, panels, n_cols, multiplier, folded, residual, act, to_float
+):
+    """One task of `_product`: per MR-row panel of its rows, the row sums and K tail, then the
+    micro-kernel (with its epilogue in registers where it has one) on each of its panels."""
+    n_rows, n_k = a.shape
+    nq = n_k // QUAD
+    has_tail = n_k % QUAD != 0
+    n_cp = panels.shape[0]
+    rb, cg = task // n_cg, task % n_cg
+    tile = carray(_stack_tile(0), (mr_full, NR))
+    tail = carray(_stack_tail(0), (mr_full, QUAD))
+    sums = carray(_stack_sums(0), (mr_full,))
+    r1 = min(n_rows, (rb + 1) * ROWS)
+    row = rb * ROWS
+    while row < r1:
+        left = r1 - row
+        h = mr_full if left >= mr_full else (4 if left >= 4 else (2 if left >= 2 else 1))
+        for i in range(h):
+            src = a[row + i]
+            s = np.int32(0)
+            for k in range(n_k):
+                s += np.int32(src[k])
+            sums[i] = s * np.int32(128)  # the correction for B + 128 (mod 2³²)
+            for t in range(QUAD):
+                k = nq * QUAD + t
+                tail[i, t] = src[k] if k < n_k else 0
+        rows = a[row : row + h]
+        for cp in range(cg * group, min(n_cp, (cg + 1) * group)):
+            col0 = cp * NR
+            width = min(NR, n_cols - col0)
+            panel = panels[cp]
+            done = False  # whole panels: the epilogue in registers (linear, relu, int32)
+            if width == NR and not to_float:
+                out = c[row : row + h, col0 : col0 + NR]
+                ms, fs, rs = multiplier, folded, residual
+                done = _micro_out(
+                    path, mr_full, EP_INT, h, rows, tail, panel, nq, has_tail, out, ms, fs, rs, sums
+                )
+            elif width == NR and (act == activations.RELU or act == activations.LINEAR):
+                out = y[row : row + h, col0 : col0 + NR]
+                ms, fs, rs = multiplier[col0:], folded[col0:], residual[col0:]
+                if act == activations.RELU:
+                    done = _micro_out(
+                        path,
+                        mr_full,
+                        EP_RELU,
+                        h,
+                        rows,
+                        tail,
+                        panel,
+                        nq,
+                        has_tail,
+                        out,
+                        ms,
+                        fs,
+                        rs,
+                        sums,
+                    )
+                else:
+                    done = _micro_out(
+                        path,
+                        mr_full,
+                        EP_LINEAR,
+                        h,
+                        rows,
+                        tail,
+                        panel,
+                        nq,
+                        has_tail,
+                        out,
+                        ms,
+                        fs,
+                        rs,
+                        sums,
+                    )
+            if done:
+                continue
+            _micro(path, mr_full, h, tile, rows, tail, panel, nq, has_tail)
+            for i in range(h):
+                t_row = tile[i]
+                corr = sums[i]
+                if to_float:
+                    out = y[row + i, col0 : col0 + width]
+                    m = multiplier[col0 : col0 + width]
+                    f = folded[col0 : col0 + width]
+                    r = residual[col0 : col0 + width]
+                    if act == activations.RELU:
+                        for j in range(width):
+                            acc = np.int32(t_row[j] - corr)
+                            z = m[j] * np.float32(np.int64(acc) + f[j]) + r[j]
+                            out[j] = np.float32(0.0) if z <= 0.0 else z  # (as activations.apply)
+                    else:
+                        for j in range(width):
+                            acc = np.int32(t_row[j] - corr)
+                            out[j] = activations.apply(m[j] * np.float32(np.int64(acc) + f[j]) + r[j], act)
+                else:
+                    out_i = c[row + i, col0 : col0 + width]
+                    for j in range(width):
+                        out_i[j] = np.int32(t_row[j] - corr)
+        row += h
+
+
+@njit(cache=True, inline="always")
+def _quantize(q, x, scale, zero, q_min, q_max):
+    """x quantized into q: on one thread when small (a parallel region costs more than a
+    small pass), else by rows in parallel."""
+    if x.size < QUANTIZE_SERIAL_MAX:
+        _quantize_serial(q, x, scale, zero, q_min, q_max)
+    else:
+        _quantize_rows(q, x, scale, zero, q_min, q_max)
 
 
 QUANTIZE_SERIAL_MAX = 1 << 15  # inputs up to which the driver quantizes on one thread
@@ -708,6 +822,16 @@ def driver(path):
     if path not in _DRIVERS:
         _DRIVERS[path] = _make_driver(path)
     return _DRIVERS[path]
+
+
+_CHAINS = {}
+
+
+def chain_driver(path):
+    """The compiled chain of `path` (made on first use)."""
+    if path not in _CHAINS:
+        _CHAINS[path] = _make_chain(path)
+    return _CHAINS[path]
 
 
 _NO_C = np.empty((0, 0), np.int32)  # (c when the result is y: read only)
@@ -753,6 +877,58 @@ def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None,
         run(
             c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float, x, *x_q
         )
+
+
+class Chain:
+    """Consecutive integer layers as `launch_chain` runs them, built once (again only when a
+    layer's weights change: the caller's part). Each layer is given as (packed, multiplier,
+    folded, residual, act, x_scale, x_zero, q_min, q_max): quant.PackedInt8, quant.fold's
+    three vectors, an activation code (one of activations.FUSED) and the static
+    quantization of its input. The layers must chain (each one's columns the next one's K)."""
+
+    def __init__(self, layers):
+        layers = list(layers)
+        self.panels = tuple(layer[0].panels for layer in layers)
+        self.n_k = tuple(layer[0].n_k for layer in layers)
+        self.x_scales = np.array([layer[5] for layer in layers], np.float32)
+        offsets = np.cumsum([0] + [layer[0].n_cols for layer in layers])
+        self.meta = np.array(
+            [
+                (layer[0].n_cols, 0, layer[4], layer[6], layer[7], layer[8], at, 0)
+                for layer, at in zip(layers, offsets)
+            ],
+            np.int64,
+        )
+        self.multipliers, self.folded, self.residuals = (
+            np.ascontiguousarray(np.concatenate([layer[j] for layer in layers]), dtype)
+            for j, dtype in ((1, np.float32), (2, np.int32), (3, np.float32))
+        )
+        self._schedules = {}
+
+    def schedule(self, n_rows, n_threads):
+        """meta with each layer's column group and whether it runs on threads, for n_rows:
+        launch's decisions for every layer, made once per batch size."""
+        key = (n_rows, n_threads)
+        if key not in self._schedules:
+            meta = self.meta.copy()
+            threads = n_threads if parallel.usable() else 1
+            for i, (k, p) in enumerate(zip(self.n_k, self.panels)):
+                big = threads > 1 and n_rows * k * p.shape[0] * NR > SERIAL_MAX
+                meta[i, 1] = column_group(k, p.shape[0], n_rows, threads if big else 1)
+                meta[i, 7] = big
+            if len(self._schedules) > 64:  # (batch sizes seen: a bounded memo)
+                self._schedules.clear()
+            self._schedules[key] = meta
+        return self._schedules[key]
+
+
+def launch_chain(x, chain):
+    """The float32 output of `chain`'s layers (a Chain) on x (N, K0) float32, C-contiguous, in
+    one compiled call: the same bits as one `launch` per layer. No checks: the caller's."""
+    meta = chain.schedule(x.shape[0], _num_threads())
+    return chain_driver(choose_path())(
+        x, chain.panels, meta, chain.x_scales, chain.multipliers, chain.folded, chain.residuals
+    )
 
 
 def column_group(n_k: int, n_panels: int, n_rows: int, n_threads: int) -> int:

@@ -423,9 +423,28 @@ class Sequential(Model):
         call."""
         if device.on_gpu() or not all(_infers_arrays(layer) for layer in self._layers) or tapping():
             return super()._predict_batch(x)
-        for layer in self._layers:
-            x = layer._infer(x)
+        for step in self._infer_steps():
+            x = step(x)
         return x
+
+    def _infer_steps(self):
+        """predict's fast path as steps: each layer's `_infer`, except that consecutive layers
+        whose class offers `_infer_together` (QuantizedDense: one compiled call for the run)
+        are one step. Made again when the layers change (a tuple: layer tracking ignores it)."""
+        layers = tuple(self._layers)
+        made = getattr(self, "_infer_made", None)
+        if made is not None and made[0] == layers:
+            return made[1]
+        steps, i = [], 0
+        while i < len(layers):
+            together = getattr(type(layers[i]), "_infer_together", None)
+            j = i + 1
+            while together is not None and j < len(layers) and type(layers[j]) is type(layers[i]):
+                j += 1
+            steps.append(together(layers[i:j]) if j - i > 1 else layers[i]._infer)
+            i = j
+        self._infer_made = (layers, tuple(steps))
+        return self._infer_made[1]
 
     @property
     def output_shape(self):

@@ -171,3 +171,50 @@ def test_infer_plan_follows_replaced_weights_and_refuses_what_call_refuses():
     for dynamic in (dc.quantize(model),):
         with pytest.raises(ValueError):
             dynamic.layers[0]._infer(np.array([[np.nan, 1, 2]], np.float32))
+
+
+@pytest.mark.parametrize("path", [None, "portable"])
+def test_predict_runs_stretches_of_static_integer_layers_as_one_call(path, monkeypatch):
+    """Sequential's predict runs consecutive static QuantizedDense layers with fused
+    activations (kernels/activations.py's FUSED: relu, tanh, linear) as one compiled chain
+    (kernels/int8_simd.py), the last one's activation after it. The oracle: each layer's
+    call() on Tensors (cpu.qdense_forward, equal to kernels/reference.py bit for bit in
+    tests/kernels/test_int8_simd.py), layer by layer;
+    the chain must give the same float32 bits, whatever breaks it into stretches (a sigmoid
+    inside, a dynamic layer), and follow a replaced weight."""
+    if path:
+        monkeypatch.setenv("DENSECORE_INT8", path)
+    from densecore.compress.quantization import _IntegerChain, _Stretch
+
+    rng = np.random.default_rng(11)
+    acts = ["relu", "tanh", "sigmoid", "linear", "relu", "softmax"]
+    widths = [23, 70, 33, 9, 41, 65, 5]
+    layers = [Dense(widths[1], activation=acts[0], input_shape=(widths[0],))]
+    layers += [Dense(w, activation=a) for w, a in zip(widths[2:], acts[1:])]
+    model = dc.Sequential(layers)
+    x = (2 * rng.standard_normal((130, widths[0]))).astype(np.float32)
+    q = dc.quantize(model, calibration_data=x)
+    mixed = dc.quantize(model)  # dynamic: no stretch
+    dynamic_layer = mixed.layers[3]
+    q_mixed = dc.Sequential([*q.layers[:3], dynamic_layer, *q.layers[4:]])  # (a dynamic one inside)
+
+    def layer_by_layer(m, batch):
+        h = batch
+        for layer in m.layers:
+            h = layer.call(dc.Tensor(np.asarray(h, np.float32))).data
+        return h
+
+    for m, stretches in ((q, 2), (q_mixed, 2), (mixed, 0)):
+        for batch in (x[:1], x[:7], x, x[::3]):
+            got = m.predict(batch, batch_size=len(batch), verbose=0)
+            np.testing.assert_array_equal(got, layer_by_layer(m, batch))
+        np.testing.assert_array_equal(m._predict_batch(x[:0]), layer_by_layer(m, x[:0]))
+        (step,) = m._infer_steps()
+        assert isinstance(step, _IntegerChain)
+        assert sum(isinstance(s, _Stretch) for s in step._made[1]) == stretches
+    # layers 0-2 (relu, tanh, sigmoid) and 3-5 (linear, relu, softmax); with the dynamic
+    # layer 3: 0-2 and 4-5
+    weights = q.layers[1].get_weights()
+    weights[3] = weights[3] + 0.5  # layer 1's bias
+    q.layers[1].set_weights(weights)
+    np.testing.assert_array_equal(q.predict(x, verbose=0), layer_by_layer(q, x))

@@ -161,3 +161,36 @@ def test_each_simd_path_runs_its_dot_product_instruction(name):
     lanes, _, mr, per_pass = int8_simd.PATHS[name]
     count = len(re.findall(INSTRUCTIONS[name], asm))
     assert count >= mr * per_pass, (name, count)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(0, 70),
+    widths=st.lists(st.sampled_from([1, 3, 5, 9, 31, 32, 33, 67, 130]), min_size=2, max_size=4),
+    acts=st.lists(st.sampled_from(["relu", "tanh", None]), min_size=3, max_size=3),
+    seed=st.integers(0, 2**16),
+    order=st.sampled_from("CF"),
+)
+def test_a_chain_of_layers_equals_the_reference_layer_by_layer(path, n, widths, acts, seed, order):
+    """launch_chain (the integer layers of a model in one compiled call) against the reference
+    twin: per layer reference.quantize with the layer's input scale and zero point, then
+    reference.qdense_forward, its float32 output the next layer's input. Bit for bit."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray((3 * rng.standard_normal((n, widths[0]))).astype(np.float32), order=order)
+    layers, want = [], x
+    for (k, m), act in zip(zip(widths, widths[1:]), acts):
+        wq_t = rng.integers(-127, 128, (m, k)).astype(np.int8)
+        sums = wq_t.sum(axis=1, dtype=np.int32)
+        w_scale = rng.uniform(1e-3, 1e-1, m).astype(np.float32)
+        bias = rng.standard_normal(m).astype(np.float32)
+        x_scale, x_zero = float(np.float32(rng.uniform(0.01, 0.1))), int(rng.integers(-20, 20))
+        xq = ref.quantize(want, x_scale, x_zero)
+        want = ref.qdense_forward(xq, x_scale, x_zero, wq_t, w_scale, sums, bias, act)
+        packed = quant.pack_panels(wq_t, transposed=True)
+        code = kernels.activations.code(act, "test")
+        layers.append(
+            (packed, *quant.fold(x_scale, x_zero, w_scale, sums, bias), code, x_scale, x_zero, -128, 127)
+        )
+    got = int8_simd.launch_chain(np.ascontiguousarray(x), int8_simd.Chain(layers))
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
