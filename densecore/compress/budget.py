@@ -21,22 +21,42 @@ objective: relative, so that layers whose activations differ in scale weigh the 
 
 The spectra are those of `lowrank.output_fit` on the original model: each layer's output energy
 in the metric of the next dense layer, so a step is priced by what it changes downstream, not
-by W's singular values. The chosen ranks are then applied by
-`low_rank(model, rank={layer: r}, data=data)`, layer by layer on the compressed model. The
-greedy plan is a prediction from each layer alone; so the largest single rank for every layer
-that fits the budget is built too, and the model whose final outputs on the data are closest
-to the original's is returned (`budget_report["chose"]` says which): on that data, never
-further than one rank for all layers.
+by W's singular values.
+
+Measured prices and an exact allocation (the "dp" plan). The spectrum prices a layer by its own
+output; what matters is the model's FINAL output. So each layer is also priced by measurement:
+with that layer ALONE factorised (by `output_fit` on the original inputs, one relu pass) at each
+rank r of a grid R_ℓ (about MEASURED_RANKS ranks, geometric from 1 to the largest rank that saves
+parameters, plus the greedy and uniform ranks), E_ℓ(r) = ‖f̃(X) − f(X)‖_F² is the sum of squared
+differences of the final outputs on the data (E_ℓ(dense) = 0). Taking the layers' errors as
+additive (first order: the cross terms of two small errors are of second order), the
+allocation is the multiple-choice knapsack
+
+    min Σ_ℓ E_ℓ(r_ℓ)   over r_ℓ ∈ R_ℓ ∪ {dense},   subject to   Σ_ℓ cost_ℓ(r_ℓ) ≤ budget − rest,
+
+solved exactly by dynamic programming over the layers: after layer ℓ, keep for every reachable
+cost only the plans not dominated by a cheaper one with less error (the Pareto front of cost
+against error); the best plan of the last front within the budget is optimal, because any
+plan's prefix can be swapped for the front's plan of no more cost and no more error. The
+fronts hold at most Π|R_ℓ| plans and usually far fewer; pricing costs Σ|R_ℓ| fits and
+predictions on the data.
+
+The plans (greedy, dp, and the largest single rank for every layer that fits) are each applied
+by `low_rank(model, rank={layer: r}, data=data)`, layer by layer on the compressed model, and
+the model whose final outputs on the data are closest to the original's (sum of squared
+differences: label-free) is returned (`budget_report["chose"]` says which): on that data,
+never further than one rank for all layers.
 """
 
 import warnings
 
 import numpy as np
 
-from ..nn.layers import Dense
+from ..nn.layers import Dense, LowRankDense
 from .lowrank import (
     OUTPUT_RIDGE,
     _check_ridge,
+    _is_relu,
     _metric,
     _next_dense,
     _walk,
@@ -45,7 +65,9 @@ from .lowrank import (
     low_rank,
     output_fit,
 )
-from .surgery import _require_built, clone, find_layers
+from .surgery import _counterpart, _require_built, clone, find_layers, rebuilt, replace_layers
+
+MEASURED_RANKS = 12  # ranks per layer measured for the dp plan (geometric), plus greedy's and uniform's
 
 
 def _costs(layer, kind):
@@ -80,8 +102,11 @@ def fit_budget(model, data, params=None, flops=None, layers=None, ridge="auto", 
     Returns:
         The new model (compiled like the original, if it was). Its `budget_report` holds the
         budget, what the model spends, and per layer: shape, the chosen rank (None: kept
-        dense), its cost and its predicted relative output error √e(r); its
-        `compression_report` is low_rank's.
+        dense), its cost, its predicted relative output error √e(r) and its measured error
+        E(r) (the final outputs' sum of squared differences on the data with that layer alone
+        factorised); "chose" (greedy, dp or uniform) and "candidates" (each plan's ranks and
+        its model's error on the data); its `compression_report` and `refit_report` are
+        low_rank's.
 
     Raises:
         ValueError: not exactly one of params and flops, a budget that is not a positive
@@ -176,25 +201,42 @@ def fit_budget(model, data, params=None, flops=None, layers=None, ridge="auto", 
         _, layer, nxt, step = best
         ranks[layer], spent = nxt, spent + step
 
-    # the candidates: the greedy ranks, and the largest single rank for all layers that fits;
-    # the one whose final outputs on the data are closest to the original model's is kept
-    candidates = [ranks]
-    uniform = _uniform(targets, costs, rest, budget)
-    if uniform is not None and uniform != ranks:
-        candidates.append(uniform)
+    # the measured prices (each layer alone, final outputs on the data) and the exact allocation
     wanted = model.predict(data, batch_size=256)
-    best = None
-    for plan in candidates:
+    uniform = _uniform(targets, costs, rest, budget)
+    extra = {layer: {ranks[layer], None if uniform is None else uniform[layer]} for layer in targets}
+    measured = _measured_errors(model, targets, data, lam, wanted, extra)
+    dp = allocate(
+        [
+            {r: (costs[layer][1] if r is None else costs[layer][0](r), e) for r, e in measured[layer].items()}
+            for layer in targets
+        ],
+        budget - rest,
+    )
+
+    # the candidates: greedy, dp, and the largest single rank for all layers that fits; the one
+    # whose final outputs on the data are closest to the original model's is kept
+    candidates = [("greedy", ranks)]
+    if dp is not None:
+        candidates.append(("dp", dict(zip(targets, dp))))
+    if uniform is not None:
+        candidates.append(("uniform", uniform))
+    best, built = None, {}
+    for label, plan in candidates:
+        key = tuple(plan[layer] for layer in targets)
+        if key in built:  # the same ranks as an earlier plan: the same model
+            continue
         chosen = {layer.name: r for layer, r in plan.items() if r is not None}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             new = low_rank(model, rank=chosen, data=data, ridge=ridge, verbose=0) if chosen else clone(model)
         if not chosen:
-            new.compression_report = []
+            new.compression_report, new.refit_report = [], []
         error = float(np.sum((new.predict(data, batch_size=256) - wanted) ** 2))
+        built[key] = (label, error)
         if best is None or error < best[0]:
-            best = (error, new, plan)
-    _, new, ranks = best
+            best = (error, new, plan, label)
+    _, new, ranks, label = best
     rows = []
     for layer in targets:
         r = ranks[layer]
@@ -206,6 +248,7 @@ def fit_budget(model, data, params=None, flops=None, layers=None, ridge="auto", 
                 "rank": r,
                 kind: dense if r is None else cost(r),
                 "predicted_error": 0.0 if r is None else float(np.sqrt(errors[layer][r])),
+                "measured_error": measured[layer].get(r),
             }
         )
     new.budget_report = {
@@ -213,11 +256,96 @@ def fit_budget(model, data, params=None, flops=None, layers=None, ridge="auto", 
         "kind": kind,
         "spent": _total(new, kind),
         "layers": rows,
-        "chose": "greedy" if ranks is candidates[0] else "uniform",
+        "chose": label,
+        "candidates": [
+            {"plan": plan, "ranks": list(key), "error": error} for key, (plan, error) in built.items()
+        ],
     }
     if verbose:
         print(format_budget(new.budget_report))
     return new
+
+
+def _rank_grid(layer, extra):
+    """About MEASURED_RANKS ranks, geometric from 1 to the largest that saves parameters, with
+    `extra` (None: dense, always included)."""
+    n_in, n_out = layer.kernel.shape
+    top = max(1, min(min(n_in, n_out), -(-n_in * n_out // (n_in + n_out)) - 1))
+    grid = {int(round(g)) for g in np.geomspace(1, top, MEASURED_RANKS)}
+    return sorted(grid | {r for r in extra if r is not None}) + [None]
+
+
+def _measured_errors(model, targets, data, lam, wanted, extra):
+    """{layer: {r: E(r)}}: the sum of squared differences of the final outputs on `data` from
+    `wanted` (the original's) with that layer ALONE factorised at rank r by `output_fit` on the
+    original inputs (one relu pass); E(None) = 0 (dense)."""
+    following = _next_dense(model)
+    measured = {}
+    for layer in targets:
+        new = clone(model)
+        current = _counterpart(model, new)[layer]
+        xo = layer_inputs(model, layer, data)
+        bias = layer.bias.data if layer.use_bias else None
+        errors = {}
+        for r in _rank_grid(layer, extra[layer]):
+            if r is None:
+                errors[r] = 0.0
+                continue
+            _, u, v, b, _ = output_fit(
+                layer.kernel.data,
+                bias,
+                xo,
+                xo,
+                lam,
+                metric=_metric(following.get(layer)),
+                relu_passes=1 if _is_relu(layer) else 0,
+                rank=lambda s, r=r: r,
+            )
+            weights = [u.astype(np.float32), v.astype(np.float32)] + (
+                [b.astype(np.float32)] if bias is not None else []
+            )
+            candidate = rebuilt(LowRankDense, layer, weights, rank=r)
+            replace_layers(new, {current: candidate})
+            current = candidate
+            errors[r] = float(np.sum((new.predict(data, batch_size=256) - wanted) ** 2))
+        measured[layer] = errors
+    return measured
+
+
+def allocate(options, available):
+    """The exact multiple-choice knapsack: one option per layer, least total error within the
+    budget, by dynamic programming over the layers' Pareto fronts (module docstring).
+
+    Args:
+        options: per layer, {choice: (cost, error)}.
+        available: the most the chosen options may cost together.
+
+    Returns:
+        [choice per layer] of least Σ error with Σ cost ≤ available (the cheapest of equals),
+        or None when nothing fits.
+
+    Example:
+        >>> allocate([{1: (2, 5.0), 2: (4, 1.0)}, {1: (2, 3.0), 2: (4, 2.0)}], available=6)
+        [2, 1]
+    """
+    front = [(0, 0.0, [])]  # (cost, error, choices): cost ascending, error strictly descending
+    for layer in options:
+        plans = sorted(
+            (
+                (cost + c, error + e, choices + [choice])
+                for cost, error, choices in front
+                for choice, (c, e) in layer.items()
+                if cost + c <= available
+            ),
+            key=lambda plan: plan[:2],
+        )
+        front = []
+        for plan in plans:  # keep a plan only if it has less error than every cheaper one
+            if not front or plan[1] < front[-1][1]:
+                front.append(plan)
+        if not front:
+            return None
+    return front[-1][2]
 
 
 def _uniform(targets, costs, rest, budget):

@@ -111,7 +111,9 @@ Two more steps (issue #23), with rank 1 / 2 / 4 / 8 / 16 on the same model, 25.4
       min  ‖Ã W' − T̃‖_F² / N + λ ‖W' − W_next‖_F²
 
   (λ = ridge · tr(ÃᵀÃ/N) / n, shrinking toward the original kernel along directions the data
-  does not visit, as above) is convex; setting its gradient to zero gives the normal equations
+  does not visit, as above; ridge="auto" takes the ridge of REFIT_RIDGES with the least
+  leave-one-out error, in closed form, see `loo_ridge`) is convex; setting its gradient to zero
+  gives the normal equations
 
       (ÃᵀÃ/N + λ I) W' = ÃᵀT̃/N + λ W_next,      b' = mean(T) − mean(X̃) W',
 
@@ -144,6 +146,7 @@ from .surgery import _counterpart, _require_built, _walk, clone, find_layers, re
 _BATCH = 256  # rows per predict call while the activations are gathered
 RIDGE_GRID = (1e-3, 1e-2, 0.1, 1.0, 10.0, np.inf)  # what ridge="auto" tries, per layer, with fit="whitened"
 OUTPUT_RIDGE = 1e-3  # ridge="auto" with fit="output"
+REFIT_RIDGES = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)  # ridge="auto" for refit_dense: least leave-one-out error
 METRIC_FLOOR = 0.1  # the next layer's metric G + μ·tr(G)/out·I: no output direction is free
 RELU_PASSES = (0, 1, 2, 4, 8, 16)  # the relu passes tried per model (fit="output"), best kept
 
@@ -376,7 +379,9 @@ def low_rank(
             layer that is NOT factorised but reads a factorised layer's output directly (in a
             Sequential model; e.g. the head after the last hidden layer) gets its kernel and
             bias refitted by ridge least squares, so that its pre-activation output on the
-            compressed features matches the original's (`refit_dense`). This changes a layer
+            compressed features matches the original's (`refit_dense`; with ridge="auto" its
+            ridge is the one of REFIT_RIDGES with the least leave-one-out error, `loo_ridge`;
+            a number is used as it is). This changes a layer
             you did not name; its shape and parameter count stay, and `refit_report` lists it.
             False: only the factorised layers change.
         verbose: 1 prints the report table.
@@ -387,8 +392,8 @@ def low_rank(
         and after, and the relative error: ‖W − UV‖_F / ‖W‖_F without data, the output's
         ‖XW − XUV‖_F / ‖XW‖_F with it (its `error_of` says which). Its `refit_report` lists
         the layers refitted by `refit_next` (empty when none): the layer, the factorised layer
-        it reads, and the relative error of its pre-activation output on the data,
-        ‖X̃W + b − T‖_F / ‖T‖_F, before and after the refit.
+        it reads, the ridge used, and the relative error of its pre-activation output on the
+        data, ‖X̃W + b − T‖_F / ‖T‖_F, before and after the refit.
 
     Raises:
         ValueError: bad rank, energy, ridge or layers; data of the wrong shape, empty, or
@@ -481,7 +486,6 @@ def _low_rank_on_weights(model, targets, energy, named, where):
 def _low_rank_on_data(model, targets, energy, named, data, ridge, fit, refit_next, where):
     if fit == "whitened":
         return (*_whitened_on_data(model, targets, energy, named, data, ridge, where), [])
-    lam = OUTPUT_RIDGE if ridge == "auto" else ridge
     relu = any(_is_relu(layer) for layer, _ in targets)
     grid = RELU_PASSES if relu else (0,)
     wanted = model.predict(data, batch_size=_BATCH) if len(grid) > 1 else None
@@ -489,7 +493,7 @@ def _low_rank_on_data(model, targets, energy, named, data, ridge, fit, refit_nex
     best = None
     for passes in grid:
         new, report, refits = _output_fit_model(
-            model, targets, energy, named, data, lam, passes, refit_next, original, where
+            model, targets, energy, named, data, ridge, passes, refit_next, original, where
         )
         if wanted is None or not report:
             return new, report, refits
@@ -503,9 +507,10 @@ def _is_relu(layer):
     return layer.activation is not None and activation_name(layer.activation) == "relu"
 
 
-def _output_fit_model(model, targets, energy, named, data, lam, passes, refit_next, original, where):
+def _output_fit_model(model, targets, energy, named, data, ridge, passes, refit_next, original, where):
     """One model fitted by `output_fit` layer by layer (with `passes` relu passes), each Dense
     that reads a factorised layer and is not factorised refitted right after it."""
+    lam = OUTPUT_RIDGE if ridge == "auto" else ridge
     new = clone(model)
     twin = _counterpart(model, new)
     rank_of = {twin[layer]: (layer, rank) for layer, rank in targets}
@@ -550,11 +555,12 @@ def _output_fit_model(model, targets, energy, named, data, lam, passes, refit_ne
         if refit_next and nxt is not None and type(nxt) is Dense and nxt not in factorised:
             xn, xo = layer_inputs(new, twin[nxt], data), inputs_of(nxt)
             b = nxt.bias.data if nxt.use_bias else None
-            w_new, b_new = refit_dense(nxt.kernel.data, b, xn, xo, lam, where, f"layer '{nxt.name}'")
+            refit_ridge = loo_ridge(nxt.kernel.data, b, xn, xo) if ridge == "auto" else ridge
+            w_new, b_new = refit_dense(nxt.kernel.data, b, xn, xo, refit_ridge, where, f"layer '{nxt.name}'")
             twin[nxt].set_weights(
                 [w_new.astype(np.float32)] + ([b_new.astype(np.float32)] if nxt.use_bias else [])
             )
-            refits.append(_refit_row(nxt, layer, xn, xo, w_new, b_new))
+            refits.append({**_refit_row(nxt, layer, xn, xo, w_new, b_new), "ridge": float(refit_ridge)})
     order = {layer.name: i for i, (_, layer) in enumerate(_walk(model))}
     return new, sorted(report, key=lambda row: order[row["layer"]]), refits
 
@@ -600,6 +606,62 @@ def refit_dense(w, b, xc, xo, ridge, where="compress.low_rank", name="layer"):
     rhs = a.T @ (t - mean_t) / len(a) + lam * w
     w_new = np.linalg.solve(chol.T, np.linalg.solve(chol, rhs))
     return w_new, (mean_t - mean_x @ w_new if b is not None else None)
+
+
+def loo_ridge(w, b, xc, xo, ridges=None):
+    """The ridge of `refit_dense` with the least leave-one-out error on the data (from
+    REFIT_RIDGES by default), computed in closed form, without refitting N times.
+
+    Why. The features of a compressed model often span fewer directions than their width (a
+    rank-r layer followed by relu), so the least-squares kernel can grow large along directions
+    the data barely visits: it fits the data's outputs and little else, and later fine-tuning
+    starts from a badly scaled layer. The ridge trades that off, and leave-one-out
+    cross-validation chooses it from the data alone: for each sample, the error of the layer
+    refitted WITHOUT it, in predicting the original output on it.
+
+    How. Write W' = W + Δ: the refit is ordinary ridge regression of the residual targets
+    R = T̃ − Ã W on Ã (penalty Nλ‖Δ‖², intercept unpenalised), a linear smoother whose hat matrix
+    is H = 11ᵀ/N + Ã (ÃᵀÃ + NλI)⁻¹ Ãᵀ (1 ⟂ the centred Ã). For such a smoother the prediction of
+    sample i by the fit without it has the error e_i / (1 − H_ii), e_i the full fit's residual
+    (the Sherman–Morrison identity), with λ held at its full-data value. With the eigenvectors
+    ÃᵀÃ = V diag(d) Vᵀ, H_ii = 1/N + Σ_k (ÃV)_ik² / (d_k + Nλ), so every ridge of the grid costs
+    O(N n m) after one O(N n² + n³) eigendecomposition. The score is Σ_i ‖e_i‖² / (1 − H_ii)² / N.
+
+    Args:
+        w, b, xc, xo: as `refit_dense`.
+        ridges: the ridges tried (relative, as `refit_dense`); None: REFIT_RIDGES.
+
+    Returns:
+        The ridge with the least leave-one-out error (the first of equals).
+    """
+    ridges = REFIT_RIDGES if ridges is None else ridges
+    return ridges[int(np.argmin(loo_errors(w, b, xc, xo, ridges)))]
+
+
+def loo_errors(w, b, xc, xo, ridges):
+    """The leave-one-out errors Σ_i ‖e_i‖² / (1 − H_ii)² / N of `refit_dense` for each ridge (see
+    `loo_ridge`)."""
+    w = np.asarray(w, np.float64)
+    xc, xo = np.asarray(xc, np.float64), np.asarray(xo, np.float64)
+    n = len(xc)
+    t = xo @ w + (0.0 if b is None else np.asarray(b, np.float64))
+    a = xc - xc.mean(0) if b is not None else xc
+    resid = (t - t.mean(0) if b is not None else t) - a @ w
+    d, vecs = np.linalg.eigh(a.T @ a)
+    d = np.maximum(d, 0.0)
+    av = a @ vecs
+    proj = av.T @ resid
+    scale = float(np.trace(a.T @ a)) / (n * a.shape[1])
+    errors = []
+    for ridge in ridges:
+        lam = n * ridge * (scale if scale > 0 else 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keep = (d + lam) > 0
+            inv = np.where(keep, 1.0 / np.where(keep, d + lam, 1.0), 0.0)
+        e = resid - av @ (proj * inv[:, None])
+        h = np.sum(av**2 * inv, axis=1) + (1.0 / n if b is not None else 0.0)
+        errors.append(float(np.mean(np.sum(e**2, axis=1) / np.maximum(1.0 - h, 1e-12) ** 2)))
+    return errors
 
 
 def _refit_row(layer, reads, xc, xo, w_new, b_new):

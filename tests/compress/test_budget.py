@@ -105,6 +105,54 @@ def test_never_further_from_the_original_than_one_rank_for_all_layers_on_the_dat
                 model, x, params=uniform.count_params(), layers=["h1", "h2"], verbose=0
             )
         assert chosen.count_params() <= uniform.count_params()
-        assert chosen.budget_report["chose"] in ("greedy", "uniform")
+        assert chosen.budget_report["chose"] in ("greedy", "dp", "uniform")
         err = lambda m: float(np.sum((m.predict(x) - want) ** 2))  # noqa: E731
         assert err(chosen) <= err(uniform) * (1 + 1e-6)
+
+
+def test_allocate_is_the_exact_knapsack_against_brute_force():
+    """allocate (dynamic programming over Pareto fronts) against enumerating every combination
+    with itertools.product: the least total error within the budget."""
+    import itertools
+
+    from densecore.compress.budget import allocate
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        layers = [
+            {
+                choice: (int(rng.integers(1, 40)), float(rng.random()))
+                for choice in [None, *range(1, rng.integers(2, 6))]
+            }
+            for _ in range(int(rng.integers(1, 4)))
+        ]
+        available = int(rng.integers(1, 100))
+        best = None
+        for combo in itertools.product(*[list(layer.items()) for layer in layers]):
+            cost = sum(c for _, (c, _) in combo)
+            error = sum(e for _, (_, e) in combo)
+            if cost <= available and (best is None or error < best[0] - 1e-12):
+                best = (error, [choice for choice, _ in combo])
+        got = allocate(layers, available)
+        if best is None:
+            assert got is None
+            continue
+        assert sum(layer[c][1] for layer, c in zip(layers, got)) == pytest.approx(best[0], abs=1e-12)
+        assert sum(layer[c][0] for layer, c in zip(layers, got)) <= available
+
+
+def test_the_kept_plan_is_the_closest_candidate_on_the_data():
+    """Every candidate plan (greedy, dp, uniform) is reported with its error on the data, and the
+    model returned is the one of least error; its measured errors are those of each layer alone."""
+    model, x = model_and_data(4)
+    small = dc.compress.fit_budget(model, x, params=900, layers=["a", "b"], verbose=0)
+    report = small.budget_report
+    plans = {row["plan"] for row in report["candidates"]}
+    assert "greedy" in plans and report["chose"] in plans
+    want = model.predict(x)
+    error = float(np.sum((small.predict(x) - want) ** 2))
+    assert error == pytest.approx(min(row["error"] for row in report["candidates"]), rel=1e-6)
+    kept = next(row for row in report["candidates"] if row["plan"] == report["chose"])
+    assert kept["ranks"] == [row["rank"] for row in report["layers"]]
+    for row in report["layers"]:
+        assert row["measured_error"] is not None and row["measured_error"] >= 0

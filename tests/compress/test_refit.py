@@ -88,13 +88,14 @@ def test_the_head_after_the_last_factorised_layer_is_the_lstsq_refit():
     orig = relu_forward(model.layers[1], relu_forward(model.layers[0], xd))
     head = model.layers[2]
     w, b = head.kernel.data.astype(np.float64), head.bias.data.astype(np.float64)
+    (row,) = small.refit_report
+    assert row["ridge"] in lowrank.REFIT_RIDGES  # ridge="auto": chosen by leave-one-out (below)
     centred = seen - seen.mean(0)
-    lam = lowrank.OUTPUT_RIDGE * np.trace(centred.T @ centred / len(seen)) / 16
+    lam = row["ridge"] * np.trace(centred.T @ centred / len(seen)) / 16
     w_ref, b_ref = lstsq_ridge(seen, orig, w, b, lam)
     np.testing.assert_allclose(small.layers[2].kernel.data, w_ref, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(small.layers[2].bias.data, b_ref, rtol=1e-3, atol=1e-4)
     assert type(small.layers[2]) is Dense and small.layers[2].activation is model.layers[2].activation
-    (row,) = small.refit_report
     assert (row["layer"], row["reads"], row["shape"]) == ("c", "b", (16, 3))
     t = orig @ w + b
     before = np.linalg.norm(seen @ w + b - t) / np.linalg.norm(t)
@@ -127,7 +128,7 @@ def test_a_layer_between_factorised_ones_is_refitted_and_sees_the_first():
     seen, orig = relu_forward(small.layers[0], xd), relu_forward(model.layers[0], xd)
     b = model.layers[1]
     centred = seen - seen.mean(0)
-    lam = lowrank.OUTPUT_RIDGE * np.trace(centred.T @ centred / len(seen)) / 16
+    lam = small.refit_report[0]["ridge"] * np.trace(centred.T @ centred / len(seen)) / 16
     w_ref, b_ref = lstsq_ridge(
         seen, orig, b.kernel.data.astype(np.float64), b.bias.data.astype(np.float64), lam
     )
@@ -174,3 +175,29 @@ def test_never_worse_than_plain_svd_on_the_data_with_the_refit():
             aware = dc.compress.low_rank(model, rank=r, layers=["a", "b"], data=x, verbose=0)
             plain = dc.compress.low_rank(model, rank=r, layers=["a", "b"], verbose=0)
         assert np.sum((aware.predict(x) - want) ** 2) <= np.sum((plain.predict(x) - want) ** 2)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_leave_one_out_errors_against_refitting_without_each_sample(bias):
+    """loo_errors' closed form (e_i / (1 − H_ii)) against N explicit refits, each without one
+    sample, by the lstsq oracle (λ held at its full-data value), predicting the left-out output."""
+    from densecore.compress.lowrank import loo_errors, loo_ridge
+
+    xo, xc, w, b = features(n=40, k=5, seed=9)
+    w = w[:5]
+    b = b if bias else None
+    ridges = (1e-3, 0.1, 3.0)
+    got = loo_errors(w, b, xc, xo, ridges)
+    centred = xc - xc.mean(0) if bias else xc
+    t = xo @ w + (0.0 if b is None else b)
+    for ridge, value in zip(ridges, got):
+        lam_abs = ridge * np.trace(centred.T @ centred / len(xc)) / 5  # λ · N is the penalty weight
+        total = 0.0
+        for i in range(len(xc)):
+            rest = np.arange(len(xc)) != i
+            # the oracle's λ is per row of the REST: N λ_full = (N − 1) λ_rest
+            wi, bi = lstsq_ridge(xc[rest], xo[rest], w, b, lam_abs * len(xc) / (len(xc) - 1))
+            pred = xc[i] @ wi + (0.0 if bi is None else bi)
+            total += np.sum((pred - t[i]) ** 2)
+        assert value == pytest.approx(total / len(xc), rel=1e-8)
+    assert loo_ridge(w, b, xc, xo, ridges) == ridges[int(np.argmin(got))]
