@@ -18,7 +18,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import FUNCTIONS, activations, checks, gemm, int8, int8_simd, losses, parallel, quant
+from . import FUNCTIONS, activations, checks, gemm, int8, int8_simd, losses, lowrank, parallel, quant
 from . import dropout as masks
 from .buffers import sub, take
 from .updates import (  # noqa: F401  (shared loops)
@@ -156,9 +156,9 @@ def _dz_db(dz, db, partial, y, dy, act):
 def lowrank_forward(x, u, v, b=None, activation=None, buffers=None):
     """Y = act((X U) V + b); must equal reference.lowrank_forward.
 
-    One pass over X (kernels/gemm.py's `lowrank`): per block of rows, the thin intermediate
-    t = X U stays in cache and is multiplied by V at once, with bias and activation fused.
-    `buffers` as in dense_forward.
+    One pass over X (kernels/lowrank.py): per block of rows, the thin intermediate t = X U
+    stays in cache and is multiplied by V at once, with bias and activation fused in the
+    store. `buffers` as in dense_forward.
     """
     where = "cpu.lowrank_forward"
     x, u, v, b = checks.lowrank_inputs(where, x, u, v, b)
@@ -167,7 +167,8 @@ def lowrank_forward(x, u, v, b=None, activation=None, buffers=None):
     if y.size:
         with gemm.slp_vectorizer():
             bias = np.zeros(v.shape[1], x.dtype) if b is None else b
-            parallel.choose(gemm.lowrank)(y, x, u, v, bias, act)
+            kernel = lowrank.kernel(x.dtype.itemsize)  # u C-contiguous: it may be its own panel
+            parallel.choose(kernel)(y, x, np.ascontiguousarray(u), v, bias, act)
     return y
 
 

@@ -126,7 +126,8 @@ def _panel_kernels(nr):
 
     One source for every panel width: nr is a closure constant, so each width compiles to
     its own fully unrolled code (and numba's cache keys it by the closure's value). The
-    GEMM uses nr = NR; a narrower width serves low rank's thin U (see `lowrank`).
+    GEMM uses nr = NR; a narrower width serves its narrow edge tiles. (The low-rank forward,
+    kernels/lowrank.py, has register tiles of its own.)
     """
 
     @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -189,8 +190,8 @@ def _panel_kernels(nr):
 
 
 _pack_b, _micro_kernel = _panel_kernels(NR)
-NARROW = 16  # a thin panel: low rank's U when its rank is at most 16 (no padding to NR)
-_pack_narrow, _micro_narrow = _panel_kernels(NARROW)
+NARROW = 16  # a thin panel: the micro-kernel for edge tiles at most 16 columns wide
+_, _micro_narrow = _panel_kernels(NARROW)
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -412,59 +413,6 @@ def gemv_t(c, a, b, bias, act):
             for k in range(n_full, n_k):
                 z += av[k] * rows[r, k]
             c[0, j0 + r] = activations.apply(z, act)
-
-
-@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
-def lowrank(c, x, u, v, bias, act):
-    """C = act((X U) V + bias) in one pass over X, for a thin U (K × R) and V (R × M).
-
-    Per block of MR rows of X, t = X_block U (MR × R) is computed by micro-kernels over U's
-    panels into a small scratch tile, then C_block = act(t V + bias) by micro-kernels over
-    V's panels: X is read once, t never leaves the cache, and U and V, packed once, are
-    shared by all threads. Must equal the two products of reference.lowrank_forward.
-    """
-    n_rows, n_k = x.shape
-    rank, n_cols = v.shape
-    narrow = rank <= NARROW  # U in one NARROW-wide panel: less padding than NR columns
-    width = NARROW if narrow else NR
-    n_up = (rank + width - 1) // width
-    n_vp = (n_cols + NR - 1) // NR
-    up = np.empty((n_up, max(n_k, 1), width), c.dtype)
-    vp = np.empty((n_vp, max(rank, 1), NR), c.dtype)
-    if narrow:
-        _pack_narrow(up, u, False, 0, rank, 0, n_k)
-    else:
-        _pack_b(up, u, False, 0, rank, 0, n_k)
-    _pack_b(vp, v, False, 0, n_cols, 0, rank)
-    for blk in prange((n_rows + MR - 1) // MR):
-        row0 = blk * MR
-        height = min(MR, n_rows - row0)
-        if height == MR:
-            xa = x[row0 : row0 + MR, 0:n_k].T  # read in place, as in _tile
-        else:  # the last, partial block: a zero-padded copy
-            pad = np.zeros((max(n_k, 1), MR), c.dtype)
-            for i in range(height):
-                for kk in range(n_k):
-                    pad[kk, i] = x[row0 + i, kk]
-            xa = pad[0:n_k, 0:MR]
-        t = np.empty((MR, n_up * width), c.dtype)
-        for p in range(n_up):
-            if narrow:
-                _micro_narrow(t, 0, 0, False, xa, up[0], n_k)
-            else:
-                _micro_kernel(t, 0, p * NR, False, xa, up[p], n_k)
-        tv = t.T  # (R_padded, MR): the micro-kernel's view of its A operand
-        edge = np.empty((MR, NR), c.dtype)
-        for cp in range(n_vp):
-            col0 = cp * NR
-            if height == MR and col0 + NR <= n_cols:
-                _micro_kernel(c, row0, col0, False, tv, vp[cp], rank)
-            else:
-                _micro_kernel(edge, 0, 0, False, tv, vp[cp], rank)
-                for i in range(height):
-                    for j in range(min(NR, n_cols - col0)):
-                        c[row0 + i, col0 + j] = edge[i, j]
-        _epilogue(c, bias, act, row0, row0 + height, 0, n_cols)
 
 
 class _SlpVectorizer:
