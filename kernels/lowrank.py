@@ -10,9 +10,10 @@ mostly overhead (packing, zeroing, a separate bias-and-activation pass over Y). 
   loop; each block is done by one thread from X to Y: t = X_block U, then
   Y_block = act(t V + b). X is read once, in place; t never leaves the cache.
 - X·U: a register tile of 12 rows × 16 columns of t (12 of the 32 zmm registers), per k one
-  vector of U's 16-column panel and 12 broadcasts of X. With 8 rows (the GEMM's MR, as the
-  kernel before this one) 8 accumulators do not cover the FMA's latency at two per cycle:
-  64–72 µs for 256×1024×16 on one core against 43–48 with 12. A rank that is a multiple of
+  vector of U's 16-column panel and 12 broadcasts of X. 8 rows (the GEMM's MR, as in the
+  kernel before this one) took 64–72 µs for 256×1024×16 on one core, 12 rows 43–48 (10 and
+  14 rows: 59–67; 16 and more: the accumulator left the registers, 280+). Probably 8
+  accumulators are too few to cover the FMA's latency at two per cycle. A rank that is a multiple of
   64 uses 6 × 64 tiles over 64-column panels (U read once per 64 columns of t instead of
   per 16: 145 against 203 µs for rank 64); the rest of a rank goes in 16-column panels.
   When U is one whole panel (rank 16 or 64), it is used in place, unpacked.
@@ -31,20 +32,34 @@ mostly overhead (packing, zeroing, a separate bias-and-activation pass over Y). 
 - U's panels (when it is not its own panel), V's panels and the bias are packed once per
   call, on the calling thread: 3 µs of the call at rank 16, K = M = 1024.
 
+Tried and not kept (same measurements): X·U as dot products along k (4 rows × 4 ranks of
+16-lane accumulators, fewer loads per FMA): numba/LLVM did not keep more than 64 accumulator
+lanes in registers (4–10 ms); two tiles of 6 rows whose k runs are offset by K/2 (so that the
+12 rows of X, 4 KiB apart when K = 1024, do not all sit in one L1 set at once): faster only
+while the machine was loaded (65 against 75 µs), not when quiet (51 against 48); copying
+each block of X to rows padded past 4 KiB: the copy cost more (57 against 48 µs) than the
+aliasing (padded X in place: 38–44); blocks of 24 rows: no change.
+
 Each element of Y is summed by one thread in a fixed order (t's over k ascending; Y's from
 the bias, over the rank ascending), so results are bitwise identical for any thread count.
 Must equal reference.lowrank_forward (up to float rounding).
 
 The tile shapes are per dtype and instruction set (`tiles`); each dtype's kernel is compiled
-on first use (`kernel`). Measured on the 2-core Zen 5 (AVX-512; shared with other jobs, so
-its times are the minimum over repeated runs), 256 × 1024 × 1024, float32, one thread, against
+on first use (`kernel`): 6.6–8.2 s on a cold numba cache, against 6.4–6.8 s for the kernel
+it replaced, 0.46 s from the cache for both. Measured on the 2-core Zen 5 (AVX-512; shared
+with other jobs, whose load moved single-core times by up to 40%, so these are minimums over
+interleaved repeats, thread CPU time), 256 × 1024 × 1024, float32, one thread, against
 gemm.lowrank, the kernel this replaced (blocks of MR = 8 rows, 8 × 16 and 8 × 32 tiles, a
 separate epilogue pass): rank 16, 116 against 141–148 µs (X·U 53, t·V 51–53, packing and
 setup 3); rank 64, 335–339 against 348–357 µs; float64, rank 16 196 against 249 µs, rank 64
-718 against 969. On two threads the call at rank 16 is half of that plus the serial part
-and the parallel launch (1.4 µs). With AVX2 (the same code compiled for haswell, run on the
-Zen 5), 4 × 16 and 4 × 24 tiles: rank 16, 186 against 199 µs; rank 64, 681 against 703;
-wider AVX2 tiles (3 × 32, 2 × 48) kept their accumulators in memory (1.3 ms at rank 64).
+718 against 969. On two threads (`python -m benchmarks lowrank`, the old and new code run
+alternately, 19:56–19:57): rank 16, 77–97 µs against 82–114 (56% of the FLOP ratio, the
+old 45–55%); rank 64, 193–211 against 238–371 µs. Of the 77–97 µs: the kernel alone 73–79
+(its two threads 85–93% busy: 135 µs of one core's work at the time, 3 of them serial),
+and 5–14 µs of the call around it (input checks 2.6 µs, the output's allocation, dispatch).
+With AVX2 (the same code compiled for haswell, run on the Zen 5), 4 × 16 and 4 × 24 tiles:
+rank 16, 186 against 199 µs; rank 64, 681 against 703; wider AVX2 tiles (3 × 32, 2 × 48)
+kept their accumulators in memory (1.3 ms at rank 64).
 """
 
 import functools
