@@ -48,7 +48,7 @@ def checked_array(where, x, name="x", dtype=None, finite=True) -> np.ndarray:
     if array.shape[0:1] == (0,):
         raise ValueError(f"{where}: {name} is empty (shape {array.shape}).")
     cast = array
-    if dtype is not None:
+    if dtype is not None and array.dtype != dtype:
         with np.errstate(over="ignore"):  # values beyond dtype's range become inf: caught below
             cast = array.astype(dtype, copy=False)
     if finite and cast.dtype.kind == "f" and data_kernels.count_nonfinite(cast):

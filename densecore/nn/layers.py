@@ -211,15 +211,23 @@ ALL = {}  # class name -> layer class, filled by @register
 MODELS = {}  # class name -> Model subclass (each registers itself), so load_model can rebuild it
 
 
-@contextlib.contextmanager
-def learning_phase(training: bool):
-    """Within this block layers called without `training=` behave as in training or not."""
-    saved = _phase.training
-    _phase.training = bool(training)
-    try:
-        yield
-    finally:
-        _phase.training = saved
+class learning_phase(contextlib.ContextDecorator):
+    """Within this block layers called without `training=` behave as in training or not.
+    (A class, like `no_grad`: predict enters one on every call.)"""
+
+    __slots__ = ("_training", "_saved")
+
+    def __init__(self, training: bool):
+        self._training = bool(training)
+
+    def __enter__(self):
+        self._saved = _phase.training
+        _phase.training = self._training
+        return self
+
+    def __exit__(self, *exc):
+        _phase.training = self._saved
+        return False
 
 
 def _checked_shape(where, shape) -> tuple:
