@@ -9,10 +9,12 @@ rounds, median, pauses between libraries):
     densecore float32 dense_forward (relu)                       GFLOP/s = 2NKM / t
     densecore int8 qdense_forward, weights prepacked (relu)     GOP/s   = 2NKM / t
     PyTorch float Linear and quantize_dynamic int8 Linear (+ relu), when torch is installed
+    where the path has a vpmaddubsw twin (avx2, avx512bw): int8 with x in 7 bits, [-64, 63]
 
 Model level: predict of an MLP 784-1024-1024-10 (relu, relu, softmax) against its integer
-copies (dc.quantize, static from calibration data and dynamic), at batch 1 and 256, beside
-PyTorch's float and quantize_dynamic copies of the same model (--quick: 64-128-128-10).
+copies (dc.quantize, static from calibration data and dynamic; with a twin, also static at
+num_bits=7), at batch 1 and 256, beside PyTorch's float and quantize_dynamic copies of the
+same model (--quick: 64-128-128-10).
 
 Also printed: the int8 path this CPU runs (kernels/int8_simd.py) and the instruction mix of
 its micro-kernels (numba's inspect_asm of a fresh compile: the dot-product instructions of
@@ -33,6 +35,7 @@ DEFAULT_SHAPES = ((1, 4096, 4096), (32, 1024, 1024), (256, 1024, 1024), (256, 40
 QUICK_SHAPES = ((1, 256, 256), (32, 128, 128))
 FLOAT_OF = {  # the float candidate each ratio is taken against
     "densecore int8 (prepacked)": "densecore float32",
+    "densecore int8, x in 7 bits": "densecore float32",
     "torch dynamic int8 Linear": "torch float Linear",
 }
 HEADER = f"{'shape':>16} {'candidate':>28} {'median ms':>10} {'min–max ms':>17} {'GOP/s':>8} {'× float':>8}"
@@ -75,9 +78,10 @@ def instruction_mix(path):
         found = re.findall(rf"\b({DOT})\s+%?([xyz]mm)", max(loops, key=lambda b: len(re.findall(DOT, b))))
         counts = dict(collections.Counter(f"{op} {reg}" for op, reg in found))
         lanes, kind, _, per_pass = int8_simd.PATHS[path]
-        n_vec = int8_simd.NR // (lanes if kind == "dpbusd" else lanes // 2)  # vectors per row, quad
+        n_vec = int8_simd.NR // (lanes if kind in ("dpbusd", "pmaddubsw") else lanes // 2)  # vectors per row, quad
         per_quad = mr * min(per_pass, n_vec)  # dots per 4 k in one pass over the panel's columns
-        counts["k per iteration"] = int8_simd.QUAD * len(found) // per_quad
+        dots = [f for f in found if f[0] == "vpmaddubsw"] if kind == "pmaddubsw" else found
+        counts["k per iteration"] = int8_simd.QUAD * len(dots) // per_quad  # (per product, not per add)
         mix[f"{mr} rows"] = counts
     return mix
 
@@ -103,8 +107,14 @@ def run_int8(args, rows):
     print(
         f"int8 path: {path} (host has {', '.join(int8_simd.host_paths())}); threads {numba.get_num_threads()}"
     )
-    mix = instruction_mix(path) or "scalar loops"
-    print(f"inner loops of the {path} micro-kernels (dot products, k per iteration): {mix}")
+    for kernel in dict.fromkeys((path, int8_simd.kernel_path(True))):
+        mix = instruction_mix(kernel) or "scalar loops"
+        print(f"inner loops of the {kernel} micro-kernels (dot products, k per iteration): {mix}")
+
+
+def _has_twin():
+    """Whether this host's int8 path runs a faster kernel for 7-bit inputs."""
+    return int8_simd.kernel_path(True) != int8_simd.kernel_path(False)
 
 
 MODEL_WIDTHS = (784, 1024, 1024, 10)
@@ -112,6 +122,7 @@ QUICK_WIDTHS = (64, 128, 128, 10)
 MODEL_FLOAT_OF = {
     "int8 static": "float",
     "int8 dynamic": "float",
+    "int8 static, 7 bits": "float",
     "torch dynamic int8": "torch float",
 }
 
@@ -129,6 +140,7 @@ def _run_model(args, rows):
     calibration = rng.standard_normal((512, widths[0])).astype(np.float32)
     static = dc.quantize(model, calibration_data=calibration)
     dynamic = dc.quantize(model)
+    seven = dc.quantize(model, num_bits=7, calibration_data=calibration) if _has_twin() else None
     label = "-".join(map(str, widths))
     print(f"\n## int8 model: predict of an MLP {label} (relu, softmax) and its integer copies")
     print(HEADER.replace("shape", "batch"))
@@ -151,6 +163,8 @@ def _run_model(args, rows):
             Candidate("int8 static", predict(static), close(predict(static)), "numba"),
             Candidate("int8 dynamic", predict(dynamic), close(predict(dynamic)), "numba"),
         ]
+        if seven is not None:
+            cands.append(Candidate("int8 static, 7 bits", predict(seven), close(predict(seven)), "numba"))
         cands += _torch_model(model, x, close)
         measure(
             cands,
@@ -264,6 +278,18 @@ def _run_shape(args, rows, n, k, m):
         ),
         Candidate("densecore int8 (prepacked)", int8, int8_check, "numba"),
     ]
+    if _has_twin():  # x quantized to 7 bits: the vpmaddubsw twin, checked against the reference
+        sx7, zx7 = quant.affine_params(x.min(), x.max(), 7)
+        xq7 = cpu.quantize(x, sx7, zx7, 7)
+        exact7 = kernels.get("reference").qdense_forward(xq7, sx7, zx7, wq_t, sw, sums, b, "relu")
+
+        def int8_7():
+            return cpu.qdense_forward(xq7, sx7, zx7, packed, sw, sums, b, "relu")
+
+        def int8_7_check():
+            np.testing.assert_array_equal(int8_7(), exact7)
+
+        cands.append(Candidate("densecore int8, x in 7 bits", int8_7, int8_7_check, "numba"))
     cands += _torch(x, w, b, close)
     measure(
         cands,

@@ -252,7 +252,8 @@ def int8_matmul(a, b):
         raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {checks.MAX_K}).")
     packed = _packed_b(where, b, a.shape[1], False)
     c = np.empty((a.shape[0], packed.n_cols), np.int32)
-    _run_int8(c, np.empty((0, 0), np.float32), a, packed, _NO_F32, _NO_I32, _NO_F32, 0, False)
+    narrow = int8_simd.narrow_array(a)  # (then the avx2 / avx512bw paths' faster twin is exact)
+    _run_int8(c, np.empty((0, 0), np.float32), a, packed, _NO_F32, _NO_I32, _NO_F32, 0, False, narrow=narrow)
     return c
 
 
@@ -303,7 +304,8 @@ def qdense_forward(
         multiplier, folded, residual, float(x_scale), int(x_zero), w_scale, w_sums, bias
     )  # quant.fold's bits
     y = np.empty((xq.shape[0], n_out), np.float32)
-    _run_int8(None, y, xq, packed, multiplier, folded, residual, act, True)
+    narrow = int8_simd.narrow_array(xq)
+    _run_int8(None, y, xq, packed, multiplier, folded, residual, act, True, narrow=narrow)
     if out_scale is None:
         return y
     return quantize(y, out_scale, out_zero)

@@ -41,10 +41,25 @@ forces one, e.g. DENSECORE_INT8=portable):
               the panel's 32 columns in 4 passes over K.
     portable  plain numba loops over the same layout (non-x86, or forced).
 
-`vpmaddubsw` (u8×s8 pairs summed into int16, twice vpmaddwd's rate) is not used: it
-saturates, and (b + 128)·a pairs reach 2·255·128 = 65280 > 32767, so it would be exact only
-with 7-bit operands (fbgemm's reduced-range activations); every path here is exact for all
-int8 A and B.
+Narrow A (every value in [−64, 63], NARROW: 7-bit activations, `quantize(num_bits=7)` or
+fewer): the avx2 and avx512bw paths run their `_s7` twin instead, which emulates `vpdpbusd`
+with `vpmaddubsw` + `vpmaddwd`:
+
+    pairs = vpmaddubsw(u8 panel bytes, A's 4 bytes broadcast)   16 (32) int16: a k-pair each
+    acc  += vpmaddwd(pairs, 1)                                   8 (16) int32: a column's 4 k
+
+32 (64) products per 3 instructions where the int16 route takes 6 (vpmovzxbw, vpmaddwd,
+vpaddd, twice), and the panel's bytes as they lie (no widening, no lane pairs to add at the
+end). `vpmaddubsw` saturates each pair sum to int16: with b + 128 ≤ 255 and |a| ≤ 64 a pair
+is at most 2·255·64 = 32640 ≤ 32767 (and ≥ −32640), so it never does and the twin is exact;
+a full-range A (2·255·128 = 65280) would saturate, so the twin runs only where every value
+of A is known to be narrow: the layer's quantization range, or for `int8_matmul(a, b)` a
+pass over a. (fbgemm's "reduce_range" is the same trade: 7-bit activations for this
+instruction.) Measured by `python -m benchmarks int8` on a Zen 5 with numba compiling for
+AVX2 only (NUMBA_CPU_FEATURES with every AVX-512 feature off), 2 threads, relu epilogue:
+1×4096×4096 0.271 → 0.156 ms, 32×1024×1024 0.303 → 0.165 ms, 256×1024×1024 2.21 → 1.19 ms.
+With AVX-512BW (zmm, tile 4 × 32) the twin gained less, 256×1024×1024 0.76–0.80 → 0.59–0.63
+ms: there vpmaddwd already had 32 products per instruction.
 
 The K bound: the same for every path, K ≤ checks.MAX_K = 131071. The true C[i,j] fits int32
 there (|a b| ≤ 128·128); `vpdpbusd` (not the saturating `vpdpbusds`) and `vpaddd` wrap, and
@@ -92,8 +107,12 @@ PATHS = {
     "avx512bw": (16, "pmaddwd", 6, 4),
     "avx2": (8, "pmaddwd", 4, 2),
     "portable": (0, "portable", 4, 0),
+    "avx512bw_s7": (16, "pmaddubsw", 4, 4),  # (the twins for narrow A: not chosen by name)
+    "avx2_s7": (8, "pmaddubsw", 4, 2),
 }
 ORDER = ("vnni512", "vnni256", "avx512bw", "avx2", "portable")  # fastest first
+NARROW = (-64, 63)  # the range of A for which the _s7 twins are exact (module docstring)
+TWINS = {"avx512bw": "avx512bw_s7", "avx2": "avx2_s7"}
 
 
 @functools.cache
@@ -137,7 +156,7 @@ except AttributeError:  # pragma: no cover  (another os.environ)
 
 
 def choose_path():
-    """The path `int8_matmul`/`qdense_forward` run: DENSECORE_INT8 when set (one of PATHS, and
+    """The path `int8_matmul`/`qdense_forward` run: DENSECORE_INT8 when set (one of ORDER, and
     runnable here), else the fastest the host has. The variable is read on every call."""
     raw = _ENV_DATA.get(_ENV_KEY) if _ENV_DATA is not None else os.environ.get(_ENV)
     return _path_for(raw)
@@ -151,12 +170,30 @@ def _path_for(raw):
         raw = os.environ.decodevalue(raw)
     forced = (raw or "").strip().lower()
     if forced:
-        if forced not in PATHS:
-            raise ValueError(f"DENSECORE_INT8={forced!r}: expected one of {', '.join(PATHS)}.")
+        if forced not in ORDER:
+            raise ValueError(f"DENSECORE_INT8={forced!r}: expected one of {', '.join(ORDER)}.")
         if forced not in available:
             raise ValueError(f"DENSECORE_INT8={forced!r}: this CPU has only {', '.join(available)}.")
         return forced
     return available[0]
+
+
+def kernel_path(narrow=False):
+    """The kernels that run: choose_path()'s, or its `_s7` twin when A is known narrow
+    (every value within NARROW) and the path has one."""
+    path = choose_path()
+    return TWINS.get(path, path) if narrow else path
+
+
+def is_narrow(q_min, q_max) -> bool:
+    """Whether values quantized to [q_min, q_max] are narrow (the _s7 twins are exact)."""
+    return NARROW[0] <= q_min and q_max <= NARROW[1]
+
+
+def narrow_array(a) -> bool:
+    """Whether the int8 array a is narrow, asked only where the host's path has a twin (one
+    pass over a; elsewhere False at no cost)."""
+    return choose_path() in TWINS and a.size > 0 and is_narrow(int(a.min()), int(a.max()))
 
 
 # ---- the micro-kernels: LLVM IR ----------------------------------------------------------
@@ -194,13 +231,18 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
     lanes, kind, _, per_pass = PATHS[path]
     i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
     acc_ty = _vec(lanes)
-    # columns one vector covers: dpbusd lanes hold a column's 4 k; pmaddwd lanes a column's k-pair
-    cols = lanes if kind == "dpbusd" else lanes // 2
+    # columns one vector covers: dpbusd (and pmaddubsw + pmaddwd) lanes hold a column's 4 k;
+    # pmaddwd lanes a column's k-pair
+    quads = kind in ("dpbusd", "pmaddubsw")
+    cols = lanes if quads else lanes // 2
     n_vec = NR // cols
     if kind == "dpbusd":
         name = "llvm.x86.avx512.vpdpbusd.512" if lanes == 16 else "llvm.x86.avx512.vpdpbusd.256"
     else:
         name = "llvm.x86.avx512.pmaddw.d.512" if lanes == 16 else "llvm.x86.avx2.pmadd.wd"
+    ubsw = "llvm.x86.avx512.pmaddubs.w.512" if lanes == 16 else "llvm.x86.avx2.pmadd.ub.sw"
+    bytes_ty, pairs_ty = _vec(lanes * 4, 8), _vec(lanes * 2, 16)
+    ones = ir.Constant(pairs_ty, [1] * (lanes * 2))
 
     def byte_ptr(base, offset):
         return builder.gep(base, [offset])
@@ -222,6 +264,8 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
             ptr = byte_ptr(panel, builder.add(b_row, ir.Constant(i64, v * cols * QUAD)))
             if kind == "dpbusd":  # 16 (8) columns × 4 bytes: the u8 operand as it lies
                 bs.append(load(ptr, acc_ty))
+            elif kind == "pmaddubsw":  # the same bytes, as vpmaddubsw's u8 operand
+                bs.append(load(ptr, bytes_ty))
             else:  # 8 (4) columns × 4 bytes, zero-extended to int16 (vpmovzxbw from memory)
                 bs.append(builder.zext(load(ptr, _vec(lanes * 2, 8)), _vec(lanes * 2, 16)))
         out = []
@@ -232,6 +276,8 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
             ptr = byte_ptr(a_base, row)
             if kind == "dpbusd":  # a[i, 4q:4q+4] as one int32, broadcast (the s8 operand)
                 av = _splat(builder, load(ptr, i32), lanes)
+            elif kind == "pmaddubsw":
+                av = builder.bitcast(_splat(builder, load(ptr, i32), lanes), bytes_ty)
             else:  # the 4 bytes sign-extended to int16, the 64 bits broadcast: lanes (a0,a1),(a2,a3)
                 wide = builder.bitcast(
                     builder.sext(load(ptr, ir.VectorType(i8, 4)), ir.VectorType(ir.IntType(16), 4)), i64
@@ -242,6 +288,9 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
                 acc = accs[i][v]
                 if kind == "dpbusd":
                     row_out.append(_x86(builder, name, acc_ty, acc, b, av))
+                elif kind == "pmaddubsw":  # pair sums (exact for narrow A), then the quads
+                    pairs = _x86(builder, ubsw, pairs_ty, b, av)
+                    row_out.append(builder.add(acc, _x86(builder, name, acc_ty, pairs, ones)))
                 else:
                     row_out.append(builder.add(acc, _x86(builder, name, acc_ty, b, av)))
             out.append(row_out)
@@ -324,7 +373,7 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
                 for v in vecs:
                     builder.store(builder.add(builder.load(row[v]), builder.load(orow[v])), row[v])
         for i, row in enumerate(slots):
-            if kind == "dpbusd":
+            if quads:
                 for v in vecs:
                     finish(i, v * cols, builder.load(row[v]))
             else:  # add each column's two k-pair lanes: vectors v, v+1 give `lanes` columns
@@ -857,12 +906,13 @@ def _schedule(path, n_rows, n_k, n_panels, n_threads):
     return parallel.choose(run, n_threads > 1), column_group(n_k, n_panels, n_rows, n_threads)
 
 
-def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None, x_q=None):
+def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None, x_q=None, narrow=False):
     """The int8 GEMM of the path the host runs (or DENSECORE_INT8's), on threads when the
     product is big enough to pay for them: c = a · B (int32), or with to_float y = act(m_j
     (C + β_j) + r_j); with x, a is first filled with x quantized by x_q = (scale, zero,
-    q_min, q_max), Python numbers. packed: quant.PackedInt8. No checks: the callers' (cpu.py,
-    QuantizedDense)."""
+    q_min, q_max), Python numbers. packed: quant.PackedInt8. narrow: every value of a is
+    within NARROW (the caller knows; with x_q, its range says). No checks: the callers'
+    (cpu.py, QuantizedDense)."""
     n_rows, n_k = a.shape
     if n_rows == 0 or packed.n_cols == 0:
         return
@@ -870,7 +920,10 @@ def launch(c, y, a, packed, multiplier, folded, residual, act, to_float, x=None,
         c = _NO_C
     n_panels = packed.panels.shape[0]
     big = n_rows * n_k * n_panels * NR > SERIAL_MAX and parallel.usable()
-    run, group = _schedule(choose_path(), n_rows, n_k, n_panels, _num_threads() if big else 1)
+    if x_q is not None:
+        narrow = is_narrow(x_q[2], x_q[3])
+    path = kernel_path(narrow)
+    run, group = _schedule(path, n_rows, n_k, n_panels, _num_threads() if big else 1)
     if x is None:
         run(c, y, a, packed.panels, packed.n_cols, group, multiplier, folded, residual, act, to_float)
     else:
@@ -891,6 +944,7 @@ class Chain:
         self.panels = tuple(layer[0].panels for layer in layers)
         self.n_k = tuple(layer[0].n_k for layer in layers)
         self.x_scales = np.array([layer[5] for layer in layers], np.float32)
+        self.narrow = all(is_narrow(layer[7], layer[8]) for layer in layers)
         offsets = np.cumsum([0] + [layer[0].n_cols for layer in layers])
         self.meta = np.array(
             [
@@ -926,7 +980,7 @@ def launch_chain(x, chain):
     """The float32 output of `chain`'s layers (a Chain) on x (N, K0) float32, C-contiguous, in
     one compiled call: the same bits as one `launch` per layer. No checks: the caller's."""
     meta = chain.schedule(x.shape[0], _num_threads())
-    return chain_driver(choose_path())(
+    return chain_driver(kernel_path(chain.narrow))(
         x, chain.panels, meta, chain.x_scales, chain.multipliers, chain.folded, chain.residuals
     )
 

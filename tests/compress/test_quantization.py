@@ -218,3 +218,26 @@ def test_predict_runs_stretches_of_static_integer_layers_as_one_call(path, monke
     weights[3] = weights[3] + 0.5  # layer 1's bias
     q.layers[1].set_weights(weights)
     np.testing.assert_array_equal(q.predict(x, verbose=0), layer_by_layer(q, x))
+
+
+@pytest.mark.parametrize("static", [True, False])
+@pytest.mark.parametrize("num_bits", [7, 4])
+def test_a_narrow_model_predicts_the_portable_bits_on_every_path(static, num_bits, monkeypatch):
+    """num_bits ≤ 7 quantizes the inputs to [-64, 63]: where the host's path has a vpmaddubsw
+    twin (kernels/int8_simd.py, avx2 and avx512bw), predict (the static chain, or a dynamic
+    layer's launch) and call run it. The oracle: the same model with the portable loops
+    forced (exact against kernels/reference.py), bit for bit."""
+    from densecore.kernels import int8_simd
+
+    rng = np.random.default_rng(12)
+    model = dc.Sequential(
+        [Dense(70, activation="relu", input_shape=(29,)), Dense(33, activation="relu"), Dense(5)]
+    )
+    x = (3 * rng.standard_normal((90, 29))).astype(np.float32)
+    q = dc.quantize(model, num_bits=num_bits, calibration_data=x if static else None)
+    monkeypatch.setenv("DENSECORE_INT8", "portable")
+    want = q.predict(x, batch_size=90), q(dc.Tensor(x[:7])).data
+    for path in int8_simd.host_paths():
+        monkeypatch.setenv("DENSECORE_INT8", path)
+        np.testing.assert_array_equal(q.predict(x, batch_size=90), want[0])
+        np.testing.assert_array_equal(q(dc.Tensor(x[:7])).data, want[1])

@@ -143,10 +143,13 @@ INSTRUCTIONS = {
     # same non-saturating int16 pair sums, accumulated in one instruction)
     "avx512bw": r"(?:vpmaddwd|vpdpwssd)\s+%?zmm",
     "avx2": r"(?:vpmaddwd|vpdpwssd)\s+%?ymm",
+    "avx512bw_s7": r"vpmaddubsw\s+%?zmm",  # (then a vpmaddwd by ones, or its vpdpwssd fusion)
+    "avx2_s7": r"vpmaddubsw\s+%?ymm",
 }
+SIMD = [p for p in HOST if p != "portable"] + [int8_simd.TWINS[p] for p in HOST if p in int8_simd.TWINS]
 
 
-@pytest.mark.parametrize("name", [p for p in HOST if p != "portable"])
+@pytest.mark.parametrize("name", SIMD)
 def test_each_simd_path_runs_its_dot_product_instruction(name):
     """The compiled driver holds the path's instruction, MR·NR/lanes of them per K quad in
     the full tile's loop (vnni512: 8 rows × 2 zmm = 16 vpdpbusd)."""
@@ -194,3 +197,76 @@ def test_a_chain_of_layers_equals_the_reference_layer_by_layer(path, n, widths, 
     got = int8_simd.launch_chain(np.ascontiguousarray(x), int8_simd.Chain(layers))
     assert got.dtype == np.float32 and got.shape == want.shape
     np.testing.assert_array_equal(got, want)
+
+
+# ---- narrow A: the avx2 / avx512bw paths' vpmaddubsw twins (exact for A in [-64, 63]) ----
+def test_narrow_a_selects_the_twin_only_where_the_path_has_one(path):
+    lo, hi = int8_simd.NARROW
+    assert (lo, hi) == (-64, 63)  # 2 · 255 · 64 = 32640 ≤ 32767: vpmaddubsw's pairs never saturate
+    assert int8_simd.kernel_path(False) == path
+    assert int8_simd.kernel_path(True) == int8_simd.TWINS.get(path, path)
+    assert int8_simd.is_narrow(lo, hi) and not int8_simd.is_narrow(lo - 1, hi)
+    assert not int8_simd.is_narrow(lo, hi + 1)
+    narrow = np.array([[lo, hi]], np.int8)
+    assert int8_simd.narrow_array(narrow) == (path in int8_simd.TWINS)
+    assert not int8_simd.narrow_array(np.array([[lo - 1, 0]], np.int8))
+    assert not int8_simd.narrow_array(np.array([[0, hi + 1]], np.int8))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=dims, k=ks, m=dims, seed=st.integers(0, 2**16), packed=st.booleans())
+def test_int8_matmul_is_exact_for_narrow_a_on_every_path(path, n, k, m, seed, packed):
+    """A in [-64, 63] (7-bit activations): the twin where the path has one, against the
+    reference's int64 products, B over the whole int8 range."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-64, 64, (n, k)).astype(np.int8)
+    b = rng.integers(-128, 128, (k, m)).astype(np.int8)
+    np.testing.assert_array_equal(cpu.int8_matmul(a, quant.pack_panels(b) if packed else b), ref.int8_matmul(a, b))
+
+
+@pytest.mark.parametrize("n", [1, 7, 8])
+@pytest.mark.parametrize("a_value", [-64, 63])
+def test_narrow_a_is_exact_at_the_saturation_edge_and_the_k_bound(path, n, a_value):
+    """vpmaddubsw's largest pair sums: (b + 128 = 255) · a twice, a = -64 and 63 (-32640 and
+    32130, inside int16), and b = -128 (u8 0); over K = MAX_K, whose raw sums wrap int32."""
+    k = quant.MAX_K
+    a = np.full((n, k), a_value, np.int8)
+    b = np.zeros((k, 35), np.int8)
+    b[:, 0], b[:, 1], b[:, 2] = 127, -128, 1
+    c = cpu.int8_matmul(a, b)
+    np.testing.assert_array_equal(c, np.broadcast_to((a[:1].astype(np.int64) @ b.astype(np.int64)), c.shape))
+    assert int(c[0, 0]) == 127 * a_value * k and int(c[0, 1]) == -128 * a_value * k
+
+
+def test_one_value_outside_narrow_keeps_the_exact_int16_route(path):
+    """A single -65 (or 64) among narrow values: the pairs (b + 128) · a could reach
+    2 · 255 · 65 = 33150 > 32767, so the twin must not run; the result stays exact."""
+    rng = np.random.default_rng(5)
+    for outlier in (-65, 64, -128, 127):
+        a = rng.integers(-64, 64, (9, 130)).astype(np.int8)
+        a[4, 17] = a[4, 18] = outlier
+        b = np.full((130, 40), 127, np.int8)
+        np.testing.assert_array_equal(cpu.int8_matmul(a, b), ref.int8_matmul(a, b))
+
+
+def test_a_chain_of_narrow_layers_runs_the_twin_with_the_reference_bits(path):
+    """Layers quantizing their inputs to [-64, 63] (7 bits): the chain is narrow (the twin
+    where the path has one) and equals reference.quantize + reference.qdense_forward."""
+    rng = np.random.default_rng(9)
+    x = (3 * rng.standard_normal((37, 67))).astype(np.float32)
+    layers, want = [], x
+    for k, m in ((67, 130), (130, 33)):
+        wq_t = rng.integers(-127, 128, (m, k)).astype(np.int8)
+        sums = wq_t.sum(axis=1, dtype=np.int32)
+        w_scale = rng.uniform(1e-3, 1e-1, m).astype(np.float32)
+        bias = rng.standard_normal(m).astype(np.float32)
+        x_scale, x_zero = float(np.float32(0.1)), 3
+        xq = ref.quantize(want, x_scale, x_zero, 7)
+        assert xq.max() == 63 and xq.min() == (-64 if k == 67 else x_zero)  # (edges reached; relu ≥ 0)
+        want = ref.qdense_forward(xq, x_scale, x_zero, wq_t, w_scale, sums, bias, "relu")
+        code = kernels.activations.code("relu", "test")
+        fold = quant.fold(x_scale, x_zero, w_scale, sums, bias)
+        layers.append((quant.pack_panels(wq_t, transposed=True), *fold, code, x_scale, x_zero, -64, 63))
+    chain = int8_simd.Chain(layers)
+    assert chain.narrow
+    np.testing.assert_array_equal(int8_simd.launch_chain(x, chain), want)
