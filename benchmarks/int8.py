@@ -12,8 +12,8 @@ rounds, median, pauses between libraries):
     where the path has a vpmaddubsw twin (avx2, avx512bw): int8 with x in 7 bits, [-64, 63]
 
 Model level: predict of an MLP 784-1024-1024-10 (relu, relu, softmax) against its integer
-copies (dc.quantize, static from calibration data and dynamic; with a twin, also static at
-num_bits=7), at batch 1 and 256, beside PyTorch's float and quantize_dynamic copies of the
+copies (dc.quantize, static from calibration data and dynamic; with a twin, also static with
+reduce_range=True: 7-bit inputs), at batch 1 and 256, beside PyTorch's float and quantize_dynamic copies of the
 same model (--quick: 64-128-128-10).
 
 Also printed: the int8 path this CPU runs (kernels/int8_simd.py) and the instruction mix of
@@ -122,7 +122,7 @@ QUICK_WIDTHS = (64, 128, 128, 10)
 MODEL_FLOAT_OF = {
     "int8 static": "float",
     "int8 dynamic": "float",
-    "int8 static, 7 bits": "float",
+    "int8 static, 7-bit inputs": "float",
     "torch dynamic int8": "torch float",
 }
 
@@ -140,7 +140,7 @@ def _run_model(args, rows):
     calibration = rng.standard_normal((512, widths[0])).astype(np.float32)
     static = dc.quantize(model, calibration_data=calibration)
     dynamic = dc.quantize(model)
-    seven = dc.quantize(model, num_bits=7, calibration_data=calibration) if _has_twin() else None
+    seven = dc.quantize(model, calibration_data=calibration, reduce_range=True) if _has_twin() else None
     label = "-".join(map(str, widths))
     print(f"\n## int8 model: predict of an MLP {label} (relu, softmax) and its integer copies")
     print(HEADER.replace("shape", "batch"))
@@ -164,7 +164,7 @@ def _run_model(args, rows):
             Candidate("int8 dynamic", predict(dynamic), close(predict(dynamic)), "numba"),
         ]
         if seven is not None:
-            cands.append(Candidate("int8 static, 7 bits", predict(seven), close(predict(seven)), "numba"))
+            cands.append(Candidate("int8 static, 7-bit inputs", predict(seven), close(predict(seven)), "numba"))
         cands += _torch_model(model, x, close)
         measure(
             cands,

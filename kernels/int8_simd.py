@@ -41,8 +41,8 @@ forces one, e.g. DENSECORE_INT8=portable):
               the panel's 32 columns in 4 passes over K.
     portable  plain numba loops over the same layout (non-x86, or forced).
 
-Narrow A (every value in [−64, 63], NARROW: 7-bit activations, `quantize(num_bits=7)` or
-fewer): the avx2 and avx512bw paths run their `_s7` twin instead, which emulates `vpdpbusd`
+Narrow A (every value in [−64, 63], NARROW: 7-bit activations, `quantize(reduce_range=True)`
+or num_bits ≤ 7): the avx2 and avx512bw paths run their `_s7` twin instead, which emulates `vpdpbusd`
 with `vpmaddubsw` + `vpmaddwd`:
 
     pairs = vpmaddubsw(u8 panel bytes, A's 4 bytes broadcast)   16 (32) int16: a k-pair each

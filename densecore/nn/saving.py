@@ -540,6 +540,7 @@ _SETTINGS = {
     "from_logits": _flag,
     "axis": _integer,
     "num_bits": _integer,
+    "input_bits": _optional(_integer),
     "seed": _optional(_integer),
     "learning_rate": _learning_rate,
     "clipnorm": _optional(_number),

@@ -221,8 +221,8 @@ def test_predict_runs_stretches_of_static_integer_layers_as_one_call(path, monke
 
 
 @pytest.mark.parametrize("static", [True, False])
-@pytest.mark.parametrize("num_bits", [7, 4])
-def test_a_narrow_model_predicts_the_portable_bits_on_every_path(static, num_bits, monkeypatch):
+@pytest.mark.parametrize("num_bits, reduce_range", [(7, False), (4, False), (8, True)])
+def test_a_narrow_model_predicts_the_portable_bits_on_every_path(static, num_bits, reduce_range, monkeypatch):
     """num_bits ≤ 7 quantizes the inputs to [-64, 63]: where the host's path has a vpmaddubsw
     twin (kernels/int8_simd.py, avx2 and avx512bw), predict (the static chain, or a dynamic
     layer's launch) and call run it. The oracle: the same model with the portable loops
@@ -234,10 +234,47 @@ def test_a_narrow_model_predicts_the_portable_bits_on_every_path(static, num_bit
         [Dense(70, activation="relu", input_shape=(29,)), Dense(33, activation="relu"), Dense(5)]
     )
     x = (3 * rng.standard_normal((90, 29))).astype(np.float32)
-    q = dc.quantize(model, num_bits=num_bits, calibration_data=x if static else None)
+    q = dc.quantize(model, num_bits=num_bits, calibration_data=x if static else None, reduce_range=reduce_range)
+    assert all(layer.q_min >= -64 and layer.q_max <= 63 for layer in q.layers)
     monkeypatch.setenv("DENSECORE_INT8", "portable")
     want = q.predict(x, batch_size=90), q(dc.Tensor(x[:7])).data
     for path in int8_simd.host_paths():
         monkeypatch.setenv("DENSECORE_INT8", path)
         np.testing.assert_array_equal(q.predict(x, batch_size=90), want[0])
         np.testing.assert_array_equal(q(dc.Tensor(x[:7])).data, want[1])
+
+
+def test_reduce_range_gives_7_bit_inputs_and_8_bit_weights_as_the_textbook(tmp_path):
+    """reduce_range=True (PyTorch's name): the inputs' affine range halves to 7 bits, q in
+    [-64, 63], the weights keep 8 (symmetric per channel, [-127, 127]). The oracle: the
+    textbook affine quantization in float64 numpy, s = (max - min) / (2^7 - 1), z = -64 -
+    round(min / s), y = s (q_x - z) · s_w q_w + b. It saves and loads with its input bits."""
+    rng = np.random.default_rng(21)
+    model = dc.Sequential([Dense(9, input_shape=(13,))])
+    x = rng.uniform(-2.0, 3.0, (64, 13)).astype(np.float32)
+    q = dc.quantize(model, calibration_data=x, reduce_range=True)
+    layer = q.layers[0]
+    assert (layer.num_bits, layer.input_bits, layer.q_min, layer.q_max) == (8, 7, -64, 63)
+    w = model.layers[0].kernel.data.astype(np.float64)
+    s_w = np.abs(w).max(axis=0) / 127
+    w_q = np.clip(np.rint(w / s_w), -127, 127)
+    assert np.abs(layer.wq_t.data).max() == 127  # (8-bit weights)
+    lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+    s_x = (hi - lo) / 127
+    z = -64 - np.rint(lo / s_x)
+    x_q = np.clip(np.rint(x / s_x) + z, -64, 63)
+    assert x_q.min() == -64 and x_q.max() == 63
+    want = (s_x * (x_q - z)) @ (w_q * s_w) + model.layers[0].bias.data
+    np.testing.assert_allclose(q.predict(x), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    path = tmp_path / "reduced.dc"
+    q.save(path)
+    loaded = dc.load_model(path)
+    assert loaded.layers[0].input_bits == 7
+    np.testing.assert_array_equal(loaded.predict(x), q.predict(x))
+    config = layer.get_config()
+    del config["input_bits"]  # (a file saved before input_bits: the inputs get num_bits)
+    assert QuantizedDense.from_config(config).input_bits == 8
+    with pytest.raises(TypeError, match="reduce_range"):
+        dc.quantize(model, reduce_range="yes")
+    with pytest.raises(ValueError, match="reduce_range"):
+        dc.quantize(model, num_bits=2, reduce_range=True)
