@@ -34,11 +34,18 @@ forces one, e.g. DENSECORE_INT8=portable):
               int32 lanes per instruction. Tile 8 rows × 32 columns = 16 zmm accumulators.
     vnni256   AVX-VNNI (or AVX-512 VNNI + VL) `vpdpbusd ymm`: 32 per instruction.
     avx512bw  `vpmaddwd zmm` on int16: the 32 bytes of 8 columns × 4 k zero-extended
-              (`vpmovzxbw`), A's 4 bytes sign-extended and broadcast as one 64-bit lane;
-              32 products per instruction into (column, k-pair) int32 lanes, the two
-              k-pair lanes of a column added when the tile is stored.
+              (`vpmovzxbw`), A's quad (widened to int16 once per row panel by the driver)
+              broadcast as one 64-bit lane; 32 products per instruction into (column,
+              k-pair) int32 lanes, the two k-pair lanes of a column added when the tile is
+              stored.
     avx2      the same on ymm (16 per instruction), 16 registers: tile 4 rows × 8 columns,
-              the panel's 32 columns in 4 passes over K.
+              the panel's 32 columns in 4 passes over K (the 1- and 2-row kernels: 16
+              columns, 2 passes, so that each pass reads whole 64-byte lines of B).
+              Widening A once instead of per quad, row and pass (it was a load, `vpmovsxbw`
+              and `vpbroadcastq`: 12 of the loop's 30 instructions per 8 `vpmaddwd`) and the
+              wider GEMV passes, measured on the Zen 5 compiled for AVX2, 2 threads:
+              256×1024×1024 2.35 → 1.51–1.66 ms, 32×1024×1024 296 → 197 µs, 1×4096×4096
+              240 → 180 µs.
     portable  plain numba loops over the same layout (non-x86, or forced).
 
 Narrow A (every value in [−64, 63], NARROW: 7-bit activations, `quantize(reduce_range=True)`
@@ -69,7 +76,8 @@ one lane: no intermediate clamping either.)
 
 The driver (`_make_driver`) cuts C into tasks of ROWS rows × a group of column panels; per
 MR-row panel of A it sums the rows (the correction), copies the last K % 4 bytes of each row
-to a zero-padded quad (so the kernel never reads past a row), then runs the micro-kernel on
+to a zero-padded quad (so the kernel never reads past a row; the pmaddwd paths instead widen
+the rows, tail quad included, into an int16 buffer made once per task), then runs the micro-kernel on
 each of the group's panels, whose K × NR bytes stay in L2 across the row panels while the MR
 rows of A (MR·K bytes) stay in L1 across the panels. K is not blocked: the accumulators stay
 in registers for the whole K and the epilogue (the correction, then the int32 store or the
@@ -178,6 +186,17 @@ def _path_for(raw):
     return available[0]
 
 
+def vectors_per_pass(path, mr):
+    """Accumulator vectors per row in one pass over K for the mr-row kernel: the path's, but
+    for the 1- and 2-row kernels (GEMV) of avx2 the 4 vectors that cover a whole 64-byte
+    line of each panel row: with 2, each of the four passes read every line of B, twice the
+    bytes (1×4096×4096: 240 against 166 µs on the Zen 5 compiled for AVX2)."""
+    lanes, kind, _, per_pass = PATHS[path]
+    if kind == "pmaddwd" and mr <= 2:
+        return min(NR // (lanes // 2), 2 * per_pass)
+    return per_pass
+
+
 def kernel_path(narrow=False):
     """The kernels that run: choose_path()'s, or its `_s7` twin when A is known narrow
     (every value within NARROW) and the path has one."""
@@ -218,6 +237,9 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
     mr × NR, row-major). a: first byte of row 0, rows lda bytes apart, nq full quads read
     from it; then, if has_tail, one more quad from `tail` (mr rows of 4 bytes, zero past K)
     against the panel's quad nq. panel: the packed panel's first byte (quads of NR·4 bytes).
+    The pmaddwd paths read A widened to int16 by the driver (`_widen`: rows of nq + 1 quads of
+    8 bytes, the tail quad zero-padded; lda in bytes), so that a row's quad is one broadcast
+    load rather than a load, a sign extension and a broadcast per row, per quad and per pass.
 
     With `epilogue` = (mode, out, ldo, mul, fold, res, corr), the tile never reaches memory
     as raw sums: each row's accumulators, still in registers, become C = raw − corr[i] (the
@@ -228,7 +250,8 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
     rounded once to float32 (as int64 → float32), then a float32 multiply and a separate
     add (no FMA), so the bits equal kernels/reference.py's.
     """
-    lanes, kind, _, per_pass = PATHS[path]
+    lanes, kind, _, _ = PATHS[path]
+    per_pass = vectors_per_pass(path, mr)
     i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
     acc_ty = _vec(lanes)
     # columns one vector covers: dpbusd (and pmaddubsw + pmaddwd) lanes hold a column's 4 k;
@@ -270,19 +293,18 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
                 bs.append(builder.zext(load(ptr, _vec(lanes * 2, 8)), _vec(lanes * 2, 16)))
         out = []
         for i in range(mr):
+            a_quad = QUAD * (2 if kind == "pmaddwd" else 1)  # (pmaddwd: A widened to int16)
             row = builder.add(
-                builder.mul(ir.Constant(i64, i), a_stride), builder.mul(kq_a, ir.Constant(i64, QUAD))
+                builder.mul(ir.Constant(i64, i), a_stride), builder.mul(kq_a, ir.Constant(i64, a_quad))
             )
             ptr = byte_ptr(a_base, row)
             if kind == "dpbusd":  # a[i, 4q:4q+4] as one int32, broadcast (the s8 operand)
                 av = _splat(builder, load(ptr, i32), lanes)
             elif kind == "pmaddubsw":
                 av = builder.bitcast(_splat(builder, load(ptr, i32), lanes), bytes_ty)
-            else:  # the 4 bytes sign-extended to int16, the 64 bits broadcast: lanes (a0,a1),(a2,a3)
-                wide = builder.bitcast(
-                    builder.sext(load(ptr, ir.VectorType(i8, 4)), ir.VectorType(ir.IntType(16), 4)), i64
-                )
-                av = builder.bitcast(_splat(builder, wide, lanes // 2), _vec(lanes * 2, 16))
+            else:  # the quad's 4 int16 (widened by the driver) as one 64-bit lane, broadcast:
+                # lanes (a0,a1),(a2,a3) — one vpbroadcastq from memory
+                av = builder.bitcast(_splat(builder, load(ptr, i64), lanes // 2), _vec(lanes * 2, 16))
             row_out = []
             for v, b in zip(vecs, bs):
                 acc = accs[i][v]
@@ -367,7 +389,10 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
                 run(a, lda, kq, kq, sets[0])
         slots = sets[0]
         with builder.if_then(has_tail, likely=False):
-            run(tail, ir.Constant(i64, QUAD), ir.Constant(i64, 0), nq, slots)
+            if kind == "pmaddwd":  # the widened rows hold the tail quad, zero-padded
+                run(a, lda, nq, nq, slots)
+            else:
+                run(tail, ir.Constant(i64, QUAD), ir.Constant(i64, 0), nq, slots)
         for other in sets[1:]:
             for row, orow in zip(slots, other):
                 for v in vecs:
@@ -736,6 +761,7 @@ def _task(
     has_tail = n_k % QUAD != 0
     n_cp = panels.shape[0]
     rb, cg = task // n_cg, task % n_cg
+    wide = _widened(path, mr_full, nq)
     tile = carray(_stack_tile(0), (mr_full, NR))
     tail = carray(_stack_tail(0), (mr_full, QUAD))
     sums = carray(_stack_sums(0), (mr_full,))
@@ -753,7 +779,7 @@ def _task(
             for t in range(QUAD):
                 k = nq * QUAD + t
                 tail[i, t] = src[k] if k < n_k else 0
-        rows = a[row : row + h]
+        rows = _kernel_rows(path, a[row : row + h], wide, tail, nq)
         for cp in range(cg * group, min(n_cp, (cg + 1) * group)):
             col0 = cp * NR
             width = min(NR, n_cols - col0)
@@ -827,6 +853,52 @@ def _task(
                     for j in range(width):
                         out_i[j] = np.int32(t_row[j] - corr)
         row += h
+
+
+def _widened(path, mr_full, nq):
+    """An int16 buffer (mr_full, (nq + 1) · QUAD) for the pmaddwd paths' widened rows of A
+    (one per task: its rows are rewritten per row panel); (0, 0) for the other paths."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(_widened, inline="always", prefer_literal=True)
+def _widened_impl(path, mr_full, nq):
+    if not isinstance(path, types.StringLiteral):
+        return None
+    if PATHS[path.literal_value][1] == "pmaddwd":
+        return lambda path, mr_full, nq: np.empty((mr_full, (nq + 1) * QUAD), np.int16)
+    return lambda path, mr_full, nq: np.empty((0, 0), np.int16)
+
+
+def _kernel_rows(path, rows, wide, tail, nq):
+    """The rows as the micro-kernels read them: as they are, or (pmaddwd paths) widened into
+    `wide` with their tail quad."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(_kernel_rows, inline="always", prefer_literal=True)
+def _kernel_rows_impl(path, rows, wide, tail, nq):
+    if not isinstance(path, types.StringLiteral):
+        return None
+    if PATHS[path.literal_value][1] == "pmaddwd":
+
+        def widened(path, rows, wide, tail, nq):
+            _widen(wide, rows, tail, nq)
+            return wide[: rows.shape[0]]
+
+        return widened
+    return lambda path, rows, wide, tail, nq: rows
+
+
+@njit(cache=True, inline="always")
+def _widen(wide, rows, tail, nq):
+    """wide[i] = rows[i]'s first nq quads, then its tail quad (zero past K), as int16."""
+    for i in range(rows.shape[0]):
+        src, dst = rows[i], wide[i]
+        for k in range(nq * QUAD):
+            dst[k] = src[k]
+        for t in range(QUAD):
+            dst[nq * QUAD + t] = tail[i, t]
 
 
 @njit(cache=True, inline="always")

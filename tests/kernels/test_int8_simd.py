@@ -166,9 +166,10 @@ def _probe(name):
 def test_each_simd_path_runs_its_dot_product_instruction(name):
     """The compiled micro-kernel holds the path's instruction, MR·NR/lanes of them per K quad
     in the full tile's loop (vnni512: 8 rows × 2 zmm = 16 vpdpbusd)."""
-    lanes, _, mr, per_pass = int8_simd.PATHS[name]
+    lanes, kind, mr, per_pass = int8_simd.PATHS[name]
     probe = _probe(name)
-    a = np.ones((mr, 8), np.int8)
+    # (the pmaddwd kernels read A as the driver widens it: int16 rows of whole quads and a tail)
+    a = np.ones((mr, 12), np.int16) if kind == "pmaddwd" else np.ones((mr, 8), np.int8)
     panel = quant.pack_panels(np.ones((8, 32), np.int8)).panels[0]
     tile, tail = np.zeros((mr, int8_simd.NR), np.int32), np.zeros((mr, int8_simd.QUAD), np.int8)
     probe(tile, a, tail, panel, 2)
