@@ -191,7 +191,7 @@ def _quantization(dc, args, rows, digits_model, digits):
         accs = {
             "int8_static": _acc(dc.quantize(model, calibration_data=x), xt, yt),
             "int8_dynamic": _acc(dc.quantize(model), xt, yt),
-            # reduce_range: the inputs in 7 bits, [-64, 63], where avx2 / avx512bw CPUs run
+            # reduce_range: the inputs in 7 bits, [-64, 63], where AVX2 CPUs without VNNI run
             # vpmaddubsw (#21); the weights keep 8
             "int8_reduce_range": _acc(dc.quantize(model, calibration_data=x, reduce_range=True), xt, yt),
             "int4_ptq": _acc(dc.quantize(model, num_bits=4, calibration_data=x), xt, yt),

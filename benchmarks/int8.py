@@ -9,7 +9,7 @@ rounds, median, pauses between libraries):
     densecore float32 dense_forward (relu)                       GFLOP/s = 2NKM / t
     densecore int8 qdense_forward, weights prepacked (relu)     GOP/s   = 2NKM / t
     PyTorch float Linear and quantize_dynamic int8 Linear (+ relu), when torch is installed
-    where the path has a vpmaddubsw twin (avx2, avx512bw): int8 with x in 7 bits, [-64, 63]
+    where the path has a vpmaddubsw twin (avx2): int8 with x in 7 bits, [-64, 63]
 
 Model level: predict of an MLP 784-1024-1024-10 (relu, relu, softmax) against its integer
 copies (dc.quantize, static from calibration data and dynamic; with a twin, also static with

@@ -252,7 +252,7 @@ def int8_matmul(a, b):
         raise ValueError(f"{where}: K = {a.shape[1]} could overflow int32 (at most {checks.MAX_K}).")
     packed = _packed_b(where, b, a.shape[1], False)
     c = np.empty((a.shape[0], packed.n_cols), np.int32)
-    narrow = int8_simd.narrow_array(a)  # (then the avx2 / avx512bw paths' faster twin is exact)
+    narrow = int8_simd.narrow_array(a)  # (then the avx2 path's faster twin is exact)
     _run_int8(c, np.empty((0, 0), np.float32), a, packed, _NO_F32, _NO_I32, _NO_F32, 0, False, narrow=narrow)
     return c
 

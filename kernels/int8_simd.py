@@ -49,13 +49,13 @@ forces one, e.g. DENSECORE_INT8=portable):
     portable  plain numba loops over the same layout (non-x86, or forced).
 
 Narrow A (every value in [−64, 63], NARROW: 7-bit activations, `quantize(reduce_range=True)`
-or num_bits ≤ 7): the avx2 and avx512bw paths run their `_s7` twin instead, which emulates `vpdpbusd`
+or num_bits ≤ 7): the avx2 path runs its twin `avx2_s7` instead, which emulates `vpdpbusd`
 with `vpmaddubsw` + `vpmaddwd`:
 
-    pairs = vpmaddubsw(u8 panel bytes, A's 4 bytes broadcast)   16 (32) int16: a k-pair each
-    acc  += vpmaddwd(pairs, 1)                                   8 (16) int32: a column's 4 k
+    pairs = vpmaddubsw(u8 panel bytes, A's 4 bytes broadcast)   16 int16: a k-pair each
+    acc  += vpmaddwd(pairs, 1)                                   8 int32: a column's 4 k
 
-32 (64) products per 3 instructions where the int16 route takes 6 (vpmovzxbw, vpmaddwd,
+32 products per 3 instructions where the int16 route takes 6 (vpmovzxbw, vpmaddwd,
 vpaddd, twice), and the panel's bytes as they lie (no widening, no lane pairs to add at the
 end). `vpmaddubsw` saturates each pair sum to int16: with b + 128 ≤ 255 and |a| ≤ 64 a pair
 is at most 2·255·64 = 32640 ≤ 32767 (and ≥ −32640), so it never does and the twin is exact;
@@ -64,9 +64,11 @@ of A is known to be narrow: the layer's quantization range, or for `int8_matmul(
 pass over a. (fbgemm's "reduce_range" is the same trade: 7-bit activations for this
 instruction.) Measured by `python -m benchmarks int8` on a Zen 5 with numba compiling for
 AVX2 only (NUMBA_CPU_FEATURES with every AVX-512 feature off), 2 threads, relu epilogue:
-1×4096×4096 0.271 → 0.156 ms, 32×1024×1024 0.303 → 0.165 ms, 256×1024×1024 2.21 → 1.19 ms.
-With AVX-512BW (zmm, tile 4 × 32) the twin gained less, 256×1024×1024 0.76–0.80 → 0.59–0.63
-ms: there vpmaddwd already had 32 products per instruction.
+1×4096×4096 0.271 → 0.156 ms, 32×1024×1024 0.303 → 0.165 ms, 256×1024×1024 2.21 → 1.19 ms
+(against the int16 kernel before A was widened once per row panel; after it, 1.51–1.66 ms).
+An AVX-512BW twin (zmm, tile 4 × 32) was measured and removed: once avx512bw read A widened,
+it ran as fast as the twin (256×1024×1024 655 against 652 µs, 32×1024×1024 97 against 92),
+not worth a kernel to compile and test.
 
 The K bound: the same for every path, K ≤ checks.MAX_K = 131071. The true C[i,j] fits int32
 there (|a b| ≤ 128·128); `vpdpbusd` (not the saturating `vpdpbusds`) and `vpaddd` wrap, and
@@ -115,12 +117,11 @@ PATHS = {
     "avx512bw": (16, "pmaddwd", 6, 4),
     "avx2": (8, "pmaddwd", 4, 2),
     "portable": (0, "portable", 4, 0),
-    "avx512bw_s7": (16, "pmaddubsw", 4, 4),  # (the twins for narrow A: not chosen by name)
-    "avx2_s7": (8, "pmaddubsw", 4, 2),
+    "avx2_s7": (8, "pmaddubsw", 4, 2),  # (the twin for narrow A: not chosen by name)
 }
 ORDER = ("vnni512", "vnni256", "avx512bw", "avx2", "portable")  # fastest first
 NARROW = (-64, 63)  # the range of A for which the _s7 twins are exact (module docstring)
-TWINS = {"avx512bw": "avx512bw_s7", "avx2": "avx2_s7"}
+TWINS = {"avx2": "avx2_s7"}
 
 
 @functools.cache

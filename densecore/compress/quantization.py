@@ -45,7 +45,7 @@ class QuantizedDense(Layer):
         num_bits: 2..8, the weights' bits (and the inputs', unless input_bits says otherwise).
         static: True when the input scale is fixed (calibrated), False for per-batch scales.
         input_bits: 2..8, the inputs' bits (None: num_bits). 7 or fewer puts the inputs in
-            [-64, 63], where CPUs without VNNI run a faster exact kernel (kernels/int8_simd.py).
+            [-64, 63], where AVX2 CPUs (no AVX-512) run a faster exact kernel (kernels/int8_simd.py).
     """
 
     inference_only = True
@@ -398,9 +398,9 @@ def quantize(model, num_bits=8, calibration_data=None, per_channel=True, percent
         percentile: with calibration data, use this percentile of the values (e.g. 99.99)
             instead of min/max, so that rare outliers do not stretch the range.
         reduce_range: quantize each layer's inputs to num_bits − 1 bits (PyTorch's name for
-            the same trade): 8-bit weights with 7-bit inputs in [-64, 63], which CPUs without
-            VNNI multiply with `vpmaddubsw`, exactly and 1.7–1.9× faster (kernels/int8_simd.py);
-            it changes nothing where the CPU has VNNI but the inputs' resolution.
+            the same trade): 8-bit weights with 7-bit inputs in [-64, 63], which AVX2 CPUs (no
+            AVX-512) multiply with `vpmaddubsw`, exactly and 1.7–1.9× faster (kernels/int8_simd.py);
+            elsewhere (VNNI, AVX-512BW) it changes nothing but the inputs' resolution.
 
     Returns:
         The quantized model (compiled like the original, for evaluate). It can predict,

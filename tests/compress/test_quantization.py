@@ -224,7 +224,7 @@ def test_predict_runs_stretches_of_static_integer_layers_as_one_call(path, monke
 @pytest.mark.parametrize("num_bits, reduce_range", [(7, False), (4, False), (8, True)])
 def test_a_narrow_model_predicts_the_portable_bits_on_every_path(static, num_bits, reduce_range, monkeypatch):
     """num_bits ≤ 7 quantizes the inputs to [-64, 63]: where the host's path has a vpmaddubsw
-    twin (kernels/int8_simd.py, avx2 and avx512bw), predict (the static chain, or a dynamic
+    twin (kernels/int8_simd.py: avx2), predict (the static chain, or a dynamic
     layer's launch) and call run it. The oracle: the same model with the portable loops
     forced (exact against kernels/reference.py), bit for bit."""
     from densecore.kernels import int8_simd

@@ -144,8 +144,7 @@ INSTRUCTIONS = {
     # same non-saturating int16 pair sums, accumulated in one instruction)
     "avx512bw": r"(?:vpmaddwd|vpdpwssd)\s+%?zmm",
     "avx2": r"(?:vpmaddwd|vpdpwssd)\s+%?ymm",
-    "avx512bw_s7": r"vpmaddubsw\s+%?zmm",  # (then a vpmaddwd by ones, or its vpdpwssd fusion)
-    "avx2_s7": r"vpmaddubsw\s+%?ymm",
+    "avx2_s7": r"vpmaddubsw\s+%?ymm",  # (then a vpmaddwd by ones, or its vpdpwssd fusion)
 }
 SIMD = [p for p in HOST if p != "portable"] + [int8_simd.TWINS[p] for p in HOST if p in int8_simd.TWINS]
 
@@ -212,7 +211,7 @@ def test_a_chain_of_layers_equals_the_reference_layer_by_layer(path, n, widths, 
     np.testing.assert_array_equal(got, want)
 
 
-# ---- narrow A: the avx2 / avx512bw paths' vpmaddubsw twins (exact for A in [-64, 63]) ----
+# ---- narrow A: the avx2 path's vpmaddubsw twin (exact for A in [-64, 63]) ----
 def test_narrow_a_selects_the_twin_only_where_the_path_has_one(path):
     lo, hi = int8_simd.NARROW
     assert (lo, hi) == (-64, 63)  # 2 · 255 · 64 = 32640 ≤ 32767: vpmaddubsw's pairs never saturate
