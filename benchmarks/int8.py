@@ -77,8 +77,8 @@ def instruction_mix(path):
             continue
         found = re.findall(rf"\b({DOT})\s+%?([xyz]mm)", max(loops, key=lambda b: len(re.findall(DOT, b))))
         counts = dict(collections.Counter(f"{op} {reg}" for op, reg in found))
-        lanes, kind, _, _ = int8_simd.PATHS[path]
-        n_vec = int8_simd.NR // (lanes if kind in ("dpbusd", "pmaddubsw") else lanes // 2)  # vectors per row, quad
+        kind = int8_simd.PATHS[path][1]
+        n_vec = int8_simd.NR // int8_simd.columns_per_vector(path)  # vectors per row, quad
         per_quad = mr * min(int8_simd.vectors_per_pass(path, mr), n_vec)  # dots per 4 k in one pass
         dots = [f for f in found if f[0] == "vpmaddubsw"] if kind == "pmaddubsw" else found
         counts["k per iteration"] = int8_simd.QUAD * len(dots) // per_quad  # (per product, not per add)

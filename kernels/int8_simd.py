@@ -120,7 +120,7 @@ PATHS = {
     "avx2_s7": (8, "pmaddubsw", 4, 2),  # (the twin for narrow A: not chosen by name)
 }
 ORDER = ("vnni512", "vnni256", "avx512bw", "avx2", "portable")  # fastest first
-NARROW = (-64, 63)  # the range of A for which the _s7 twins are exact (module docstring)
+NARROW = (-64, 63)  # the range of A for which the avx2_s7 twin is exact (module docstring)
 TWINS = {"avx2": "avx2_s7"}
 
 
@@ -187,6 +187,14 @@ def _path_for(raw):
     return available[0]
 
 
+def columns_per_vector(path):
+    """Columns of a panel one accumulator vector covers: dpbusd lanes (and pmaddubsw +
+    pmaddwd-by-ones lanes) hold a column's 4 k, one column per lane; pmaddwd lanes hold a
+    column's k-pair, two lanes per column."""
+    lanes, kind, _, _ = PATHS[path]
+    return lanes if kind in ("dpbusd", "pmaddubsw") else lanes // 2
+
+
 def vectors_per_pass(path, mr):
     """Accumulator vectors per row in one pass over K for the mr-row kernel: the path's, but
     for the 1- and 2-row kernels (GEMV) of avx2 the 4 vectors that cover a whole 64-byte
@@ -194,7 +202,7 @@ def vectors_per_pass(path, mr):
     bytes (1×4096×4096: 240 against 166 µs on the Zen 5 compiled for AVX2)."""
     lanes, kind, _, per_pass = PATHS[path]
     if kind == "pmaddwd" and mr <= 2:
-        return min(NR // (lanes // 2), 2 * per_pass)
+        return min(NR // columns_per_vector(path), 2 * per_pass)
     return per_pass
 
 
@@ -206,7 +214,7 @@ def kernel_path(narrow=False):
 
 
 def is_narrow(q_min, q_max) -> bool:
-    """Whether values quantized to [q_min, q_max] are narrow (the _s7 twins are exact)."""
+    """Whether values quantized to [q_min, q_max] are narrow (the avx2_s7 twin is exact)."""
     return NARROW[0] <= q_min and q_max <= NARROW[1]
 
 
@@ -255,16 +263,14 @@ def _emit_micro(builder, path, mr, tile, a, lda, tail, panel, nq, has_tail, epil
     per_pass = vectors_per_pass(path, mr)
     i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
     acc_ty = _vec(lanes)
-    # columns one vector covers: dpbusd (and pmaddubsw + pmaddwd) lanes hold a column's 4 k;
-    # pmaddwd lanes a column's k-pair
-    quads = kind in ("dpbusd", "pmaddubsw")
-    cols = lanes if quads else lanes // 2
+    cols = columns_per_vector(path)
+    quads = cols == lanes  # (a column's 4 k in one lane: no k-pair lanes to add at the end)
     n_vec = NR // cols
     if kind == "dpbusd":
         name = "llvm.x86.avx512.vpdpbusd.512" if lanes == 16 else "llvm.x86.avx512.vpdpbusd.256"
     else:
         name = "llvm.x86.avx512.pmaddw.d.512" if lanes == 16 else "llvm.x86.avx2.pmadd.wd"
-    ubsw = "llvm.x86.avx512.pmaddubs.w.512" if lanes == 16 else "llvm.x86.avx2.pmadd.ub.sw"
+    ubsw = "llvm.x86.avx2.pmadd.ub.sw"  # (the twin is avx2's only: ymm)
     bytes_ty, pairs_ty = _vec(lanes * 4, 8), _vec(lanes * 2, 16)
     ones = ir.Constant(pairs_ty, [1] * (lanes * 2))
 
